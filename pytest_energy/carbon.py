@@ -1,0 +1,71 @@
+"""Carbon: joules to gCO2e with a grid intensity and a PUE."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from .codecarbon_data import data_file
+
+JOULES_PER_KWH = 3.6e6
+#: World average grid intensity (IEA, the fallback codecarbon uses), gCO2e/kWh.
+WORLD_AVERAGE_G_PER_KWH = 475.0
+
+
+class CarbonError(ValueError):
+    """Bad carbon settings; the message names the fix."""
+
+
+@dataclass(frozen=True)
+class Intensity:
+    """Grid carbon intensity, the datacentre PUE, and where the intensity came from."""
+
+    g_per_kwh: float = WORLD_AVERAGE_G_PER_KWH
+    source: str = "world average (IEA)"
+    pue: float = 1.0
+
+    def co2_g(self, joules: float) -> float:
+        """gCO2e for ``joules``: kWh x intensity x PUE."""
+        return joules / JOULES_PER_KWH * self.g_per_kwh * self.pue
+
+    def joules_for(self, co2_g: float) -> float:
+        """The joules that emit ``co2_g`` (the inverse of :meth:`co2_g`)."""
+        return co2_g * JOULES_PER_KWH / (self.g_per_kwh * self.pue)
+
+    def describe(self) -> str:
+        """E.g. ``475 gCO2e/kWh (world average (IEA)), PUE 1``."""
+        return f"{self.g_per_kwh:g} gCO2e/kWh ({self.source}), PUE {self.pue:g}"
+
+
+def country_intensity(iso3: str) -> tuple[float, str]:
+    """(gCO2e/kWh, source) for an ISO 3166 alpha-3 code, from codecarbon's energy mix."""
+    path = data_file("private_infra/global_energy_mix.json")
+    if path is None:
+        raise CarbonError(
+            f"--energy-country={iso3} needs codecarbon's data: pip install 'pytest-energy[carbon]' "
+            "(or give --energy-carbon-intensity=G_PER_KWH)"
+        )
+    with open(path) as handle:
+        mix = json.load(handle)
+    entry = mix.get(iso3.upper())
+    if entry is None or "carbon_intensity" not in entry:
+        raise CarbonError(
+            f"--energy-country={iso3}: unknown ISO3 country code; use a code such as FRA, DEU or USA"
+        )
+    year = entry.get("year", "")
+    name = entry.get("country_name", iso3.upper())
+    return float(entry["carbon_intensity"]), f"{name} {year}, codecarbon energy mix".replace("  ", " ")
+
+
+def resolve_intensity(g_per_kwh: float | None, country: str | None, pue: float) -> Intensity:
+    """Intensity from an explicit figure, else a country, else the world average."""
+    if pue < 1.0:
+        raise CarbonError(f"--energy-pue={pue:g}: a PUE is at least 1.0")
+    if g_per_kwh is not None:
+        if g_per_kwh < 0:
+            raise CarbonError(f"--energy-carbon-intensity={g_per_kwh:g}: must be >= 0 gCO2e/kWh")
+        return Intensity(g_per_kwh, "--energy-carbon-intensity", pue)
+    if country:
+        value, source = country_intensity(country)
+        return Intensity(value, source, pue)
+    return Intensity(pue=pue)

@@ -1,0 +1,239 @@
+"""Settings from the command line, ini file and environment, and marker arguments.
+
+Everything is validated here into frozen dataclasses; bad input raises
+:class:`ConfigError` with one line naming the problem and the fix.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .carbon import CarbonError, Intensity, resolve_intensity
+from .meters import MeterOptions, parse_meter_spec
+
+POWERCAP_ENV = "PYTEST_ENERGY_POWERCAP_ROOT"
+
+
+class ConfigError(ValueError):
+    """A bad setting or marker argument."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its CLI flag, ini key, kind and default."""
+
+    dest: str
+    kind: str  # "bool", "int", "float", "str"
+    default: Any
+    help: str
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.dest.replace("_", "-")
+
+
+OPTIONS = (
+    Option("energy", "bool", False, "measure every test's energy (ini: energy = true)"),
+    Option("energy_meter", "str", "auto", "meters: auto, or a comma list of rapl, nvml, estimate"),
+    Option("energy_rounds", "int", 5, "measured rounds per test"),
+    Option("energy_warmup", "int", 1, "unmeasured warmup calls per test"),
+    Option("energy_min_time", "float", None,
+           "seconds each round must span (default: what the meters need, 0.05-1 s)"),
+    Option("energy_max_time", "float", 10.0, "cap on seconds spent measuring one test"),
+    Option("energy_idle_time", "float", 1.0, "seconds of idle power measured before the first test"),
+    Option("energy_powercap_root", "str", None,
+           f"powercap directory (default ${POWERCAP_ENV} or /sys/class/powercap)"),
+    Option("energy_core_watts", "float", None, "estimate meter: watts per busy core"),
+    Option("energy_carbon_intensity", "float", None, "grid intensity, gCO2e/kWh (default 475)"),
+    Option("energy_country", "str", None, "ISO3 country code for the grid intensity (carbon extra)"),
+    Option("energy_pue", "float", 1.0, "power usage effectiveness of the machine's site"),
+    Option("energy_top", "int", None, "show only the N most expensive tests in the table"),
+    Option("energy_json", "str", None, "write every measurement to this JSON file"),
+)
+
+
+def _as_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _as_number(kind: str) -> Callable[[Any], Any]:
+    def convert(raw: Any) -> Any:
+        try:
+            value = int(raw) if kind == "int" else float(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected a {'whole ' if kind == 'int' else ''}number") from None
+        if not math.isfinite(value):
+            raise ValueError("expected a finite number")
+        return value
+    return convert
+
+
+_CONVERT: dict[str, Callable[[Any], Any]] = {
+    "bool": _as_bool, "int": _as_number("int"), "float": _as_number("float"), "str": str,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated session settings."""
+
+    enabled: bool = False
+    meter_spec: str = "auto"
+    rounds: int = 5
+    warmup: int = 1
+    min_time_s: float | None = None
+    max_time_s: float = 10.0
+    idle_time_s: float = 1.0
+    meter_options: MeterOptions = MeterOptions()
+    intensity: Intensity = Intensity()
+    top: int | None = None
+    json_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["meter_options"] = vars(self.meter_options).copy()
+        data["intensity"] = vars(self.intensity).copy()
+        return data
+
+
+def read_settings(
+    cli: Callable[[str], Any], ini: Callable[[str], Any], env: dict[str, str] | None = None
+) -> Settings:
+    """Resolve each option (CLI over ini, powercap root CLI > env > ini) and validate."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    for option in OPTIONS:
+        value, source = cli(option.dest), option.flag
+        if option.dest == "energy_powercap_root" and value is None and env.get(POWERCAP_ENV):
+            value, source = env[POWERCAP_ENV], POWERCAP_ENV
+        if value is None or value is False:
+            ini_value = ini(option.dest)
+            if ini_value not in (None, "", []):
+                value, source = ini_value, f"ini option {option.dest}"
+        if value is None:
+            raw[option.dest] = option.default
+            continue
+        try:
+            raw[option.dest] = _CONVERT[option.kind](value)
+        except ValueError as exc:
+            raise ConfigError(f"{source}={value!r}: {exc}") from None
+    return _validate(raw)
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def _validate(raw: dict[str, Any]) -> Settings:
+    try:
+        parse_meter_spec(raw["energy_meter"])
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    _require(raw["energy_rounds"] >= 1, "--energy-rounds must be at least 1")
+    _require(raw["energy_warmup"] >= 0, "--energy-warmup must be 0 or more")
+    for dest in ("energy_min_time", "energy_max_time", "energy_core_watts"):
+        value = raw[dest]
+        _require(value is None or value > 0, f"--{dest.replace('_', '-')} must be greater than 0")
+    _require(raw["energy_idle_time"] >= 0, "--energy-idle-time must be 0 or more (0 skips idle power)")
+    _require(raw["energy_top"] is None or raw["energy_top"] >= 1, "--energy-top must be at least 1")
+    try:
+        intensity = resolve_intensity(
+            raw["energy_carbon_intensity"], raw["energy_country"], raw["energy_pue"]
+        )
+    except CarbonError as exc:
+        raise ConfigError(str(exc)) from None
+    return Settings(
+        enabled=raw["energy"],
+        meter_spec=raw["energy_meter"],
+        rounds=raw["energy_rounds"],
+        warmup=raw["energy_warmup"],
+        min_time_s=raw["energy_min_time"],
+        max_time_s=raw["energy_max_time"],
+        idle_time_s=raw["energy_idle_time"],
+        meter_options=MeterOptions(
+            powercap_root=raw["energy_powercap_root"] or "/sys/class/powercap",
+            core_watts=raw["energy_core_watts"],
+        ),
+        intensity=intensity,
+        top=raw["energy_top"],
+        json_path=raw["energy_json"],
+    )
+
+
+# -- markers -----------------------------------------------------------------------------
+
+MARKERS = {
+    "energy": "energy(rounds=N, warmup=N, max_time=SECONDS): per-test measurement settings; "
+    "rounds=1 runs the test once, without warmup or calibration",
+    "energy_budget": "energy_budget(joules=J, co2_g=G): fail the test when the median "
+    "attributable energy per call is over budget (with --energy)",
+}
+
+
+@dataclass(frozen=True)
+class TestSettings:
+    """Per-test overrides from ``@pytest.mark.energy``."""
+
+    rounds: int | None = None
+    warmup: int | None = None
+    max_time_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Budget:
+    """``@pytest.mark.energy_budget``: joules and/or grams of CO2e per call."""
+
+    joules: float | None = None
+    co2_g: float | None = None
+
+
+def _number(marker: str, key: str, value: Any, *, whole: bool = False, zero_ok: bool = False) -> Any:
+    kind = "a whole number" if whole else "a number"
+    if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+        raise ConfigError(f"{marker}({key}={value!r}): {key} must be {kind}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+        bound = ">= 0" if zero_ok else "> 0"
+        raise ConfigError(f"{marker}({key}={value!r}): {key} must be {bound}")
+    return value
+
+
+def _check_kwargs(marker: str, args: tuple, kwargs: dict, allowed: tuple[str, ...]) -> None:
+    if args:
+        raise ConfigError(f"{marker}: takes keyword arguments only ({', '.join(allowed)}), got {args!r}")
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise ConfigError(f"{marker}: unknown argument {unknown[0]!r}; allowed: {', '.join(allowed)}")
+
+
+def parse_energy_marker(args: tuple, kwargs: dict) -> TestSettings:
+    """Validate ``energy(...)`` marker arguments."""
+    _check_kwargs("energy", args, kwargs, ("rounds", "warmup", "max_time"))
+    rounds = kwargs.get("rounds")
+    warmup = kwargs.get("warmup")
+    max_time = kwargs.get("max_time")
+    return TestSettings(
+        rounds=None if rounds is None else _number("energy", "rounds", rounds, whole=True),
+        warmup=None if warmup is None else _number("energy", "warmup", warmup, whole=True, zero_ok=True),
+        max_time_s=None if max_time is None else _number("energy", "max_time", max_time),
+    )
+
+
+def parse_budget_marker(args: tuple, kwargs: dict) -> Budget:
+    """Validate ``energy_budget(...)`` marker arguments."""
+    _check_kwargs("energy_budget", args, kwargs, ("joules", "co2_g"))
+    if not kwargs:
+        raise ConfigError("energy_budget: give joules=J and/or co2_g=G")
+    return Budget(**{key: _number("energy_budget", key, value) for key, value in kwargs.items()})

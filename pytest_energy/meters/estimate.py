@@ -1,0 +1,123 @@
+"""Estimate for machines without counters: the Green Algorithms model.
+
+``joules = cpu_seconds * P_core + seconds * memory_GB * 0.3725 W/GB`` where
+``cpu_seconds`` is this process's CPU time plus that of its waited-for children and
+``memory_GB`` its resident set. ``P_core`` is the CPU's TDP (looked up by model name in
+codecarbon's ``cpu_power.csv`` when the ``carbon`` extra is installed) divided by the
+CPUs the OS shows, at most :data:`MAX_CORE_WATTS`; else :data:`DEFAULT_CORE_WATTS`.
+``--energy-core-watts`` sets it outright. These are modelled figures, labelled
+"estimate" everywhere; the model has no idle part.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import platform
+import re
+import resource
+import time
+
+from ..codecarbon_data import data_file
+from . import Meter, MeterOptions, Reading
+
+MEMORY_WATTS_PER_GB = 0.3725
+#: Per-core power when the CPU model is unknown (a mid-range server core's share of TDP).
+DEFAULT_CORE_WATTS = 10.0
+#: A VM sees few cores of a many-core part: TDP / visible CPUs would overstate a core.
+MAX_CORE_WATTS = 20.0
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def cpu_model() -> str:
+    """The CPU model name as the OS reports it ('' when unknown)."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _normalise(model: str) -> str:
+    model = re.sub(r"\((R|TM|tm|r)\)", "", model)
+    model = re.sub(r"\s+CPU\s*@.*$|\s*@\s*[\d.]+\s*GHz.*$", "", model)
+    model = re.sub(r"\s+(CPU|Processor|\d+-Core Processor)\b", "", model)
+    return " ".join(model.lower().split())
+
+
+def lookup_tdp(model: str) -> tuple[float, str] | None:
+    """(TDP watts, matched name) from codecarbon's table, or None."""
+    path = data_file("hardware/cpu_power.csv")
+    wanted = _normalise(model)
+    if path is None or not wanted:
+        return None
+    with open(path, newline="") as handle:
+        rows = [(row["Name"], float(row["TDP"])) for row in csv.DictReader(handle) if row.get("TDP")]
+    for name, tdp in rows:
+        if _normalise(name) == wanted:
+            return tdp, name
+    tokens = set(wanted.split())
+    partial = [(len(name), name, tdp) for name, tdp in rows if set(_normalise(name).split()) <= tokens]
+    if partial:
+        _, name, tdp = max(partial)
+        return tdp, name
+    return None
+
+
+def core_watts(options: MeterOptions) -> tuple[float, str]:
+    """Per-core watts and where the figure came from."""
+    if options.core_watts is not None:
+        return options.core_watts, "--energy-core-watts"
+    model = cpu_model()
+    found = lookup_tdp(model)
+    if found is None:
+        return DEFAULT_CORE_WATTS, f"default for unknown CPU {model!r}"
+    tdp, name = found
+    cpus = os.cpu_count() or 1
+    return min(tdp / cpus, MAX_CORE_WATTS), f"TDP {tdp:g} W of {name} / {cpus} CPUs"
+
+
+def _cpu_seconds() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def _resident_gb() -> float:
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * _PAGE_BYTES / 1e9
+    except (OSError, IndexError, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+
+
+class EstimateMeter(Meter):
+    """Modelled joules: ``cpu`` from CPU time, ``memory`` from resident memory."""
+
+    name = "estimate"
+    is_estimate = True
+    min_window_s = 0.05
+
+    def __init__(self, watts_per_core: float, source: str) -> None:
+        self.watts_per_core = watts_per_core
+        self.source = source
+        self._memory_joules = 0.0
+        self._last = time.perf_counter()
+
+    def read(self) -> Reading:
+        """Cumulative modelled joules."""
+        now = time.perf_counter()
+        self._memory_joules += (now - self._last) * _resident_gb() * MEMORY_WATTS_PER_GB
+        self._last = now
+        return {"cpu": _cpu_seconds() * self.watts_per_core, "memory": self._memory_joules}
+
+    def describe(self) -> str:
+        """E.g. ``estimate (10 W per busy core: default for unknown CPU ...)``."""
+        return f"estimate ({self.watts_per_core:.3g} W per busy core: {self.source})"
+
+
+def open_meter(options: MeterOptions) -> EstimateMeter:
+    """The estimate is always available."""
+    return EstimateMeter(*core_watts(options))

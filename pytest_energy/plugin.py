@@ -1,0 +1,272 @@
+"""pytest hooks: options, markers, the ``energy`` fixture and the measuring session.
+
+Kept thin: settings come from :mod:`config`, measuring from :mod:`protocol`, figures
+from :mod:`report`. Without ``--energy`` only marker validation and the fixture exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from .config import (
+    MARKERS,
+    OPTIONS,
+    Budget,
+    ConfigError,
+    Settings,
+    TestSettings,
+    parse_budget_marker,
+    parse_energy_marker,
+    read_settings,
+)
+from .meters import MeterSet, select_meters
+from .protocol import Engine, Measurement, ProtocolSettings
+from .report import budget_verdict, result_record, si, terminal_table, write_json_atomic
+from .stats import Summary
+
+SETTINGS_KEY = pytest.StashKey[Settings]()
+SESSION_KEY = pytest.StashKey["EnergySession"]()
+MARKS_KEY = pytest.StashKey[tuple[TestSettings, "Budget | None"]]()
+MEASUREMENT_KEY = pytest.StashKey[Measurement]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("energy", "energy measurement (pytest-energy)")
+    for option in OPTIONS:
+        if option.kind == "bool":
+            group.addoption(option.flag, action="store_true", default=None, help=option.help)
+        else:
+            group.addoption(option.flag, default=None, help=option.help, metavar=option.kind.upper())
+        parser.addini(option.dest, option.help, type="string", default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    try:
+        settings = read_settings(config.getoption, config.getini)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[SETTINGS_KEY] = settings
+    if settings.enabled:
+        session = EnergySession(config, settings)
+        config.stash[SESSION_KEY] = session
+        config.pluginmanager.register(session, "energy-session")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Validate marker arguments of every collected test (with or without --energy)."""
+    errors = []
+    for item in items:
+        energy_mark = item.get_closest_marker("energy")
+        budget_mark = item.get_closest_marker("energy_budget")
+        if energy_mark is None and budget_mark is None:
+            continue
+        try:
+            test = TestSettings()
+            if energy_mark:
+                test = parse_energy_marker(energy_mark.args, energy_mark.kwargs)
+            budget = parse_budget_marker(budget_mark.args, budget_mark.kwargs) if budget_mark else None
+        except ConfigError as exc:
+            errors.append(f"{item.nodeid}: {exc}")
+            continue
+        item.stash[MARKS_KEY] = (test, budget)
+    if errors:
+        raise pytest.UsageError("invalid energy marker: " + "\n".join(errors))
+
+
+class EnergyFixture:
+    """``energy(fn, *args, **kwargs)`` measures ``fn`` with the session's protocol.
+
+    Returns ``fn``'s result (from its last call). ``stats`` is the summary of joules per
+    call (None without ``--energy``, when ``fn`` is simply called once).
+    """
+
+    def __init__(self, item: pytest.Item, engine: Engine | None, settings: ProtocolSettings) -> None:
+        self._item = item
+        self._engine = engine
+        self._settings = settings
+        self.measurement: Measurement | None = None
+
+    def __call__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if self._engine is None:
+            return fn(*args, **kwargs)
+        results: list[Any] = []
+
+        def call() -> None:
+            results[:] = [fn(*args, **kwargs)]
+
+        self.measurement = self._engine.run(call, self._settings)
+        self._item.stash[MEASUREMENT_KEY] = self.measurement
+        return results[0]
+
+    @property
+    def stats(self) -> Summary | None:
+        """Summary of attributable joules per call of the last measured callable."""
+        return self.measurement.summary if self.measurement else None
+
+
+@pytest.fixture
+def energy(request: pytest.FixtureRequest) -> EnergyFixture:
+    """Measure a callable's energy: ``result = energy(fn, *args, **kwargs)``."""
+    session = request.config.stash.get(SESSION_KEY, None)
+    item = request.node
+    if session is None:
+        return EnergyFixture(item, None, ProtocolSettings())
+    return EnergyFixture(item, session.engine, session.protocol_for(item))
+
+
+class EnergySession:
+    """The registered plugin object while ``--energy`` is on."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+        self.selection = select_meters(settings.meter_spec, settings.meter_options)
+        self.meters = MeterSet(self.selection.meters)
+        self.engine = Engine(self.meters, lock=self._lock)
+        self.records: list[dict[str, Any]] = []
+        self._lock_dir: str | None = None
+        if self.selection.fallback_note and self.workerinput is None:
+            config.issue_config_time_warning(
+                pytest.PytestConfigWarning(f"pytest-energy: {self.selection.fallback_note}"), stacklevel=2
+            )
+
+    # -- serialising measured windows across xdist workers ---------------------------------
+    def _lock(self) -> contextlib.AbstractContextManager[Any]:
+        if self.workerinput and "energy_lock" in self.workerinput:
+            from filelock import FileLock
+
+            return FileLock(self.workerinput["energy_lock"])
+        return contextlib.nullcontext()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        if self._lock_dir is None:
+            self._lock_dir = tempfile.mkdtemp(prefix="pytest-energy-")
+        node.workerinput["energy_lock"] = os.path.join(self._lock_dir, "measure.lock")
+        node.workerinput["energy_idle_watts"] = self.engine.idle_watts
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        self.records.extend(getattr(node, "workeroutput", {}).get("energy_records", []))
+
+    # -- session -------------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if self.workerinput is not None:
+            self.engine.idle_watts = float(self.workerinput.get("energy_idle_watts", 0.0))
+        else:
+            self.engine.measure_idle(self.settings.idle_time_s)
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        lines = [f"energy: meters {self.meters.describe()}"]
+        if self.meters.is_estimate:
+            lines[0] += " -- modelled figures, labelled 'estimate', not measurements"
+        lines += [f"energy: {name} unavailable: {why}" for name, why in self.selection.unavailable.items()]
+        if not self.meters.is_estimate or len(self.meters.meters) > 1:
+            lines.append(f"energy: idle power {self.engine.idle_watts:.3g} W subtracted (real meters)")
+        lines.append(f"energy: carbon intensity {self.settings.intensity.describe()}")
+        return lines
+
+    def protocol_for(self, item: pytest.Item) -> ProtocolSettings:
+        """The session's protocol with the test's ``energy`` marker applied."""
+        test = item.stash.get(MARKS_KEY, (TestSettings(), None))[0]
+        s = self.settings
+        return ProtocolSettings(
+            rounds=test.rounds or s.rounds,
+            warmup=s.warmup if test.warmup is None else test.warmup,
+            min_round_s=s.min_time_s,
+            max_time_s=test.max_time_s or s.max_time_s,
+        )
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Iterator[Any]:
+        original = pyfuncitem.obj
+        if "energy" in pyfuncitem.fixturenames or inspect.iscoroutinefunction(original):
+            return (yield)
+        protocol = self.protocol_for(pyfuncitem)
+
+        def measured(*args: Any, **kwargs: Any) -> None:
+            pyfuncitem.stash[MEASUREMENT_KEY] = self.engine.run(lambda: original(*args, **kwargs), protocol)
+
+        pyfuncitem.obj = measured
+        try:
+            return (yield)
+        finally:
+            pyfuncitem.obj = original
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
+        yield
+        measurement = item.stash.get(MEASUREMENT_KEY, None)
+        if measurement is None:
+            return
+        budget = item.stash.get(MARKS_KEY, (None, None))[1]
+        verdict = budget_verdict(measurement, budget, self.settings.intensity) if budget else None
+        self.records.append(
+            result_record(item.nodeid, measurement, self.settings.intensity, budget, verdict)
+        )
+        if verdict:
+            pytest.fail(verdict, pytrace=False)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.workerinput is not None:
+            self.config.workeroutput["energy_records"] = self.records  # type: ignore[attr-defined]
+            return
+        if self.settings.json_path:
+            write_json_atomic(self.settings.json_path, self.json_document())
+
+    def json_document(self) -> dict[str, Any]:
+        """Everything the run measured, with the settings and meters used."""
+        from . import __version__
+
+        return {
+            "format": "pytest-energy-results",
+            "version": 1,
+            "plugin_version": __version__,
+            "meters": self.meters.describe(),
+            "unavailable_meters": self.selection.unavailable,
+            "idle_watts": self.engine.idle_watts,
+            "settings": self.settings.to_dict(),
+            "tests": sorted(self.records, key=lambda r: r["nodeid"]),
+        }
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.workerinput is not None:
+            return
+        verbosity = self.config.get_verbosity()
+        if verbosity < -1:
+            return
+        records = self.records
+        total = sum(r["summary"]["median"] for r in records)
+        line = (
+            f"energy: {len(records)} tests measured, {si(total, 'J')} per call in total "
+            f"({self.meters.label})"
+        )
+        if verbosity < 0:
+            terminalreporter.write_line(line)
+            return
+        terminalreporter.section("energy")
+        if records:
+            terminalreporter.write_line(terminal_table(records, self.settings.top))
+        terminalreporter.write_line(line)
+        for warning in self.meters.warnings():
+            terminalreporter.write_line(f"energy warning: {warning}", yellow=True)
+        if self.settings.json_path:
+            terminalreporter.write_line(f"energy: results written to {self.settings.json_path}")
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.meters.close()
+        if self._lock_dir:
+            shutil.rmtree(self._lock_dir, ignore_errors=True)

@@ -1,0 +1,259 @@
+"""The measurement protocol: warmup, calibration, rounds, idle subtraction.
+
+A test (or any callable) runs ``rounds`` times ``iterations`` calls between two meter
+readings per round. ``iterations`` grows until a round spans the meters' minimum window,
+and figures are reported per call. Idle power (real meters only) times the round's
+duration is subtracted to give attributable joules, floored at 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from typing import Any
+
+from .carbon import Intensity
+from .meters import MeterOptions, MeterSet, select_meters
+from .stats import Summary, summarize
+
+#: Calibration never runs more calls than this in one round.
+MAX_ITERATIONS = 10_000_000
+
+
+@dataclass(frozen=True)
+class ProtocolSettings:
+    """How one callable is measured."""
+
+    rounds: int = 5
+    warmup: int = 1
+    #: Seconds a round must span; None means the meters' own minimum window.
+    min_round_s: float | None = None
+    #: Cap on seconds spent on one callable (warmup, calibration and rounds).
+    max_time_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class Round:
+    """One measured round of ``iterations`` calls (whole-round figures)."""
+
+    joules: float
+    gross_joules: float
+    seconds: float
+    iterations: int
+    #: Wall-clock (epoch) seconds when the round's window opened and closed.
+    started: float
+    ended: float
+
+
+@dataclass
+class Measurement:
+    """Every round of one measured callable, with the meter that produced it."""
+
+    meter: str
+    is_estimate: bool
+    iterations: int
+    rounds: list[Round]
+    idle_watts: float
+    #: True when the time cap stopped the rounds early.
+    capped: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def joules_per_call(self) -> list[float]:
+        """Attributable joules per call, one sample per round."""
+        return [r.joules / r.iterations for r in self.rounds]
+
+    @property
+    def gross_joules_per_call(self) -> list[float]:
+        """Gross joules (idle included) per call, one sample per round."""
+        return [r.gross_joules / r.iterations for r in self.rounds]
+
+    @property
+    def seconds_per_call(self) -> list[float]:
+        """Seconds per call, one sample per round."""
+        return [r.seconds / r.iterations for r in self.rounds]
+
+    @cached_property
+    def summary(self) -> Summary:
+        """Summary of attributable joules per call."""
+        return summarize(self.joules_per_call)
+
+    @cached_property
+    def seconds_summary(self) -> Summary:
+        """Summary of seconds per call."""
+        return summarize(self.seconds_per_call)
+
+    @property
+    def watts(self) -> float:
+        """Mean attributable power over the measured rounds."""
+        seconds = sum(r.seconds for r in self.rounds)
+        return sum(r.joules for r in self.rounds) / seconds if seconds > 0 else 0.0
+
+    @property
+    def window(self) -> tuple[float, float]:
+        """Epoch seconds from the first round's start to the last round's end."""
+        return self.rounds[0].started, self.rounds[-1].ended
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON: raw rounds, per-call samples and summaries."""
+        return {
+            "meter": self.meter,
+            "estimate": self.is_estimate,
+            "iterations": self.iterations,
+            "idle_watts": self.idle_watts,
+            "capped": self.capped,
+            "warnings": list(self.warnings),
+            "rounds": [asdict(r) for r in self.rounds],
+            "samples": {
+                "joules": self.joules_per_call,
+                "gross_joules": self.gross_joules_per_call,
+                "seconds": self.seconds_per_call,
+            },
+            "summary": self.summary.to_dict(),
+            "seconds_summary": self.seconds_summary.to_dict(),
+            "watts": self.watts,
+            "window": list(self.window),
+        }
+
+
+class Engine:
+    """Runs the protocol with one set of meters; optionally serialised by ``lock``."""
+
+    def __init__(
+        self,
+        meters: MeterSet,
+        idle_watts: float = 0.0,
+        lock: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+    ) -> None:
+        self.meters = meters
+        self.idle_watts = idle_watts
+        self.lock = lock
+
+    def measure_idle(self, seconds: float) -> float:
+        """Measure idle power of the real meters over ``seconds`` (0 W for the estimate)."""
+        if seconds <= 0 or all(m.is_estimate for m in self.meters.meters):
+            return 0.0
+        with self.lock():
+            start, t0 = self.meters.read(), time.perf_counter()
+            time.sleep(seconds)
+            end, t1 = self.meters.read(), time.perf_counter()
+        self.idle_watts = self.meters.joules_between(start, end, real_only=True) / (t1 - t0)
+        return self.idle_watts
+
+    def run(self, fn: Callable[[], Any], settings: ProtocolSettings) -> Measurement:
+        """Measure ``fn``. Exceptions from ``fn`` propagate and nothing is recorded."""
+        min_round_s = settings.min_round_s or self.meters.min_window_s
+        with self.lock(), _gc_paused():
+            started = time.perf_counter()
+            if settings.rounds == 1:
+                iterations = 1
+            else:
+                for _ in range(settings.warmup):
+                    fn()
+                iterations = self._calibrate(fn, min_round_s, settings)
+            rounds: list[Round] = []
+            capped = False
+            for _ in range(settings.rounds):
+                if rounds and time.perf_counter() - started > settings.max_time_s:
+                    capped = True
+                    break
+                rounds.append(self._round(fn, iterations))
+        return Measurement(
+            meter=self.meters.label, is_estimate=self.meters.is_estimate, iterations=iterations,
+            rounds=rounds, idle_watts=self.idle_watts, capped=capped,
+            warnings=self.meters.warnings(),
+        )
+
+    def _calibrate(self, fn: Callable[[], Any], min_round_s: float, settings: ProtocolSettings) -> int:
+        """Smallest iteration count (grown geometrically) whose batch spans ``min_round_s``."""
+        iterations = 1
+        while iterations < MAX_ITERATIONS:
+            t0 = time.perf_counter()
+            for _ in range(iterations):
+                fn()
+            elapsed = time.perf_counter() - t0
+            if elapsed >= min_round_s:
+                break
+            per_call = max(elapsed / iterations, 1e-9)
+            budget_calls = max(1, int(settings.max_time_s / settings.rounds / per_call))
+            wanted = math.ceil(iterations * 1.2 * min_round_s / max(elapsed, 1e-9))
+            grown = min(max(wanted, iterations * 2), iterations * 1000, MAX_ITERATIONS, budget_calls)
+            if grown <= iterations:
+                break
+            iterations = grown
+        return iterations
+
+    def _round(self, fn: Callable[[], Any], iterations: int) -> Round:
+        started = time.time()
+        start = self.meters.read()
+        t0 = time.perf_counter()
+        for _ in range(iterations):
+            fn()
+        seconds = time.perf_counter() - t0
+        end = self.meters.read()
+        gross = self.meters.joules_between(start, end)
+        return Round(
+            joules=max(0.0, gross - self.idle_watts * seconds), gross_joules=gross,
+            seconds=seconds, iterations=iterations, started=started, ended=time.time(),
+        )
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@dataclass
+class Window:
+    """Result of one :func:`measure` block (filled in when the block ends)."""
+
+    meter: str = ""
+    is_estimate: bool = False
+    joules: float = 0.0
+    gross_joules: float = 0.0
+    seconds: float = 0.0
+    co2_g: float = 0.0
+
+
+@contextlib.contextmanager
+def measure(
+    meter: str = "auto",
+    *,
+    idle_watts: float = 0.0,
+    powercap_root: str = "/sys/class/powercap",
+    intensity: Intensity | None = None,
+) -> Iterator[Window]:
+    """Measure one block of code outside pytest::
+
+        with measure() as m:
+            work()
+        print(m.joules, m.meter)
+
+    ``joules`` is gross minus ``idle_watts`` x seconds (floored at 0); ``meter`` says
+    which meters produced it ("estimate" for modelled figures).
+    """
+    selection = select_meters(meter, MeterOptions(powercap_root=powercap_root))
+    meters = MeterSet(selection.meters)
+    window = Window(meter=meters.label, is_estimate=meters.is_estimate)
+    try:
+        start, t0 = meters.read(), time.perf_counter()
+        yield window
+        end, t1 = meters.read(), time.perf_counter()
+    finally:
+        meters.close()
+    window.seconds = t1 - t0
+    window.gross_joules = meters.joules_between(start, end)
+    window.joules = max(0.0, window.gross_joules - idle_watts * window.seconds)
+    window.co2_g = (intensity or Intensity()).co2_g(window.joules)
