@@ -175,12 +175,12 @@ def _validate(raw: dict[str, Any]) -> Settings:
 
 # -- markers -----------------------------------------------------------------------------
 
-MARKERS = {
-    "energy": "energy(rounds=N, warmup=N, max_time=SECONDS): per-test measurement settings; "
+MARKERS = (
+    "energy(rounds=N, warmup=N, max_time=SECONDS): per-test measurement settings; "
     "rounds=1 runs the test once, without warmup or calibration",
-    "energy_budget": "energy_budget(joules=J, co2_g=G): fail the test when the median "
-    "attributable energy per call is over budget (with --energy)",
-}
+    "energy_budget(joules=J, co2_g=G): fail the test when the median attributable energy "
+    "per call is over budget (with --energy)",
+)
 
 
 @dataclass(frozen=True)

@@ -49,8 +49,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    for name, text in MARKERS.items():
-        config.addinivalue_line("markers", f"{name}: {text}")
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
     try:
         settings = read_settings(config.getoption, config.getini)
     except ConfigError as exc:

@@ -51,7 +51,7 @@ def budget_verdict(measurement: Measurement, budget: Budget, intensity: Intensit
     co2 = intensity.co2_g(summary.median)
     if budget.co2_g is not None and co2 > budget.co2_g:
         return (
-            f"energy budget exceeded: {si(co2, 'gCO2e')} from {si(summary.median, 'J')} ({ci}; "
+            f"energy budget exceeded: {co2:.3g} gCO2e from {si(summary.median, 'J')} ({ci}; "
             f"{intensity.describe()}) > {budget.co2_g:g} gCO2e"
         )
     return None
@@ -62,7 +62,8 @@ def result_record(
     over_budget: str | None,
 ) -> dict[str, Any]:
     """One test's JSON-ready record."""
-    record = {"nodeid": nodeid, **measurement.to_dict()}
+    record = {"nodeid": nodeid, "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
+              **measurement.to_dict()}
     record["co2_g"] = intensity.co2_g(measurement.summary.median)
     if budget is not None:
         record["budget"] = {

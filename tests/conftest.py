@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import powercap_sim
+import pytest
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture
+def run_energy(pytester: pytest.Pytester) -> Callable[..., tuple[pytest.RunResult, dict[str, Any]]]:
+    """Run pytester inline with --energy and a JSON file; returns (result, json)."""
+
+    def run(*args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
+        out = pytester.path / "energy.json"
+        result = pytester.runpytest("--energy", f"--energy-json={out}", *args)
+        data = json.loads(out.read_text()) if out.exists() else {}
+        return result, data
+
+    return run
+
+
+def by_test(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The JSON's tests keyed by test name (the part after '::')."""
+    return {t["nodeid"].split("::")[-1]: t for t in data["tests"]}
+
+
+@pytest.fixture
+def powercap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Build a fake powercap tree; yields a function zones -> (root, PowerSim started)."""
+    sims: list[powercap_sim.PowerSim] = []
+
+    def make(zones: list[powercap_sim.SimZone]) -> tuple[Path, powercap_sim.PowerSim]:
+        root = powercap_sim.build_tree(tmp_path / f"sys{len(sims)}", zones)
+        sim = powercap_sim.PowerSim(zones).__enter__()
+        sims.append(sim)
+        monkeypatch.setattr(powercap_sim, "CURRENT", sim)
+        return root, sim
+
+    yield make
+    for sim in sims:
+        sim.__exit__()
+
+
+@pytest.fixture
+def fake_pynvml(monkeypatch: pytest.MonkeyPatch):
+    """Install tests/fake_pynvml.py as ``pynvml`` for this test; returns the module."""
+    spec = importlib.util.spec_from_file_location("pynvml", HERE / "fake_pynvml.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setitem(sys.modules, "pynvml", module)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    return module
+
+
+@pytest.fixture
+def fake_codecarbon(pytester: pytest.Pytester) -> Path:
+    """A ``codecarbon`` package holding only the data files pytest-energy reads."""
+    pkg = pytester.path / "fakesite" / "codecarbon"
+    (pkg / "data" / "private_infra").mkdir(parents=True)
+    (pkg / "data" / "hardware").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("raise ImportError('pytest-energy must not import codecarbon')\n")
+    (pkg / "data" / "private_infra" / "global_energy_mix.json").write_text(json.dumps({
+        "FRA": {"carbon_intensity": 56.039, "country_name": "France", "iso_code": "FRA", "year": 2023},
+        "DEU": {"carbon_intensity": 380.95, "country_name": "Germany", "iso_code": "DEU", "year": 2023},
+    }))
+    (pkg / "data" / "hardware" / "cpu_power.csv").write_text(
+        "Name,TDP\nAMD EPYC 7763,280\nIntel Xeon Gold 6248,150\nCore i7-8700,65\n"
+    )
+    pytester.syspathinsert(pkg.parent)
+    return pkg
+
+
+@pytest.fixture(autouse=True)
+def _lean_inner_runs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep unrelated third-party plugins (slow to re-import) out of pytester runs."""
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")  # it clears PYTEST_ADDOPTS when created
+        monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:benchmark -p no:randomly")

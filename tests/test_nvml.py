@@ -1,0 +1,119 @@
+"""NVML against a fake ``pynvml`` with the real names, constants and errors."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pytest
+from conftest import by_test
+
+from pytest_energy.meters import MeterOptions, MeterUnavailable, nvml
+
+FAST = ("--energy-idle-time=0", "--energy-min-time=0.05", "--energy-rounds=3")
+
+
+def window_joules(meter, seconds):
+    start, t0 = meter.read(), time.perf_counter()
+    time.sleep(seconds)
+    end, t1 = meter.read(), time.perf_counter()
+    return {k: end[k] - start[k] for k in end}, t1 - t0
+
+
+def test_energy_counter_gives_joules_per_gpu(fake_pynvml):
+    fake_pynvml.GPUS.append({"name": "NVIDIA H100", "uuid": "GPU-bbbb", "watts": 300.0,
+                             "energy_counter": True, "mig": 0})
+    meter = nvml.open_meter(MeterOptions())
+    try:
+        joules, seconds = window_joules(meter, 0.3)
+        assert meter.describe() == (
+            "nvml (gpu-0 NVIDIA A100-SXM4-40GB: energy counter; gpu-1 NVIDIA H100: energy counter)"
+        )
+    finally:
+        meter.close()
+    assert joules["gpu-0"] == pytest.approx(100.0 * seconds, rel=0.05)
+    assert joules["gpu-1"] == pytest.approx(300.0 * seconds, rel=0.05)
+    assert fake_pynvml.calls[-1] == "nvmlShutdown"
+
+
+def test_power_sampling_when_the_energy_counter_is_not_supported(fake_pynvml):
+    fake_pynvml.GPUS[0].update(energy_counter=False, watts=50.0, name="Tesla P100")
+    meter = nvml.open_meter(MeterOptions())
+    try:
+        joules, seconds = window_joules(meter, 0.3)
+        assert "power sampling" in meter.describe()
+    finally:
+        meter.close()
+    assert joules["gpu-0"] == pytest.approx(50.0 * seconds, rel=0.05)
+
+
+def test_cuda_visible_devices_by_index_and_uuid(fake_pynvml, monkeypatch):
+    fake_pynvml.GPUS.extend([
+        {"name": "G1", "uuid": "GPU-1111", "watts": 1.0, "energy_counter": True, "mig": None},
+        {"name": "G2", "uuid": "GPU-2222", "watts": 2.0, "energy_counter": True, "mig": None},
+    ])
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,GPU-1111,7,0")  # CUDA stops at the bad 7
+    meter = nvml.open_meter(MeterOptions())
+    try:
+        assert sorted(meter.read()) == ["gpu-1", "gpu-2"]
+    finally:
+        meter.close()
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    with pytest.raises(MeterUnavailable, match="no visible GPU"):
+        nvml.open_meter(MeterOptions())
+
+
+def test_mig_is_refused(fake_pynvml, monkeypatch):
+    fake_pynvml.GPUS[0]["mig"] = fake_pynvml.NVML_DEVICE_MIG_ENABLE
+    with pytest.raises(MeterUnavailable, match="MIG is enabled on GPU 0; NVML reports whole-GPU"):
+        nvml.open_meter(MeterOptions())
+    assert fake_pynvml.calls[-1] == "nvmlShutdown"
+    fake_pynvml.GPUS[0]["mig"] = None
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "MIG-1234-abcd")
+    with pytest.raises(MeterUnavailable, match="MIG is enabled .CUDA_VISIBLE_DEVICES=MIG-1234-abcd"):
+        nvml.open_meter(MeterOptions())
+
+
+def test_driver_missing_and_library_missing(fake_pynvml, monkeypatch):
+    fake_pynvml.INIT_ERROR = fake_pynvml.NVML_ERROR_LIBRARY_NOT_FOUND
+    with pytest.raises(MeterUnavailable, match=r"absent \(NVML: NVML Shared Library Not Found\)"):
+        nvml.open_meter(MeterOptions())
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    with pytest.raises(MeterUnavailable, match=r"library missing \(pip install 'pytest-energy\[gpu\]'\)"):
+        nvml.open_meter(MeterOptions())
+
+
+def test_plugin_auto_takes_nvml_plus_estimate_for_the_cpu(pytester, fake_pynvml, run_energy):
+    pytester.makepyfile("def test_a(): sum(range(1000))")
+    result, data = run_energy(*FAST)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "energy: meters nvml (gpu-0 NVIDIA A100-SXM4-40GB: energy counter), estimate (*",
+        "energy: rapl unavailable: absent*",
+    ])
+    record = by_test(data)["test_a"]
+    assert record["meter"] == "nvml+estimate" and record["estimate"] is True
+    # the GPU's 100 W dominates: gross joules per round follow the counter
+    for round_ in record["rounds"]:
+        assert round_["gross_joules"] >= 100.0 * round_["seconds"] * 0.95
+
+
+def test_plugin_nvml_only(pytester, fake_pynvml, run_energy):
+    pytester.makepyfile("def test_a(): sum(range(1000))")
+    result, data = run_energy("--energy-meter=nvml", *FAST)
+    result.assert_outcomes(passed=1)
+    record = by_test(data)["test_a"]
+    assert record["meter"] == "nvml" and record["estimate"] is False
+    for round_ in record["rounds"]:
+        assert round_["gross_joules"] == pytest.approx(100.0 * round_["seconds"], rel=0.05)
+
+
+def test_plugin_header_says_why_nvml_is_missing(pytester, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest("--energy", "--energy-meter=nvml")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "energy: meters estimate*",
+        "energy: nvml unavailable: library missing (pip install 'pytest-energy[gpu]')",
+    ])

@@ -1,0 +1,170 @@
+"""RAPL against powercap trees built with the kernel's layout."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import by_test
+from powercap_sim import SimZone, two_socket_server
+
+from pytest_energy.meters import MeterOptions, MeterUnavailable, rapl
+
+
+def test_counts_packages_and_dram_never_psys_core_or_mmio_duplicates(powercap):
+    root, _ = powercap(two_socket_server())
+    meter = rapl.open_meter(MeterOptions(powercap_root=str(root)))
+    try:
+        assert sorted(meter.read()) == ["dram-0", "dram-1", "package-0", "package-1"]
+        assert meter.describe() == "rapl (package-0, package-1, dram-0, dram-1)"
+    finally:
+        meter.close()
+
+
+def test_psys_only_when_there_is_no_package_zone(powercap):
+    root, _ = powercap([SimZone("intel-rapl:0", "psys"), SimZone("intel-rapl:0:0", "core")])
+    meter = rapl.open_meter(MeterOptions(powercap_root=str(root)))
+    try:
+        assert list(meter.read()) == ["psys"]
+    finally:
+        meter.close()
+
+
+def test_mmio_package_counted_when_it_is_the_only_one(powercap):
+    root, _ = powercap([SimZone("intel-rapl-mmio:0", "package-0")])
+    meter = rapl.open_meter(MeterOptions(powercap_root=str(root)))
+    try:
+        assert list(meter.read()) == ["package-0"]
+    finally:
+        meter.close()
+
+
+def test_absent_root_and_empty_root_say_why(tmp_path):
+    with pytest.raises(MeterUnavailable, match="not found; in a container set PYTEST_ENERGY_POWERCAP_ROOT"):
+        rapl.open_meter(MeterOptions(powercap_root=str(tmp_path / "missing")))
+    with pytest.raises(MeterUnavailable, match="no RAPL package or psys zone"):
+        rapl.open_meter(MeterOptions(powercap_root=str(tmp_path)))
+
+
+def test_single_wrap_inside_a_window_is_folded_with_the_range(powercap):
+    zone = SimZone("intel-rapl:0", "package-0", max_range_uj=1_000_000, energy_uj=900_000)
+    root, sim = powercap([zone])
+    with sim._lock:  # freeze the simulator and drive the counter by hand
+        meter = rapl.open_meter(MeterOptions(powercap_root=str(root)))
+        try:
+            start = meter.read()["package-0"]
+            zone.energy_uj = 1_000_001 + 250_000  # wrapped: the file now reads 250000
+            zone.write()
+            assert (zone.path / "energy_uj").read_text().strip() == "250000"
+            end = meter.read()["package-0"]
+        finally:
+            meter.close()
+    assert end - start == pytest.approx(0.350_001, abs=1e-9)
+
+
+def test_known_rate_across_several_wraps_within_5_percent(powercap):
+    # 20 W against a 10 J range wraps every 0.5 s; a 1.6 s window spans three wraps.
+    zone = SimZone("intel-rapl:0", "package-0", max_range_uj=10_000_000, watts=20.0)
+    root, _ = powercap([zone])
+    meter = rapl.open_meter(MeterOptions(powercap_root=str(root)))
+    try:
+        start, t0 = meter.read()["package-0"], time.perf_counter()
+        time.sleep(1.6)
+        end, t1 = meter.read()["package-0"], time.perf_counter()
+    finally:
+        meter.close()
+    assert end - start == pytest.approx(20.0 * (t1 - t0), rel=0.05)
+    assert meter.warnings() == []
+
+
+def test_long_gap_between_reads_is_flagged(powercap, monkeypatch):
+    zone = SimZone("intel-rapl:0", "package-0", max_range_uj=10_000_000)
+    root, _ = powercap([zone])
+    monkeypatch.setattr(rapl, "MAX_POLL_INTERVAL_S", 3600.0)
+    monkeypatch.setattr(rapl, "MAX_ZONE_WATTS", 1e6)  # safe gap 10 us: any pause exceeds it
+    meter = rapl.open_meter(MeterOptions(powercap_root=str(root)))
+    try:
+        time.sleep(0.01)
+        meter.read()
+        assert any("may miss a wrap" in w for w in meter.warnings())
+    finally:
+        meter.close()
+
+
+PLUGIN_SUITE = """
+    import time
+    import powercap_sim
+
+    def busy(seconds):
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+
+    def test_under_load():
+        powercap_sim.CURRENT.set_watts("package-0", 25.0)
+        try:
+            busy(0.05)
+        finally:
+            powercap_sim.CURRENT.set_watts("package-0", 5.0)
+"""
+
+
+def test_plugin_reports_gross_and_idle_subtracted_joules_across_wraps(pytester, powercap, run_energy):
+    # idle 5 W, 25 W while the test runs; a 3 J range wraps every 0.12-0.6 s
+    zone = SimZone("intel-rapl:0", "package-0", max_range_uj=3_000_000, watts=5.0)
+    root, _ = powercap([zone])
+    pytester.makepyfile(PLUGIN_SUITE)
+    result, data = run_energy(
+        "--energy-meter=rapl", f"--energy-powercap-root={root}", "--energy-rounds=3",
+        "--energy-min-time=0.3", "--energy-idle-time=0.5",
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["energy: meters rapl (package-0)", "energy: idle power 5* W subtracted*"])
+    record = by_test(data)["test_under_load"]
+    assert record["meter"] == "rapl" and record["estimate"] is False
+    assert data["idle_watts"] == pytest.approx(5.0, rel=0.05)
+    for round_ in record["rounds"]:
+        assert round_["gross_joules"] == pytest.approx(25.0 * round_["seconds"], rel=0.05)
+        assert round_["joules"] == pytest.approx(20.0 * round_["seconds"], rel=0.07)
+
+
+def test_root_from_environment_variable(pytester, powercap, run_energy, monkeypatch):
+    root, _ = powercap(two_socket_server())
+    monkeypatch.setenv("PYTEST_ENERGY_POWERCAP_ROOT", str(root))
+    pytester.makepyfile("def test_a(): pass")
+    result, data = run_energy("--energy-idle-time=0", "--energy-min-time=0.01")
+    result.assert_outcomes(passed=1)
+    assert by_test(data)["test_a"]["meter"] == "rapl"
+    assert "estimate" not in data["meters"]
+
+
+def test_root_from_ini_option(pytester, powercap, run_energy):
+    root, _ = powercap(two_socket_server())
+    pytester.makeini(f"[pytest]\nenergy_powercap_root = {root}\n")
+    pytester.makepyfile("def test_a(): pass")
+    result, data = run_energy("--energy-idle-time=0", "--energy-min-time=0.01")
+    result.assert_outcomes(passed=1)
+    assert by_test(data)["test_a"]["meter"] == "rapl"
+
+
+def test_permission_denied_gives_the_fix_and_falls_back_to_estimate(pytester, powercap, run_energy,
+                                                                     monkeypatch):
+    root, _ = powercap(two_socket_server())
+    real_read = rapl._read_text
+
+    def denied(path):  # root reads any file whatever its mode, so inject the kernel's error
+        if path.endswith("energy_uj"):
+            raise PermissionError(13, "Permission denied", path)
+        return real_read(path)
+
+    monkeypatch.setattr(rapl, "_read_text", denied)
+    pytester.makepyfile("def test_a(): pass")
+    result, data = run_energy("--energy-meter=rapl", f"--energy-powercap-root={root}")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "energy: meters estimate*",
+        "energy: rapl unavailable: no permission to read */energy_uj; Linux >= 5.10*"
+        "sudo chmod -R a+r /sys/class/powercap/intel-rapl*",
+        "*PytestConfigWarning: pytest-energy: rapl unavailable*falling back to the estimate meter*",
+    ])
+    assert by_test(data)["test_a"]["meter"] == "estimate"

@@ -1,0 +1,70 @@
+"""pytest-xdist: serialised windows, idle measured once, every result reported."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("xdist")
+
+
+def test_n2_reports_every_test_and_windows_never_overlap(pytester):
+    pytester.makepyfile(test_one="""
+        import os, time, pytest
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_work(n):
+            sum(range(20_000 * (n + 1)))
+
+        def test_setup_runs_in_parallel():
+            pass
+    """, test_two="""
+        import pytest
+
+        @pytest.mark.energy_budget(joules=1e-12)
+        def test_over():
+            sum(range(1000))
+
+        def test_plain():
+            sum(range(1000))
+    """)
+    out = pytester.path / "energy.json"
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "--energy", "--energy-rounds=3", "--energy-min-time=0.02", f"--energy-json={out}",
+    )
+    result.assert_outcomes(passed=8, failed=1)
+    result.stdout.fnmatch_lines([
+        "*energy budget exceeded:*",
+        "TOTAL (9 tests)*",
+        "energy: 9 tests measured, * per call in total (estimate)",
+    ])
+    data = json.loads(out.read_text())
+    assert len(data["tests"]) == 9
+    assert {t["worker"] for t in data["tests"]} == {"gw0", "gw1"}
+    windows = sorted(tuple(t["window"]) for t in data["tests"])
+    for (_, end), (next_start, _) in zip(windows, windows[1:], strict=False):
+        assert end <= next_start, f"measured windows overlap: {windows}"
+
+
+def test_n2_idle_power_is_measured_once_by_the_controller(pytester, powercap):
+    from powercap_sim import SimZone
+
+    root, _ = powercap([SimZone("intel-rapl:0", "package-0", watts=7.0)])
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.parametrize("n", range(4))
+        def test_work(n):
+            sum(range(1000))
+    """)
+    out = pytester.path / "energy.json"
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "--energy", "--energy-meter=rapl", f"--energy-powercap-root={root}",
+        "--energy-rounds=2", "--energy-min-time=0.1", "--energy-idle-time=0.3", f"--energy-json={out}",
+    )
+    result.assert_outcomes(passed=4)
+    data = json.loads(out.read_text())
+    assert data["idle_watts"] == pytest.approx(7.0, rel=0.05)
+    assert {t["idle_watts"] for t in data["tests"]} == {data["idle_watts"]}
+    assert {t["meter"] for t in data["tests"]} == {"rapl"}
