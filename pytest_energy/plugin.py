@@ -251,7 +251,8 @@ class EnergySession:
         records = self.records
         total = sum(r["summary"]["median"] for r in records)
         line = (
-            f"energy: {len(records)} tests measured, {si(total, 'J')} per call in total "
+            f"energy: {len(records)} test{'' if len(records) == 1 else 's'} measured, "
+            f"{si(total, 'J')} per call in total "
             f"({self.meters.label})"
         )
         if verbosity < 0:

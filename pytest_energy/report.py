@@ -12,8 +12,6 @@ import tempfile
 from collections.abc import Iterable
 from typing import Any
 
-from tabulate import tabulate
-
 from .carbon import Intensity
 from .config import Budget
 from .protocol import Measurement
@@ -42,10 +40,14 @@ def si_range(low: float, high: float, unit: str) -> str:
     return f"{low / scale:.3g}-{high / scale:.3g} {prefix}{unit}"
 
 
+def _ci_text(n: int, low: float, high: float) -> str:
+    return si_range(low, high, "J") if n > 1 else "n/a, 1 round"
+
+
 def budget_verdict(measurement: Measurement, budget: Budget, intensity: Intensity) -> str | None:
     """The failure message when the median per call is over budget, else None."""
     summary = measurement.summary
-    ci = f"95% CI {si_range(summary.ci_low, summary.ci_high, 'J')}, {measurement.meter}"
+    ci = f"95% CI {_ci_text(summary.n, summary.ci_low, summary.ci_high)}, {measurement.meter}"
     if budget.joules is not None and summary.median > budget.joules:
         return f"energy budget exceeded: {si(summary.median, 'J')} ({ci}) > {budget.joules:g} J"
     co2 = intensity.co2_g(summary.median)
@@ -86,14 +88,16 @@ def _budget_cell(record: dict[str, Any]) -> str:
 
 def terminal_table(records: Iterable[dict[str, Any]], top: int | None = None) -> str:
     """Per-test table sorted by energy per call, with a total row over all tests."""
+    from tabulate import tabulate  # imported only when a report is printed
+
     ordered = sorted(records, key=lambda r: r["summary"]["median"], reverse=True)
     rows = []
     for record in ordered[:top] if top else ordered:
         summary = record["summary"]
         rows.append([
             record["nodeid"], len(record["rounds"]), si(summary["median"], "J"),
-            si_range(summary["ci_low"], summary["ci_high"], "J"),
-            f"{summary['cv'] * 100:.1f}%", si(record["watts"], "W"),
+            _ci_text(summary["n"], summary["ci_low"], summary["ci_high"]),
+            f"{summary['cv'] * 100:.1f}%" if summary["n"] > 1 else "", si(record["watts"], "W"),
             si(record["seconds_summary"]["median"], "s"), si(record["co2_g"], "g"),
             record["meter"], _budget_cell(record),
         ])
