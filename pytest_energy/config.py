@@ -53,6 +53,17 @@ OPTIONS = (
     Option("energy_pue", "float", 1.0, "power usage effectiveness of the machine's site"),
     Option("energy_top", "int", None, "show only the N most expensive tests in the table"),
     Option("energy_json", "str", None, "write every measurement to this JSON file"),
+    Option("energy_baseline", "str", ".energy/baseline.json",
+           "baseline file (relative paths are taken from the rootdir)"),
+    Option("energy_save", "bool", False, "save this run into the baseline (after comparing)"),
+    Option("energy_compare", "bool", False, "compare this run with the baseline; regressions fail"),
+    Option("energy_history", "int", 10, "runs kept per test in the baseline"),
+    Option("energy_max_regression", "percent", 0.10, "increase that counts as a regression, percent"),
+    Option("energy_alpha", "float", 0.01, "significance level of the regression test"),
+    Option("energy_compare_any_machine", "bool", False,
+           "fail on regressions even when the baseline comes from another machine"),
+    Option("energy_markdown", "str", None,
+           "write a pull-request summary (markdown) here; also appended to $GITHUB_STEP_SUMMARY"),
 )
 
 
@@ -79,8 +90,14 @@ def _as_number(kind: str) -> Callable[[Any], Any]:
     return convert
 
 
+def _as_percent(raw: Any) -> float:
+    text = str(raw).strip().removesuffix("%")
+    return _as_number("float")(text) / 100
+
+
 _CONVERT: dict[str, Callable[[Any], Any]] = {
     "bool": _as_bool, "int": _as_number("int"), "float": _as_number("float"), "str": str,
+    "percent": _as_percent,
 }
 
 
@@ -99,6 +116,15 @@ class Settings:
     intensity: Intensity = Intensity()
     top: int | None = None
     json_path: str | None = None
+    baseline_path: str = ".energy/baseline.json"
+    save: bool = False
+    compare: bool = False
+    history: int = 10
+    #: Fraction: 0.10 is 10%.
+    max_regression: float = 0.10
+    alpha: float = 0.01
+    compare_any_machine: bool = False
+    markdown_path: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON."""
@@ -149,6 +175,9 @@ def _validate(raw: dict[str, Any]) -> Settings:
         _require(value is None or value > 0, f"--{dest.replace('_', '-')} must be greater than 0")
     _require(raw["energy_idle_time"] >= 0, "--energy-idle-time must be 0 or more (0 skips idle power)")
     _require(raw["energy_top"] is None or raw["energy_top"] >= 1, "--energy-top must be at least 1")
+    _require(raw["energy_history"] >= 1, "--energy-history must be at least 1")
+    _require(raw["energy_max_regression"] > 0, "--energy-max-regression must be above 0 percent")
+    _require(0 < raw["energy_alpha"] < 1, "--energy-alpha must be between 0 and 1, e.g. 0.01")
     try:
         intensity = resolve_intensity(
             raw["energy_carbon_intensity"], raw["energy_country"], raw["energy_pue"]
@@ -170,14 +199,22 @@ def _validate(raw: dict[str, Any]) -> Settings:
         intensity=intensity,
         top=raw["energy_top"],
         json_path=raw["energy_json"],
+        baseline_path=raw["energy_baseline"],
+        save=raw["energy_save"],
+        compare=raw["energy_compare"],
+        history=raw["energy_history"],
+        max_regression=raw["energy_max_regression"],
+        alpha=raw["energy_alpha"],
+        compare_any_machine=raw["energy_compare_any_machine"],
+        markdown_path=raw["energy_markdown"],
     )
 
 
 # -- markers -----------------------------------------------------------------------------
 
 MARKERS = (
-    "energy(rounds=N, warmup=N, max_time=SECONDS): per-test measurement settings; "
-    "rounds=1 runs the test once, without warmup or calibration",
+    "energy(rounds=N, warmup=N, max_time=SECONDS, max_regression=PERCENT): per-test "
+    "measurement settings; rounds=1 runs the test once, without warmup or calibration",
     "energy_budget(joules=J, co2_g=G): fail the test when the median attributable energy "
     "per call is over budget (with --energy)",
 )
@@ -190,6 +227,8 @@ class TestSettings:
     rounds: int | None = None
     warmup: int | None = None
     max_time_s: float | None = None
+    #: Fraction (the marker takes percent).
+    max_regression: float | None = None
 
 
 @dataclass(frozen=True)
@@ -220,14 +259,17 @@ def _check_kwargs(marker: str, args: tuple, kwargs: dict, allowed: tuple[str, ..
 
 def parse_energy_marker(args: tuple, kwargs: dict) -> TestSettings:
     """Validate ``energy(...)`` marker arguments."""
-    _check_kwargs("energy", args, kwargs, ("rounds", "warmup", "max_time"))
+    _check_kwargs("energy", args, kwargs, ("rounds", "warmup", "max_time", "max_regression"))
     rounds = kwargs.get("rounds")
     warmup = kwargs.get("warmup")
     max_time = kwargs.get("max_time")
+    max_regression = kwargs.get("max_regression")
     return TestSettings(
         rounds=None if rounds is None else _number("energy", "rounds", rounds, whole=True),
         warmup=None if warmup is None else _number("energy", "warmup", warmup, whole=True, zero_ok=True),
         max_time_s=None if max_time is None else _number("energy", "max_time", max_time),
+        max_regression=None if max_regression is None
+        else _number("energy", "max_regression", max_regression) / 100,
     )
 
 

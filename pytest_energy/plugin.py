@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from .baseline import BaselineError
 from .config import (
     MARKERS,
     OPTIONS,
@@ -27,9 +28,20 @@ from .config import (
     parse_energy_marker,
     read_settings,
 )
+from .gate import Gate
+from .jsonfile import write_json_atomic
 from .meters import MeterSet, select_meters
 from .protocol import Engine, Measurement, ProtocolSettings
-from .report import budget_verdict, result_record, si, terminal_table, write_json_atomic
+from .report import (
+    budget_verdict,
+    comparison_table,
+    markdown_summary,
+    regression_line,
+    result_record,
+    si,
+    terminal_table,
+    verdict_counts,
+)
 from .stats import Summary
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
@@ -136,6 +148,16 @@ class EnergySession:
         self.engine = Engine(self.meters, lock=self._lock)
         self.records: list[dict[str, Any]] = []
         self._lock_dir: str | None = None
+        self.gate: Gate | None = None
+        if (settings.compare or settings.save) and self.workerinput is None:
+            try:
+                self.gate = Gate.open(settings, str(config.rootpath), self.meters.label)
+            except BaselineError as exc:
+                self.meters.close()
+                raise pytest.UsageError(str(exc)) from None
+            for note in self.gate.notes:
+                config.issue_config_time_warning(pytest.PytestConfigWarning(f"pytest-energy: {note}"), 2)
+        self._notes_warned = len(self.gate.notes) if self.gate else 0
         if self.selection.fallback_note and self.workerinput is None:
             config.issue_config_time_warning(
                 pytest.PytestConfigWarning(f"pytest-energy: {self.selection.fallback_note}"), stacklevel=2
@@ -211,21 +233,54 @@ class EnergySession:
         measurement = item.stash.get(MEASUREMENT_KEY, None)
         if measurement is None:
             return
-        budget = item.stash.get(MARKS_KEY, (None, None))[1]
+        test, budget = item.stash.get(MARKS_KEY, (TestSettings(), None))
         verdict = budget_verdict(measurement, budget, self.settings.intensity) if budget else None
-        self.records.append(
-            result_record(item.nodeid, measurement, self.settings.intensity, budget, verdict)
-        )
+        record = result_record(item.nodeid, measurement, self.settings.intensity, budget, verdict)
+        if test.max_regression is not None:
+            record["max_regression"] = test.max_regression
+        self.records.append(record)
         if verdict:
             pytest.fail(verdict, pytrace=False)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Iterator[Any]:
+        result = yield
+        if self.gate is not None:
+            self.gate.compare(self.records)
+            if self.gate.fails_build:
+                session.testsfailed += len(self.gate.regressions)
+        return result
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.workerinput is not None:
             self.config.workeroutput["energy_records"] = self.records  # type: ignore[attr-defined]
             return
+        if self.gate is not None and self.settings.save:
+            try:
+                self.gate.save(self.records)
+            except BaselineError as exc:
+                self.gate.notes.append(f"baseline not saved: {exc}")
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.settings.json_path:
             write_json_atomic(self.settings.json_path, self.json_document())
+        if self.settings.markdown_path or os.environ.get("GITHUB_STEP_SUMMARY"):
+            self._write_markdown()
+
+    def _write_markdown(self) -> None:
+        gate = self.gate
+        text = markdown_summary(
+            self.records, gate.comparisons if gate else [], self.meters.label,
+            self.settings.intensity, gate.notes if gate else [],
+        )
+        if self.settings.markdown_path:
+            os.makedirs(os.path.dirname(os.path.abspath(self.settings.markdown_path)), exist_ok=True)
+            with open(self.settings.markdown_path, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if step_summary:
+            with open(step_summary, "a", encoding="utf-8") as handle:
+                handle.write(text + "\n")
 
     def json_document(self) -> dict[str, Any]:
         """Everything the run measured, with the settings and meters used."""
@@ -240,32 +295,45 @@ class EnergySession:
             "idle_watts": self.engine.idle_watts,
             "settings": self.settings.to_dict(),
             "tests": sorted(self.records, key=lambda r: r["nodeid"]),
+            "comparisons": self.gate.comparisons if self.gate else [],
         }
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """Tables unless -q; the total unless -qq; the gate's verdict lines always."""
         if self.workerinput is not None:
             return
         verbosity = self.config.get_verbosity()
-        if verbosity < -1:
+        write = terminalreporter.write_line
+        gate = self.gate
+        if verbosity >= 0:
+            terminalreporter.section("energy")
+            if self.records:
+                write(terminal_table(self.records, self.settings.top))
+        if verbosity >= -1:
+            total = sum(r["summary"]["median"] for r in self.records)
+            count = len(self.records)
+            write(f"energy: {count} test{'' if count == 1 else 's'} measured, "
+                  f"{si(total, 'J')} per call in total ({self.meters.label})")
+        if verbosity >= 0:
+            for warning in self.meters.warnings():
+                write(f"energy warning: {warning}", yellow=True)
+            if gate is not None and gate.comparisons:
+                terminalreporter.write_sep("-", "energy against the baseline")
+                write(comparison_table(gate.comparisons))
+            if self.settings.json_path:
+                write(f"energy: results written to {self.settings.json_path}")
+        if gate is None:
             return
-        records = self.records
-        total = sum(r["summary"]["median"] for r in records)
-        line = (
-            f"energy: {len(records)} test{'' if len(records) == 1 else 's'} measured, "
-            f"{si(total, 'J')} per call in total "
-            f"({self.meters.label})"
-        )
-        if verbosity < 0:
-            terminalreporter.write_line(line)
-            return
-        terminalreporter.section("energy")
-        if records:
-            terminalreporter.write_line(terminal_table(records, self.settings.top))
-        terminalreporter.write_line(line)
-        for warning in self.meters.warnings():
-            terminalreporter.write_line(f"energy warning: {warning}", yellow=True)
-        if self.settings.json_path:
-            terminalreporter.write_line(f"energy: results written to {self.settings.json_path}")
+        for note in gate.notes[self._notes_warned:]:  # the earlier ones were pytest warnings
+            write(f"energy warning: {note}", yellow=True)
+        for regression in gate.regressions:
+            write(regression_line(regression), red=gate.fails_build)
+        if self.settings.compare and gate.baseline is not None:
+            outcome = "FAILED" if gate.fails_build else "passed"
+            write(f"energy check {outcome}: {verdict_counts(gate.comparisons)}",
+                  red=gate.fails_build, green=not gate.fails_build)
+        if gate.saved:
+            write(f"energy: baseline saved to {gate.path}")
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.meters.close()

@@ -59,6 +59,7 @@ class Measurement:
     iterations: int
     rounds: list[Round]
     idle_watts: float
+    settings: ProtocolSettings = ProtocolSettings()
     #: True when the time cap stopped the rounds early.
     capped: bool = False
     warnings: list[str] = field(default_factory=list)
@@ -107,6 +108,7 @@ class Measurement:
             "iterations": self.iterations,
             "idle_watts": self.idle_watts,
             "capped": self.capped,
+            "settings": asdict(self.settings),
             "warnings": list(self.warnings),
             "rounds": [asdict(r) for r in self.rounds],
             "samples": {
@@ -165,7 +167,7 @@ class Engine:
                 rounds.append(self._round(fn, iterations))
         return Measurement(
             meter=self.meters.label, is_estimate=self.meters.is_estimate, iterations=iterations,
-            rounds=rounds, idle_watts=self.idle_watts, capped=capped,
+            rounds=rounds, idle_watts=self.idle_watts, settings=settings, capped=capped,
             warnings=self.meters.warnings(),
         )
 

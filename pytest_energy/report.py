@@ -6,9 +6,7 @@ the main process are handled alike.
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from collections.abc import Iterable
 from typing import Any
 
@@ -111,16 +109,96 @@ def terminal_table(records: Iterable[dict[str, Any]], top: int | None = None) ->
     return tabulate(rows, headers=headers, disable_numparse=True)
 
 
-def write_json_atomic(path: str, data: Any) -> None:
-    """Write ``data`` as stable, sorted JSON through a temporary file and a rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(data, out, indent=2, sort_keys=True)
-            out.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+# -- comparisons with a baseline ---------------------------------------------------------
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:+.1f}%"
+
+
+def _joules(value: float | None) -> str:
+    return "" if value is None else si(value, "J")
+
+
+def _change_cell(c: dict[str, Any]) -> str:
+    if c["change"] is None:
+        return ""
+    return f"{_pct(c['change'])} ({_pct(c['change_ci_low'])}..{_pct(c['change_ci_high'])})"
+
+
+def _by_change(comparisons: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(comparisons, key=lambda c: (c["change"] is None, -(c["change"] or 0), c["nodeid"]))
+
+
+def comparison_table(comparisons: Iterable[dict[str, Any]]) -> str:
+    """Baseline against current per test, sorted by change (largest increase first)."""
+    from tabulate import tabulate
+
+    rows = [
+        [c["nodeid"], _joules(c["baseline_median"]), _joules(c["current_median"]), _change_cell(c),
+         "" if c["p_increase"] is None else f"{min(c['p_increase'], c['p_decrease']):.3g}",
+         c["meter"], c["verdict"]]
+        for c in _by_change(comparisons)
+    ]
+    headers = ["test", "baseline J/call", "current J/call", "change (95% CI)", "p", "meter", "verdict"]
+    return tabulate(rows, headers=headers, disable_numparse=True)
+
+
+def regression_line(c: dict[str, Any]) -> str:
+    """One line naming a regression and the figures behind it."""
+    return (
+        f"energy regression: {c['nodeid']}: {si(c['baseline_median'], 'J')} -> "
+        f"{si(c['current_median'], 'J')} per call, {_change_cell(c)}, p={c['p_increase']:.2g}, "
+        f"beyond +{c['max_regression'] * 100:g}% and the history's {c['history_spread'] * 100:.1f}% "
+        f"spread ({c['meter']})"
+    )
+
+
+def verdict_counts(comparisons: Iterable[dict[str, Any]]) -> str:
+    """E.g. ``1 regression, 4 unchanged, 1 new``."""
+    counts: dict[str, int] = {}
+    for c in comparisons:
+        counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
+    order = ("regression", "improvement", "unchanged", "inconclusive", "new", "missing")
+    parts = []
+    for verdict in order:
+        if counts.get(verdict):
+            n = counts[verdict]
+            parts.append(f"{n} {verdict}{'s' if n > 1 and verdict in ('regression', 'improvement') else ''}")
+    return ", ".join(parts) or "nothing compared"
+
+
+def markdown_summary(
+    records: list[dict[str, Any]], comparisons: list[dict[str, Any]], meters: str,
+    intensity: Intensity, notes: list[str],
+) -> str:
+    """A pull-request-ready summary: totals, regressions first, the full table folded."""
+    total = sum(r["summary"]["median"] for r in records)
+    co2 = sum(r["co2_g"] for r in records)
+    lines = ["## Energy report (pytest-energy)", ""]
+    lines.append(f"**{len(records)} tests measured**: {si(total, 'J')} per call in total, "
+                 f"{si(co2, 'g')}CO2e. Meter: `{meters}`. Carbon intensity: {intensity.describe()}.")
+    compared = [c for c in comparisons if c["verdict"] not in ("new", "missing")]
+    if compared:
+        before = sum(c["baseline_median"] for c in compared)
+        after = sum(c["current_median"] for c in compared)
+        lines.append(f"Against the baseline ({len(compared)} tests in both): {si(before, 'J')} -> "
+                     f"{si(after, 'J')} ({_pct(after / before - 1) if before else 'n/a'}); "
+                     f"{verdict_counts(comparisons)}.")
+    lines += ["", *[f"> {note}" for note in notes]]
+    regressions = [c for c in _by_change(comparisons) if c["verdict"] == "regression"]
+    if regressions:
+        lines += ["", "### :warning: Regressions", "",
+                  "| test | baseline | current | change (95% CI) | p |", "|---|---|---|---|---|"]
+        lines += [f"| `{c['nodeid']}` | {_joules(c['baseline_median'])} | {_joules(c['current_median'])} "
+                  f"| {_change_cell(c)} | {c['p_increase']:.2g} |" for c in regressions]
+    if comparisons:
+        lines += ["", "<details><summary>All comparisons</summary>", "",
+                  "| test | baseline | current | change (95% CI) | verdict |", "|---|---|---|---|---|"]
+        lines += [
+            f"| `{c['nodeid']}` | {_joules(c['baseline_median'])} | {_joules(c['current_median'])} "
+            f"| {_change_cell(c)} | {c['verdict']} |" for c in _by_change(comparisons)
+        ]
+        lines += ["", "</details>"]
+    lines += ["", "<details><summary>All measured tests</summary>", "", "```",
+              terminal_table(records), "```", "", "</details>", ""]
+    return "\n".join(lines)

@@ -57,3 +57,81 @@ def summarize(samples: Sequence[float]) -> Summary:
         n=len(samples), median=statistics.median(samples), mean=mean, stdev=stdev,
         cv=stdev / mean if mean > 0 else 0.0, ci_low=low, ci_high=high,
     )
+
+
+def bootstrap_ratio_ci(
+    current: Sequence[float], baseline: Sequence[float], confidence: float = 0.95,
+    resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap CI of median(current) / median(baseline)."""
+    rng = random.Random(seed)
+    ratios = []
+    for _ in range(resamples):
+        base = statistics.median(rng.choices(baseline, k=len(baseline)))
+        cur = statistics.median(rng.choices(current, k=len(current)))
+        ratios.append(cur / base if base > 0 else math.inf)
+    ratios.sort()
+    tail = (1 - confidence) / 2
+    return ratios[int(tail * (resamples - 1))], ratios[math.ceil((1 - tail) * (resamples - 1))]
+
+
+#: Above this many samples in all, Mann-Whitney uses the normal approximation.
+EXACT_MANN_WHITNEY_MAX = 25
+
+
+def _rank_sum_counts(ranks: Sequence[int], k: int, total: int) -> list[int]:
+    """counts[s]: how many k-subsets of ``ranks`` sum to s."""
+    ways = [[0] * (total + 1) for _ in range(k + 1)]
+    ways[0][0] = 1
+    for rank in ranks:
+        for size in range(k, 0, -1):
+            row, prev = ways[size], ways[size - 1]
+            for s in range(total, rank - 1, -1):
+                if prev[s - rank]:
+                    row[s] += prev[s - rank]
+    return ways[k]
+
+
+def _midranks(values: Sequence[float]) -> list[float]:
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def mann_whitney_greater(x: Sequence[float], y: Sequence[float]) -> float:
+    """One-sided p-value that ``x`` tends to be larger than ``y`` (Mann-Whitney U).
+
+    Exact (permutation distribution of the rank sum, ties as midranks) for small samples,
+    normal approximation with tie correction otherwise.
+    """
+    n1, n2 = len(x), len(y)
+    if n1 == 0 or n2 == 0:
+        return 1.0
+    ranks = _midranks(list(x) + list(y))
+    doubled = [round(2 * r) for r in ranks]  # midranks are halves: work in integers
+    observed = sum(doubled[:n1])
+    if n1 + n2 <= EXACT_MANN_WHITNEY_MAX:
+        total = sum(doubled)
+        counts = _rank_sum_counts(doubled, min(n1, n2), total)
+        if n1 <= n2:
+            return sum(counts[observed:]) / math.comb(n1 + n2, n1)
+        return sum(counts[: total - observed + 1]) / math.comb(n1 + n2, n1)
+    n = n1 + n2
+    ties = {}
+    for r in ranks:
+        ties[r] = ties.get(r, 0) + 1
+    tie_term = sum(t**3 - t for t in ties.values()) / (n * (n - 1))
+    variance = n1 * n2 / 12 * ((n + 1) - tie_term)
+    u = observed / 2 - n1 * (n1 + 1) / 2
+    if variance <= 0:
+        return 1.0
+    z = (u - n1 * n2 / 2 - 0.5) / math.sqrt(variance)
+    return 0.5 * math.erfc(z / math.sqrt(2))

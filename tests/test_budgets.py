@@ -86,7 +86,7 @@ def test_budget_applies_to_what_the_fixture_measured(pytester, run_energy):
     ("energy(rounds=2.5)", "energy(rounds=2.5): rounds must be a whole number"),
     ("energy(warmup=-1)", "energy(warmup=-1): warmup must be >= 0"),
     ("energy(max_time=0)", "energy(max_time=0): max_time must be > 0"),
-    ("energy(round=3)", "energy: unknown argument 'round'; allowed: rounds, warmup, max_time"),
+    ("energy(round=3)", "energy: unknown argument 'round'; allowed: rounds, warmup, max_time, max_regression"),
 ])
 def test_bad_marker_arguments_are_collection_errors_naming_test_and_argument(pytester, marker, message):
     pytester.makepyfile(f"""

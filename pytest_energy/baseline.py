@@ -1,0 +1,189 @@
+"""Baseline files: a versioned JSON history of every measured test, saved atomically.
+
+Schema (version 1)::
+
+    {"format": "pytest-energy-baseline", "version": 1, "plugin_version": "0.1.0",
+     "machine": {"cpu_model": ..., "cpu_count": 2, "meters": "rapl", "os": "Linux x86_64",
+                 "python": "3.11"},
+     "commit": "<git sha of the last save, or null>", "updated": "<ISO 8601 UTC>",
+     "history": 10,
+     "tests": {"<node id>": {"runs": [  # oldest first, at most `history`
+         {"commit": ..., "time": ..., "meter": "rapl", "iterations": 120,
+          "samples": {"joules": [...], "gross_joules": [...], "seconds": [...]},  # per call
+          "summary": {...}, "settings": {"rounds": 5, "warmup": 1, "min_time_s": null}}]}}}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .jsonfile import write_json_atomic
+
+FORMAT = "pytest-energy-baseline"
+VERSION = 1
+RECREATE = "re-create it with --energy-save"
+
+
+class BaselineError(Exception):
+    """An unreadable, corrupt or unknown baseline; the message names the fix."""
+
+
+def machine_fingerprint(meters: str) -> dict[str, Any]:
+    """What makes figures comparable: CPU model and count, meters, OS, Python (no clocks)."""
+    from .meters.estimate import cpu_model
+
+    return {
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "meters": meters,
+        "os": f"{platform.system()} {platform.machine()}",
+        "python": ".".join(platform.python_version_tuple()[:2]),
+    }
+
+
+def git_commit(directory: str) -> str | None:
+    """HEAD's sha when ``directory`` is in a git checkout, else None."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
+
+
+@dataclass
+class Baseline:
+    """A loaded baseline file."""
+
+    path: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def machine(self) -> dict[str, Any]:
+        return self.data.get("machine", {})
+
+    @property
+    def tests(self) -> dict[str, Any]:
+        return self.data.get("tests", {})
+
+    def runs(self, nodeid: str) -> list[dict[str, Any]]:
+        """The test's stored runs, oldest first ([] when the test is new)."""
+        return self.tests.get(nodeid, {}).get("runs", [])
+
+    def machine_differences(self, machine: dict[str, Any]) -> list[str]:
+        """``key: old -> new`` for each fingerprint field that differs."""
+        keys = sorted(set(self.machine) | set(machine))
+        return [
+            f"{k}: {self.machine.get(k)!r} -> {machine.get(k)!r}"
+            for k in keys if self.machine.get(k) != machine.get(k)
+        ]
+
+
+def load(path: str) -> Baseline | None:
+    """Read and validate a baseline; None when the file does not exist."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise BaselineError(
+            f"cannot read baseline {path}: {reason}; fix its permissions or pick another file "
+            "with --energy-baseline"
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BaselineError(
+            f"baseline {path} is corrupt ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+            f"restore it from version control or {RECREATE}"
+        ) from None
+    _validate(path, data)
+    return Baseline(path, data)
+
+
+def _validate(path: str, data: Any) -> None:
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise BaselineError(
+            f"{path} is not a pytest-energy baseline (no \"format\": \"{FORMAT}\"); "
+            "point --energy-baseline at the right file"
+        )
+    version = data.get("version")
+    if version != VERSION:
+        newer = isinstance(version, int) and version > VERSION
+        raise BaselineError(
+            f"baseline {path} has schema version {version!r}, this pytest-energy reads version "
+            f"{VERSION}; {'upgrade pytest-energy or ' if newer else ''}{RECREATE}"
+        )
+    tests = data.get("tests")
+    if not isinstance(tests, dict) or not isinstance(data.get("machine"), dict):
+        raise BaselineError(f"baseline {path} is malformed (no tests or machine); {RECREATE}")
+    for nodeid, entry in tests.items():
+        runs = entry.get("runs") if isinstance(entry, dict) else None
+        valid = isinstance(runs, list) and all(
+            isinstance(r, dict) and isinstance(r.get("samples", {}).get("joules"), list) for r in runs
+        )
+        if not valid:
+            raise BaselineError(f"baseline {path} is malformed at test {nodeid!r}; {RECREATE}")
+
+
+def run_entry(record: dict[str, Any], commit: str | None, when: str) -> dict[str, Any]:
+    """The stored form of one test's result record."""
+    return {
+        "commit": commit,
+        "time": when,
+        "meter": record["meter"],
+        "iterations": record["iterations"],
+        "samples": record["samples"],
+        "summary": record["summary"],
+        "settings": record.get("settings", {}),
+    }
+
+
+def save(
+    path: str, records: list[dict[str, Any]], machine: dict[str, Any], commit: str | None,
+    history: int,
+) -> list[str]:
+    """Merge this run into the baseline under a file lock; returns warnings.
+
+    Tests not measured in this run keep their history; each measured test keeps its last
+    ``history`` runs. A baseline from another machine has the re-measured tests' history
+    replaced. A corrupt or unknown existing file raises and is left untouched.
+    """
+    from filelock import FileLock
+
+    warnings: list[str] = []
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with FileLock(path + ".lock"):
+        existing = load(path)
+        tests = dict(existing.tests) if existing else {}
+        machine_changed = bool(existing and existing.machine_differences(machine))
+        if machine_changed:
+            warnings.append(
+                f"baseline {path} was recorded on another machine "
+                f"({'; '.join(existing.machine_differences(machine))}); the history of the "
+                f"{len(records)} re-measured tests starts again"
+            )
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        for record in records:
+            old_runs = [] if machine_changed else tests.get(record["nodeid"], {}).get("runs", [])
+            runs = old_runs + [run_entry(record, commit, when)]
+            tests[record["nodeid"]] = {"runs": runs[-history:]}
+        from . import __version__
+
+        write_json_atomic(path, {
+            "format": FORMAT, "version": VERSION, "plugin_version": __version__,
+            "machine": machine, "commit": commit, "updated": when, "history": history,
+            "tests": tests,
+        })
+    return warnings

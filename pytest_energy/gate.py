@@ -1,0 +1,82 @@
+"""The pull-request gate: load the baseline, compare this run with it, save it.
+
+Plain functions over result records; the pytest hooks call these.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import baseline as store
+from .compare import REGRESSION, Rule, compare_run
+from .config import Settings
+
+
+@dataclass
+class Gate:
+    """Baseline comparison and saving for one session."""
+
+    settings: Settings
+    path: str
+    machine: dict[str, Any]
+    commit: str | None
+    baseline: store.Baseline | None = None
+    #: Warnings for the user (missing baseline, other machine, save problems).
+    notes: list[str] = field(default_factory=list)
+    comparisons: list[dict[str, Any]] = field(default_factory=list)
+    same_machine: bool = True
+    saved: bool = False
+
+    @classmethod
+    def open(cls, settings: Settings, rootdir: str, meters: str) -> Gate:
+        """Load the baseline when comparing or saving; raises :class:`BaselineError`."""
+        path = os.path.join(rootdir, settings.baseline_path)
+        gate = cls(settings, path, store.machine_fingerprint(meters), store.git_commit(rootdir))
+        gate.baseline = store.load(path)
+        if settings.compare and gate.baseline is None:
+            gate.notes.append(
+                f"no baseline at {path} yet: nothing to compare, the check passes "
+                "(create it with --energy-save)"
+            )
+        elif settings.compare and gate.baseline is not None:
+            differences = gate.baseline.machine_differences(gate.machine)
+            gate.same_machine = not differences
+            if differences:
+                action = (
+                    "regressions still fail (--energy-compare-any-machine)"
+                    if settings.compare_any_machine
+                    else "reporting only, regressions do not fail (--energy-compare-any-machine to fail)"
+                )
+                gate.notes.append(
+                    f"baseline {path} comes from another machine ({'; '.join(differences)}); {action}"
+                )
+        return gate
+
+    def compare(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Verdicts for this run's records against the baseline (none without one)."""
+        if not self.settings.compare or self.baseline is None:
+            return []
+        history = {
+            nodeid: [run["samples"]["joules"] for run in entry["runs"]]
+            for nodeid, entry in self.baseline.tests.items()
+        }
+        rule = Rule(max_regression=self.settings.max_regression, alpha=self.settings.alpha)
+        self.comparisons = [c.to_dict() for c in compare_run(records, history, rule)]
+        return self.comparisons
+
+    @property
+    def regressions(self) -> list[dict[str, Any]]:
+        """The comparisons judged regressions."""
+        return [c for c in self.comparisons if c["verdict"] == REGRESSION]
+
+    @property
+    def fails_build(self) -> bool:
+        """True when regressions were found and they count here (same machine, or forced)."""
+        return bool(self.regressions) and (self.same_machine or self.settings.compare_any_machine)
+
+    def save(self, records: list[dict[str, Any]]) -> None:
+        """Merge this run into the baseline (raises :class:`BaselineError` on a bad file)."""
+        self.notes += store.save(self.path, records, self.machine, self.commit, self.settings.history)
+        self.saved = True
