@@ -105,7 +105,8 @@ def load(path: str) -> Baseline | None:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BaselineError(
-            f"baseline {path} is corrupt ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+            f"baseline {path} is corrupt (invalid JSON at line {exc.lineno} column {exc.colno}: "
+            f"{exc.msg}); "
             f"restore it from version control or {RECREATE}"
         ) from None
     _validate(path, data)

@@ -195,8 +195,11 @@ class EnergySession:
         if self.meters.is_estimate:
             lines[0] += " -- modelled figures, labelled 'estimate', not measurements"
         lines += [f"energy: {name} unavailable: {why}" for name, why in self.selection.unavailable.items()]
-        if not self.meters.is_estimate or len(self.meters.meters) > 1:
-            lines.append(f"energy: idle power {self.engine.idle_watts:.3g} W subtracted (real meters)")
+        if not all(m.is_estimate for m in self.meters.meters):
+            lines.append(
+                f"energy: idle power {self.engine.idle_watts:.3g} W subtracted (real meters)"
+                if self.settings.idle_time_s > 0 else "energy: idle power not measured (--energy-idle-time=0)"
+            )
         lines.append(f"energy: carbon intensity {self.settings.intensity.describe()}")
         return lines
 

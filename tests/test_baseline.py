@@ -1,0 +1,267 @@
+"""Baselines and the regression gate, through pytest as users run it.
+
+Energy comes from the fake NVML meter (100 W while anything runs, read exactly at each
+call) and tests that sleep, so figures are stable on a noisy machine: a test's joules
+are 100 W x its duration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pytest_energy import baseline as store
+
+GATE = ("--energy", "--energy-meter=nvml", "--energy-idle-time=0", "--energy-min-time=0.05",
+        "--energy-rounds=5", "--energy-warmup=0")
+SUITE = """
+    import os, time, pytest
+
+    def test_steady():
+        time.sleep(0.02)
+
+    def test_scaled():
+        time.sleep(0.02 * float(os.environ.get("SCALE", "1")))
+
+    @pytest.mark.energy(max_regression=500)
+    def test_tolerant():
+        time.sleep(0.02 * float(os.environ.get("SCALE", "1")))
+"""
+
+
+@pytest.fixture
+def suite(pytester, fake_pynvml, monkeypatch):
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.setenv("SCALE", "1")
+    pytester.makepyfile(test_suite=SUITE)
+    return pytester
+
+
+def baseline_path(pytester) -> str:
+    return str(pytester.path / ".energy" / "baseline.json")
+
+
+def verdicts(pytester, *args: str) -> tuple[pytest.RunResult, dict[str, str]]:
+    out = pytester.path / "results.json"
+    result = pytester.runpytest(*GATE, "--energy-compare", f"--energy-json={out}", *args)
+    data = json.loads(out.read_text())
+    return result, {c["nodeid"].split("::")[1]: c["verdict"] for c in data["comparisons"]}
+
+
+def test_save_writes_the_documented_schema(suite):
+    assert not os.path.exists(baseline_path(suite))
+    suite.runpytest(*GATE).assert_outcomes(passed=3)
+    assert not os.path.exists(baseline_path(suite)), "written without --energy-save"
+    result = suite.runpytest(*GATE, "--energy-save")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines([f"energy: baseline saved to {baseline_path(suite)}"])
+    text = open(baseline_path(suite)).read()
+    data = json.loads(text)
+    assert text == json.dumps(data, indent=2, sort_keys=True) + "\n"  # stable, diffable
+    assert data["format"] == "pytest-energy-baseline" and data["version"] == 1
+    assert set(data["machine"]) == {"cpu_model", "cpu_count", "meters", "os", "python"}
+    assert data["machine"]["meters"] == "nvml"
+    assert data["commit"] is None and data["history"] == 10
+    run = data["tests"]["test_suite.py::test_steady"]["runs"][0]
+    assert run["meter"] == "nvml" and run["iterations"] >= 2
+    assert len(run["samples"]["joules"]) == len(run["samples"]["gross_joules"]) == 5
+    assert len(run["samples"]["seconds"]) == 5
+    for joules, seconds in zip(run["samples"]["joules"], run["samples"]["seconds"], strict=True):
+        assert joules == pytest.approx(100.0 * seconds, rel=0.02)
+    assert run["settings"] == {"rounds": 5, "warmup": 0, "min_round_s": 0.05, "max_time_s": 10.0}
+
+
+def test_history_keeps_the_last_k_runs_and_records_the_commit(suite):
+    for cmd in (["init", "-q"], ["add", "."], ["-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "x"]):
+        subprocess.run(["git", *cmd], cwd=suite.path, check=True)
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=suite.path, capture_output=True, text=True).stdout
+    for _ in range(3):
+        suite.runpytest(*GATE, "--energy-save", "--energy-history=2").assert_outcomes(passed=3)
+    data = json.load(open(baseline_path(suite)))
+    assert data["commit"] == sha.strip()
+    runs = data["tests"]["test_suite.py::test_steady"]["runs"]
+    assert len(runs) == 2 and runs[-1]["commit"] == sha.strip()
+
+
+def test_unchanged_code_passes_and_3x_more_expensive_fails_cleanly(suite, monkeypatch):
+    suite.runpytest(*GATE, "--energy-save").assert_outcomes(passed=3)
+    suite.runpytest(*GATE, "--energy-save").assert_outcomes(passed=3)
+    result, found = verdicts(suite)
+    assert result.ret == 0
+    assert "regression" not in found.values()
+    result.stdout.fnmatch_lines(["energy check passed: *"])
+
+    monkeypatch.setenv("SCALE", "3")
+    result, found = verdicts(suite)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert found["test_scaled"] == "regression"
+    assert found["test_tolerant"] != "regression"  # its marker allows +500%
+    assert found["test_steady"] != "regression"
+    result.assert_outcomes(passed=3)  # pytest's own summary still counts the tests
+    result.stdout.fnmatch_lines([
+        "*energy against the baseline*",
+        "test_suite.py::test_scaled *+19*% (+*%..+*%)*nvml*regression",
+        "energy regression: test_suite.py::test_scaled: * J -> * J per call, +19*%*, p=*, beyond +10% *",
+        "energy check FAILED: 1 regression, *",
+        "*= 3 passed in *",
+    ])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_improvement_new_and_missing(suite, monkeypatch):
+    monkeypatch.setenv("SCALE", "3")
+    suite.runpytest(*GATE, "--energy-save").assert_outcomes(passed=3)
+    monkeypatch.setenv("SCALE", "1")
+    suite.makepyfile(test_suite=SUITE.replace("def test_steady", "def test_renamed"))
+    result, found = verdicts(suite)
+    assert result.ret == 0
+    assert found["test_scaled"] == "improvement"
+    assert found["test_renamed"] == "new"
+    assert found["test_steady"] == "missing"
+    result.stdout.fnmatch_lines(["energy check passed: 1 improvement*1 new, 1 missing"])
+
+
+def test_compare_then_save_in_one_run(suite, monkeypatch):
+    suite.runpytest(*GATE, "--energy-save").assert_outcomes(passed=3)
+    monkeypatch.setenv("SCALE", "3")
+    result, found = verdicts(suite, "--energy-save")
+    assert found["test_scaled"] == "regression"  # judged against the old baseline
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    runs = json.load(open(baseline_path(suite)))["tests"]["test_suite.py::test_scaled"]["runs"]
+    assert len(runs) == 2 and runs[1]["summary"]["median"] > 2.5 * runs[0]["summary"]["median"]
+
+
+def test_missing_baseline_warns_and_passes(suite):
+    result = suite.runpytest(*GATE, "--energy-compare")
+    result.assert_outcomes(passed=3, warnings=1)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*PytestConfigWarning: pytest-energy: no baseline at * yet: nothing to compare*"])
+    assert not os.path.exists(baseline_path(suite))
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b'{"format": "pytest-energy-baseline", "vers', "is corrupt (invalid JSON at line 1 column 38: Unterminated string*); restore it*"),
+    (b"", "is corrupt (invalid JSON at line 1 column 1: Expecting value); restore it from version control or re-create it with --energy-save"),
+    (b"[1, 2]", "is not a pytest-energy baseline*point --energy-baseline at the right file"),
+    (json.dumps({"format": "pytest-energy-baseline", "version": 2, "machine": {}, "tests": {}}).encode(),
+     "has schema version 2, this pytest-energy reads version 1; upgrade pytest-energy or re-create it with --energy-save"),
+    (json.dumps({"format": "pytest-energy-baseline", "version": 1, "machine": {},
+                 "tests": {"t": {"runs": [{"samples": {}}]}}}).encode(),
+     "is malformed at test 't'; re-create it with --energy-save"),
+])
+@pytest.mark.parametrize("mode", [["--energy-compare"], ["--energy-save"], ["--energy-compare", "--energy-save"]])
+def test_bad_baseline_is_a_one_line_error_and_stays_untouched(suite, content, message, mode):
+    path = suite.path / ".energy" / "baseline.json"
+    path.parent.mkdir()
+    path.write_bytes(content)
+    result = suite.runpytest(*GATE, *mode)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: *baseline*{message}"])
+    assert path.read_bytes() == content
+    assert sorted(os.listdir(path.parent)) == ["baseline.json"]
+
+
+def test_unreadable_baseline_names_the_fix(suite, monkeypatch):
+    path = suite.path / ".energy" / "baseline.json"
+    path.parent.mkdir()
+    path.write_text("{}")
+    real_open = open
+
+    def denied(file, *args, **kwargs):  # root reads any file: inject the error
+        if str(file) == str(path):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", denied)
+    result = suite.runpytest(*GATE, "--energy-compare")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([
+        f"ERROR: cannot read baseline {path}: Permission denied; fix its permissions or pick another file with --energy-baseline",
+    ])
+
+
+def test_foreign_machine_reports_without_failing_unless_forced(suite, monkeypatch):
+    suite.runpytest(*GATE, "--energy-save").assert_outcomes(passed=3)
+    path = baseline_path(suite)
+    data = json.load(open(path))
+    data["machine"]["cpu_model"] = "Some Other CPU"
+    open(path, "w").write(json.dumps(data))
+    monkeypatch.setenv("SCALE", "3")
+    result, found = verdicts(suite)
+    assert found["test_scaled"] == "regression"
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([
+        "*pytest-energy: baseline * comes from another machine (cpu_model: 'Some Other CPU' -> *); reporting only*",
+        "energy check passed: 1 regression*",
+    ])
+    result, _ = verdicts(suite, "--energy-compare-any-machine")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_baseline_path_option_and_ini(suite):
+    suite.runpytest(*GATE, "--energy-save", "--energy-baseline=custom/base.json").assert_outcomes(passed=3)
+    assert (suite.path / "custom" / "base.json").exists()
+    suite.makeini("[pytest]\nenergy_baseline = from_ini.json\n")
+    suite.runpytest(*GATE, "--energy-save").assert_outcomes(passed=3)
+    assert (suite.path / "from_ini.json").exists()
+
+
+def test_markdown_summary_and_github_step_summary(suite, monkeypatch):
+    suite.runpytest(*GATE, "--energy-save").assert_outcomes(passed=3)
+    monkeypatch.setenv("SCALE", "3")
+    step_summary = suite.path / "step_summary.md"
+    step_summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    markdown = suite.path / "pr" / "energy.md"
+    verdicts(suite, f"--energy-markdown={markdown}")
+    text = markdown.read_text()
+    assert text.startswith("## Energy report (pytest-energy)")
+    assert "Meter: `nvml`" in text and "475 gCO2e/kWh" in text
+    assert "1 regression" in text
+    regressions = text.index("### :warning: Regressions")
+    assert text.index("`test_suite.py::test_scaled`") > regressions
+    assert text.index("<details><summary>All comparisons</summary>") > regressions
+    assert step_summary.read_text() == "earlier step\n" + text + "\n"
+
+
+def test_concurrent_saves_from_several_processes_lose_no_test(pytester):
+    for k in range(4):
+        pytester.makepyfile(**{f"test_p{k}": "\n".join(f"def test_{k}_{i}(): pass" for i in range(5))})
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--energy", "--energy-rounds=2",
+             "--energy-warmup=0", "--energy-min-time=0.001", "--energy-save", "--energy-baseline=shared.json",
+             f"test_p{k}.py"],
+            cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        for k in range(4) for _ in range(2)
+    ]
+    outputs = [p.communicate()[0].decode() for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    data = json.load(open(pytester.path / "shared.json"))
+    assert len(data["tests"]) == 20
+    assert all(len(entry["runs"]) == 2 for entry in data["tests"].values())
+    assert [f for f in os.listdir(pytester.path) if f.startswith(".tmp-")] == []
+
+
+def test_interrupted_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
+    path = str(tmp_path / "baseline.json")
+    record = {"nodeid": "t::a", "meter": "estimate", "iterations": 1,
+              "samples": {"joules": [1.0], "gross_joules": [1.0], "seconds": [0.1]},
+              "summary": {"median": 1.0}, "settings": {}}
+    store.save(path, [record], {"cpu_model": "x"}, None, 10)
+    before = open(path, "rb").read()
+
+    def half_then_interrupt(data, out, **kwargs):
+        out.write(json.dumps(data)[:20])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("pytest_energy.jsonfile.json.dump", half_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        store.save(path, [dict(record, nodeid="t::b")], {"cpu_model": "x"}, None, 10)
+    assert open(path, "rb").read() == before
+    assert sorted(os.listdir(tmp_path)) == ["baseline.json", "baseline.json.lock"]
