@@ -3,8 +3,8 @@
 A test is a **regression** only when all three hold:
 
 1. the increase is significant: one-sided Mann-Whitney U, p < ``alpha``;
-2. the increase is larger than the run-to-run spread of the baseline's history (the
-   largest deviation of a stored run's median from the pooled median);
+2. the increase is larger than the run-to-run spread of the baseline's history: the
+   upper 99% prediction bound of its runs' medians (Bencher-style t-test over a window);
 3. the increase reaches ``max_regression`` within its measurement uncertainty:
    change + 1.5 standard errors >= max_regression, the standard error taken from the 95%
    bootstrap CI of the change. (A true +10% change measures below +10% about half the
@@ -17,6 +17,7 @@ history are **new**; stored tests this run did not measure are **missing**.
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -63,14 +64,30 @@ class Comparison:
         return asdict(self)
 
 
+def _t_quantile_99(df: int) -> float:
+    """One-sided 99% quantile of Student's t (table below 5 degrees of freedom)."""
+    table = {1: 31.821, 2: 6.965, 3: 4.541, 4: 3.747}
+    if df in table:
+        return table[df]
+    z = 2.3263  # Cornish-Fisher expansion around the normal quantile
+    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+
+
 def history_spread(runs: list[list[float]]) -> float:
-    """Largest relative deviation of a run's median from the pooled median (0 for < 2 runs)."""
+    """How far a new run's median may stray from the history by run-to-run variation alone.
+
+    The upper 99% prediction bound of the stored runs' medians (relative to their pooled
+    median): t(0.99, k-1) x sd x sqrt(1 + 1/k). 0 with fewer than two stored runs.
+    """
+    runs = [run for run in runs if run]
     if len(runs) < 2:
         return 0.0
     pooled = statistics.median([x for run in runs for x in run])
     if pooled <= 0:
         return 0.0
-    return max(abs(statistics.median(run) / pooled - 1) for run in runs if run)
+    deviations = [statistics.median(run) / pooled - 1 for run in runs]
+    k = len(runs)
+    return _t_quantile_99(k - 1) * statistics.stdev(deviations) * math.sqrt(1 + 1 / k)
 
 
 def compare_samples(

@@ -1,0 +1,112 @@
+"""Statistics and verdict rules on samples with known answers."""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from itertools import combinations
+
+import pytest
+
+from pytest_energy.compare import (
+    IMPROVEMENT,
+    INCONCLUSIVE,
+    MISSING,
+    NEW,
+    REGRESSION,
+    UNCHANGED,
+    Rule,
+    compare_run,
+    compare_samples,
+    history_spread,
+)
+from pytest_energy.stats import (
+    _midranks,
+    bootstrap_median_ci,
+    bootstrap_ratio_ci,
+    mann_whitney_greater,
+    summarize,
+)
+
+
+def brute_force_p(x, y):
+    ranks = _midranks(list(x) + list(y))
+    observed = sum(ranks[: len(x)])
+    subsets = list(combinations(ranks, len(x)))
+    return sum(1 for s in subsets if sum(s) >= observed - 1e-9) / len(subsets)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_exact_mann_whitney_matches_enumeration_with_ties(seed):
+    rng = random.Random(seed)
+    x = [rng.choice([1, 2, 2, 3, 4, 5]) for _ in range(rng.randint(2, 6))]
+    y = [rng.choice([1, 1, 2, 3, 3, 4]) for _ in range(rng.randint(2, 7))]
+    assert mann_whitney_greater(x, y) == pytest.approx(brute_force_p(x, y))
+    assert mann_whitney_greater(y, x) == pytest.approx(brute_force_p(y, x))
+
+
+def test_mann_whitney_extremes_and_normal_approximation():
+    assert mann_whitney_greater([6, 7, 8, 9, 10], [1, 2, 3, 4, 5]) == pytest.approx(1 / math.comb(10, 5))
+    assert mann_whitney_greater([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == 1.0
+    rng = random.Random(0)
+    x = [rng.gauss(1.0, 0.1) for _ in range(30)]
+    y = [rng.gauss(1.0, 0.1) for _ in range(30)]
+    assert 0.05 < mann_whitney_greater(x, y) < 0.95  # large samples: normal approximation
+    assert mann_whitney_greater([v + 1 for v in x], y) < 1e-9
+
+
+def test_summary_and_bootstrap_intervals():
+    samples = [1.0, 2.0, 3.0, 4.0, 100.0]
+    summary = summarize(samples)
+    assert summary.median == 3.0 and summary.mean == 22.0 and summary.n == 5
+    assert summary.cv == pytest.approx(statistics.stdev(samples) / 22.0)
+    assert 1.0 <= summary.ci_low <= 3.0 <= summary.ci_high <= 100.0
+    assert bootstrap_median_ci([5.0]) == (5.0, 5.0)
+    low, high = bootstrap_ratio_ci([2.0, 2.1, 1.9, 2.0, 2.05], [1.0, 1.05, 0.95, 1.0, 1.02])
+    assert 1.8 < low <= 2.0 <= high < 2.25
+
+
+def test_history_spread_is_zero_without_two_runs_and_grows_with_drift():
+    assert history_spread([[1.0, 1.0]]) == 0.0
+    steady = history_spread([[1.0, 1.01], [1.0, 0.99], [1.01, 1.0]])
+    drifting = history_spread([[1.0, 1.01], [1.2, 1.19], [0.9, 0.91]])
+    assert 0 < steady < drifting
+
+
+def runs(center, n_runs=3, rounds=5, noise=0.01, seed=0):
+    rng = random.Random(seed)
+    return [[center * (1 + rng.gauss(0, noise)) for _ in range(rounds)] for _ in range(n_runs)]
+
+
+def test_verdicts_on_known_samples():
+    history = runs(1.0)
+    assert compare_samples("t", runs(1.0, 1, seed=9)[0], history, Rule()).verdict == UNCHANGED
+    tripled = compare_samples("t", runs(3.0, 1, seed=9)[0], history, Rule())
+    assert tripled.verdict == REGRESSION
+    assert tripled.change == pytest.approx(2.0, abs=0.05)
+    assert tripled.change_ci_low <= tripled.change <= tripled.change_ci_high
+    assert compare_samples("t", runs(0.5, 1, seed=9)[0], history, Rule()).verdict == IMPROVEMENT
+    assert compare_samples("t", runs(3.0, 1, seed=9)[0], history, Rule(max_regression=5.0)).verdict != REGRESSION
+    noisy = compare_samples("t", runs(1.05, 1, noise=0.3, seed=9)[0], history, Rule())
+    assert noisy.verdict == INCONCLUSIVE
+    assert compare_samples("t", [1.0], [], Rule()).verdict == NEW
+
+
+def test_a_change_within_the_history_spread_is_not_a_regression():
+    drifting = [[c * (1 + 0.002 * i) for i in range(5)] for c in (1.0, 1.3, 0.7, 1.0)]
+    current = [1.4 * (1 + 0.002 * i) for i in range(5)]
+    result = compare_samples("t", current, drifting, Rule())
+    assert result.p_increase < 0.01 and result.change > 0.1  # significant and large, yet
+    assert result.history_spread > result.change and result.verdict != REGRESSION
+
+
+def test_compare_run_marks_missing_and_uses_per_test_threshold():
+    history = {"a": runs(1.0), "b": runs(1.0), "gone": runs(1.0)}
+    records = [
+        {"nodeid": "a", "meter": "m", "samples": {"joules": runs(2.0, 1, seed=3)[0]}},
+        {"nodeid": "b", "meter": "m", "samples": {"joules": runs(2.0, 1, seed=3)[0]}, "max_regression": 2.0},
+        {"nodeid": "new", "meter": "m", "samples": {"joules": [1.0]}},
+    ]
+    verdicts = {c.nodeid: c.verdict for c in compare_run(records, history, Rule())}
+    assert verdicts == {"a": REGRESSION, "b": UNCHANGED, "new": NEW, "gone": MISSING}
