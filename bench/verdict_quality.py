@@ -2,7 +2,7 @@
 
 Side by side, on the same samples:
 - pytest-energy's verdict (significant, beyond the history's spread, reaching
-  --energy-max-regression within its uncertainty; see pytest_energy/compare.py), and
+  --energy-max-regression within its uncertainty; see pytest_energy/verdict.py), and
 - pytest-benchmark's style of rule: fail when the median is 10% worse than the last
   saved run's median.
 
@@ -23,9 +23,9 @@ import random
 import statistics
 from collections.abc import Callable
 
-from pytest_energy.compare import REGRESSION, Rule, compare_samples
 from pytest_energy.meters import MeterOptions, MeterSet, estimate
 from pytest_energy.protocol import Engine, ProtocolSettings
+from pytest_energy.verdict import REGRESSION, Rule, compare_samples
 
 ROUNDS, HISTORY = 5, 10
 FACTORS = (1.0, 1.10, 1.25, 1.50)

@@ -217,6 +217,8 @@ MARKERS = (
     "measurement settings; rounds=1 runs the test once, without warmup or calibration",
     "energy_budget(joules=J, co2_g=G): fail the test when the median attributable energy "
     "per call is over budget (with --energy)",
+    "energy_ratio(candidate=LABEL, at_most=R, at_least=R): after energy.compare, fail when the "
+    "candidate's median energy ratio to the reference is outside the bounds (with --energy)",
 )
 
 
@@ -279,3 +281,42 @@ def parse_budget_marker(args: tuple, kwargs: dict) -> Budget:
     if not kwargs:
         raise ConfigError("energy_budget: give joules=J and/or co2_g=G")
     return Budget(**{key: _number("energy_budget", key, value) for key, value in kwargs.items()})
+
+
+@dataclass(frozen=True)
+class RatioRule:
+    """``@pytest.mark.energy_ratio``: bounds on a candidate's energy ratio to the reference."""
+
+    candidate: str
+    at_most: float | None = None
+    at_least: float | None = None
+
+
+def parse_ratio_marker(args: tuple, kwargs: dict) -> RatioRule:
+    """Validate ``energy_ratio(...)`` marker arguments."""
+    _check_kwargs("energy_ratio", args, kwargs, ("candidate", "at_most", "at_least"))
+    candidate = kwargs.get("candidate")
+    if not isinstance(candidate, str) or not candidate:
+        raise ConfigError("energy_ratio: candidate='LABEL' (a label given to energy.compare) is required")
+    bounds = {key: kwargs[key] for key in ("at_most", "at_least") if key in kwargs}
+    if not bounds:
+        raise ConfigError("energy_ratio: give at_most=R and/or at_least=R")
+    return RatioRule(candidate, **{key: _number("energy_ratio", key, v) for key, v in bounds.items()})
+
+
+@dataclass(frozen=True)
+class Marks:
+    """A test's validated energy markers."""
+
+    test: TestSettings = TestSettings()
+    budget: Budget | None = None
+    ratio: RatioRule | None = None
+
+
+def parse_marks(energy: Any, budget: Any, ratio: Any) -> Marks:
+    """Validate the markers (objects with ``args`` and ``kwargs``, or None)."""
+    return Marks(
+        test=parse_energy_marker(energy.args, energy.kwargs) if energy else TestSettings(),
+        budget=parse_budget_marker(budget.args, budget.kwargs) if budget else None,
+        ratio=parse_ratio_marker(ratio.args, ratio.kwargs) if ratio else None,
+    )

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import baseline as store
-from .compare import REGRESSION, Rule, compare_run
 from .config import Settings
+from .verdict import REGRESSION, Rule, compare_run
 
 
 @dataclass

@@ -11,27 +11,18 @@ import inspect
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from .baseline import BaselineError
-from .config import (
-    MARKERS,
-    OPTIONS,
-    Budget,
-    ConfigError,
-    Settings,
-    TestSettings,
-    parse_budget_marker,
-    parse_energy_marker,
-    read_settings,
-)
+from .config import MARKERS, OPTIONS, ConfigError, Marks, RatioRule, Settings, parse_marks, read_settings
+from .fixture import MEASUREMENTS_KEY, VERSUS_KEY, EnergyFixture
 from .gate import Gate
 from .jsonfile import write_json_atomic
 from .meters import MeterSet, select_meters
-from .protocol import Engine, Measurement, ProtocolSettings
+from .protocol import Engine, ProtocolSettings
 from .report import (
     budget_verdict,
     comparison_table,
@@ -41,13 +32,13 @@ from .report import (
     si,
     terminal_table,
     verdict_counts,
+    versus_table,
 )
-from .stats import Summary
+from .versus import VersusResult
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 SESSION_KEY = pytest.StashKey["EnergySession"]()
-MARKS_KEY = pytest.StashKey[tuple[TestSettings, "Budget | None"]]()
-MEASUREMENT_KEY = pytest.StashKey[Measurement]()
+MARKS_KEY = pytest.StashKey[Marks]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -78,52 +69,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Validate marker arguments of every collected test (with or without --energy)."""
     errors = []
     for item in items:
-        energy_mark = item.get_closest_marker("energy")
-        budget_mark = item.get_closest_marker("energy_budget")
-        if energy_mark is None and budget_mark is None:
+        marks = [item.get_closest_marker(name) for name in ("energy", "energy_budget", "energy_ratio")]
+        if marks == [None, None, None]:
             continue
         try:
-            test = TestSettings()
-            if energy_mark:
-                test = parse_energy_marker(energy_mark.args, energy_mark.kwargs)
-            budget = parse_budget_marker(budget_mark.args, budget_mark.kwargs) if budget_mark else None
+            item.stash[MARKS_KEY] = parse_marks(*marks)
         except ConfigError as exc:
             errors.append(f"{item.nodeid}: {exc}")
-            continue
-        item.stash[MARKS_KEY] = (test, budget)
     if errors:
         raise pytest.UsageError("invalid energy marker: " + "\n".join(errors))
-
-
-class EnergyFixture:
-    """``energy(fn, *args, **kwargs)`` measures ``fn`` with the session's protocol.
-
-    Returns ``fn``'s result (from its last call). ``stats`` is the summary of joules per
-    call (None without ``--energy``, when ``fn`` is simply called once).
-    """
-
-    def __init__(self, item: pytest.Item, engine: Engine | None, settings: ProtocolSettings) -> None:
-        self._item = item
-        self._engine = engine
-        self._settings = settings
-        self.measurement: Measurement | None = None
-
-    def __call__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if self._engine is None:
-            return fn(*args, **kwargs)
-        results: list[Any] = []
-
-        def call() -> None:
-            results[:] = [fn(*args, **kwargs)]
-
-        self.measurement = self._engine.run(call, self._settings)
-        self._item.stash[MEASUREMENT_KEY] = self.measurement
-        return results[0]
-
-    @property
-    def stats(self) -> Summary | None:
-        """Summary of attributable joules per call of the last measured callable."""
-        return self.measurement.summary if self.measurement else None
 
 
 @pytest.fixture
@@ -147,6 +101,7 @@ class EnergySession:
         self.meters = MeterSet(self.selection.meters)
         self.engine = Engine(self.meters, lock=self._lock)
         self.records: list[dict[str, Any]] = []
+        self.versus_records: list[dict[str, Any]] = []
         self._lock_dir: str | None = None
         self.gate: Gate | None = None
         if (settings.compare or settings.save) and self.workerinput is None:
@@ -180,7 +135,9 @@ class EnergySession:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        self.records.extend(getattr(node, "workeroutput", {}).get("energy_records", []))
+        output = getattr(node, "workeroutput", {})
+        self.records.extend(output.get("energy_records", []))
+        self.versus_records.extend(output.get("energy_versus", []))
 
     # -- session -------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
@@ -205,7 +162,7 @@ class EnergySession:
 
     def protocol_for(self, item: pytest.Item) -> ProtocolSettings:
         """The session's protocol with the test's ``energy`` marker applied."""
-        test = item.stash.get(MARKS_KEY, (TestSettings(), None))[0]
+        test = item.stash.get(MARKS_KEY, Marks()).test
         s = self.settings
         return ProtocolSettings(
             rounds=test.rounds or s.rounds,
@@ -222,7 +179,8 @@ class EnergySession:
         protocol = self.protocol_for(pyfuncitem)
 
         def measured(*args: Any, **kwargs: Any) -> None:
-            pyfuncitem.stash[MEASUREMENT_KEY] = self.engine.run(lambda: original(*args, **kwargs), protocol)
+            measurement = self.engine.run(lambda: original(*args, **kwargs), protocol)
+            pyfuncitem.stash[MEASUREMENTS_KEY] = [(None, measurement)]
 
         pyfuncitem.obj = measured
         try:
@@ -233,17 +191,33 @@ class EnergySession:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
         yield
-        measurement = item.stash.get(MEASUREMENT_KEY, None)
-        if measurement is None:
-            return
-        test, budget = item.stash.get(MARKS_KEY, (TestSettings(), None))
-        verdict = budget_verdict(measurement, budget, self.settings.intensity) if budget else None
-        record = result_record(item.nodeid, measurement, self.settings.intensity, budget, verdict)
-        if test.max_regression is not None:
-            record["max_regression"] = test.max_regression
-        self.records.append(record)
-        if verdict:
-            pytest.fail(verdict, pytrace=False)
+        marks = item.stash.get(MARKS_KEY, Marks())
+        failures = []
+        for label, measurement in item.stash.get(MEASUREMENTS_KEY, []):
+            over = budget_verdict(measurement, marks.budget, self.settings.intensity)
+            nodeid = item.nodeid if label is None else f"{item.nodeid}::{label}"
+            record = result_record(nodeid, measurement, self.settings.intensity, marks.budget, over)
+            if marks.test.max_regression is not None:
+                record["max_regression"] = marks.test.max_regression
+            self.records.append(record)
+            failures.append(f"{label}: {over}" if over and label else over)
+        versus = item.stash.get(VERSUS_KEY, None)
+        if versus is not None and versus.measured:
+            self.versus_records.append({"nodeid": item.nodeid, **versus.to_dict()})
+        if marks.ratio is not None:
+            failures.append(self._check_ratio(marks.ratio, versus))
+        failures = [f for f in failures if f]
+        if failures:
+            pytest.fail("\n".join(failures), pytrace=False)
+
+    @staticmethod
+    def _check_ratio(rule: RatioRule, versus: VersusResult | None) -> str | None:
+        if versus is None:
+            return "energy_ratio marker: the test made no energy.compare(...) call"
+        if rule.candidate not in versus.candidates or rule.candidate == versus.reference:
+            return (f"energy_ratio marker: candidate {rule.candidate!r} is not a compared candidate "
+                    f"other than the reference {versus.reference!r}")
+        return versus.check_ratio(rule.candidate, at_most=rule.at_most, at_least=rule.at_least)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Iterator[Any]:
@@ -258,6 +232,7 @@ class EnergySession:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.workerinput is not None:
             self.config.workeroutput["energy_records"] = self.records  # type: ignore[attr-defined]
+            self.config.workeroutput["energy_versus"] = self.versus_records  # type: ignore[attr-defined]
             return
         if self.gate is not None and self.settings.save:
             try:
@@ -299,6 +274,7 @@ class EnergySession:
             "settings": self.settings.to_dict(),
             "tests": sorted(self.records, key=lambda r: r["nodeid"]),
             "comparisons": self.gate.comparisons if self.gate else [],
+            "versus": sorted(self.versus_records, key=lambda r: r["nodeid"]),
         }
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -312,6 +288,9 @@ class EnergySession:
             terminalreporter.section("energy")
             if self.records:
                 write(terminal_table(self.records, self.settings.top))
+            if self.versus_records:
+                terminalreporter.write_sep("-", "energy: candidates side by side")
+                write(versus_table(self.versus_records))
         if verbosity >= -1:
             total = sum(r["summary"]["median"] for r in self.records)
             count = len(self.records)

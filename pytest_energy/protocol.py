@@ -147,37 +147,70 @@ class Engine:
         self.idle_watts = self.meters.joules_between(start, end, real_only=True) / (t1 - t0)
         return self.idle_watts
 
-    def run(self, fn: Callable[[], Any], settings: ProtocolSettings) -> Measurement:
-        """Measure ``fn``. Exceptions from ``fn`` propagate and nothing is recorded."""
+    def run(
+        self, fn: Callable[..., Any], settings: ProtocolSettings,
+        prepare: Callable[[], Any] | None = None,
+    ) -> Measurement:
+        """Measure ``fn``. Exceptions from ``fn`` propagate and nothing is recorded.
+
+        With ``prepare``, every call is ``fn(prepare())`` and a round's inputs are all
+        prepared before its window opens.
+        """
+        return self.run_interleaved({"": (fn, prepare)}, settings)[0][""]
+
+    def run_interleaved(
+        self, tasks: dict[str, tuple[Callable[..., Any], Callable[[], Any] | None]],
+        settings: ProtocolSettings,
+    ) -> tuple[dict[str, Measurement], list[str]]:
+        """Measure several callables in interleaved rounds (A B A B ...).
+
+        Each is warmed up and calibrated on its own first. Returns the measurements by
+        label and the order in which the rounds ran.
+        """
         min_round_s = settings.min_round_s or self.meters.min_window_s
+        rounds: dict[str, list[Round]] = {label: [] for label in tasks}
+        order: list[str] = []
+        capped = False
         with self.lock(), _gc_paused():
             started = time.perf_counter()
-            if settings.rounds == 1:
-                iterations = 1
-            else:
-                for _ in range(settings.warmup):
-                    fn()
-                iterations = self._calibrate(fn, min_round_s, settings)
-            rounds: list[Round] = []
-            capped = False
-            for _ in range(settings.rounds):
-                if rounds and time.perf_counter() - started > settings.max_time_s:
+            iterations = {
+                label: self._calibrate(fn, prepare, min_round_s, settings)
+                for label, (fn, prepare) in tasks.items()
+            }
+            budget_s = settings.max_time_s * len(tasks)
+            for index in range(settings.rounds):
+                if index and time.perf_counter() - started > budget_s:
                     capped = True
                     break
-                rounds.append(self._round(fn, iterations))
-        return Measurement(
-            meter=self.meters.label, is_estimate=self.meters.is_estimate, iterations=iterations,
-            rounds=rounds, idle_watts=self.idle_watts, settings=settings, capped=capped,
-            warnings=self.meters.warnings(),
-        )
+                for label, (fn, prepare) in tasks.items():
+                    rounds[label].append(self._round(fn, prepare, iterations[label]))
+                    order.append(label)
+        warnings = self.meters.warnings()
+        measurements = {
+            label: Measurement(
+                meter=self.meters.label, is_estimate=self.meters.is_estimate,
+                iterations=iterations[label], rounds=rounds[label], idle_watts=self.idle_watts,
+                settings=settings, capped=capped, warnings=warnings,
+            )
+            for label in tasks
+        }
+        return measurements, order
 
-    def _calibrate(self, fn: Callable[[], Any], min_round_s: float, settings: ProtocolSettings) -> int:
-        """Smallest iteration count (grown geometrically) whose batch spans ``min_round_s``."""
+    def _calibrate(
+        self, fn: Callable[..., Any], prepare: Callable[[], Any] | None, min_round_s: float,
+        settings: ProtocolSettings,
+    ) -> int:
+        """Warm up, then find the smallest iteration count (grown geometrically) whose
+        batch spans ``min_round_s``. ``rounds=1`` means one call: no warmup, no calibration."""
+        if settings.rounds == 1:
+            return 1
+        for _ in range(settings.warmup):
+            _call_batch(fn, _inputs(prepare, 1), 1)
         iterations = 1
         while iterations < MAX_ITERATIONS:
+            inputs = _inputs(prepare, iterations)
             t0 = time.perf_counter()
-            for _ in range(iterations):
-                fn()
+            _call_batch(fn, inputs, iterations)
             elapsed = time.perf_counter() - t0
             if elapsed >= min_round_s:
                 break
@@ -190,12 +223,12 @@ class Engine:
             iterations = grown
         return iterations
 
-    def _round(self, fn: Callable[[], Any], iterations: int) -> Round:
+    def _round(self, fn: Callable[..., Any], prepare: Callable[[], Any] | None, iterations: int) -> Round:
+        inputs = _inputs(prepare, iterations)
         started = time.time()
         start = self.meters.read()
         t0 = time.perf_counter()
-        for _ in range(iterations):
-            fn()
+        _call_batch(fn, inputs, iterations)
         seconds = time.perf_counter() - t0
         end = self.meters.read()
         gross = self.meters.joules_between(start, end)
@@ -203,6 +236,19 @@ class Engine:
             joules=max(0.0, gross - self.idle_watts * seconds), gross_joules=gross,
             seconds=seconds, iterations=iterations, started=started, ended=time.time(),
         )
+
+
+def _inputs(prepare: Callable[[], Any] | None, count: int) -> list[Any] | None:
+    return None if prepare is None else [prepare() for _ in range(count)]
+
+
+def _call_batch(fn: Callable[..., Any], inputs: list[Any] | None, iterations: int) -> None:
+    if inputs is None:
+        for _ in range(iterations):
+            fn()
+    else:
+        for value in inputs:
+            fn(value)
 
 
 @contextlib.contextmanager

@@ -42,8 +42,10 @@ def _ci_text(n: int, low: float, high: float) -> str:
     return si_range(low, high, "J") if n > 1 else "n/a, 1 round"
 
 
-def budget_verdict(measurement: Measurement, budget: Budget, intensity: Intensity) -> str | None:
+def budget_verdict(measurement: Measurement, budget: Budget | None, intensity: Intensity) -> str | None:
     """The failure message when the median per call is over budget, else None."""
+    if budget is None:
+        return None
     summary = measurement.summary
     ci = f"95% CI {_ci_text(summary.n, summary.ci_low, summary.ci_high)}, {measurement.meter}"
     if budget.joules is not None and summary.median > budget.joules:
@@ -202,3 +204,29 @@ def markdown_summary(
     lines += ["", "<details><summary>All measured tests</summary>", "", "```",
               terminal_table(records), "```", "", "</details>", ""]
     return "\n".join(lines)
+
+
+def versus_table(versus_records: Iterable[dict[str, Any]]) -> str:
+    """Candidates side by side per test: J and s per call, watts, ratios to the reference."""
+    from tabulate import tabulate
+
+    rows = []
+    value_label = None
+    for record in sorted(versus_records, key=lambda r: r["nodeid"]):
+        value_label = value_label or record["value_label"]
+        for c in record["candidates"]:
+            energy, time_ = c["energy_ratio"], c["time_ratio"]
+            rows.append([
+                record["nodeid"], c["label"],
+                si(c["joules"], "J"), si(c["seconds"], "s"), si(c["watts"], "W"),
+                "1 (reference)" if c["label"] == record["reference"] else f"{energy['median']:.3g}",
+                "" if energy is None else f"{energy['ci_low']:.3g}-{energy['ci_high']:.3g}",
+                "" if time_ is None else f"{time_['median']:.3g}",
+                record["meter"], *([_value(c["value"])] if value_label else []),
+            ])
+    headers = ["test", "candidate", "J/call", "s/call", "W", "energy ratio", "95% CI", "time ratio", "meter"]
+    return tabulate(rows, headers=headers + ([value_label] if value_label else []), disable_numparse=True)
+
+
+def _value(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -9,7 +9,14 @@ from itertools import combinations
 
 import pytest
 
-from pytest_energy.compare import (
+from pytest_energy.stats import (
+    _midranks,
+    bootstrap_median_ci,
+    bootstrap_ratio_ci,
+    mann_whitney_greater,
+    summarize,
+)
+from pytest_energy.verdict import (
     IMPROVEMENT,
     INCONCLUSIVE,
     MISSING,
@@ -20,13 +27,6 @@ from pytest_energy.compare import (
     compare_run,
     compare_samples,
     history_spread,
-)
-from pytest_energy.stats import (
-    _midranks,
-    bootstrap_median_ci,
-    bootstrap_ratio_ci,
-    mann_whitney_greater,
-    summarize,
 )
 
 
