@@ -11,7 +11,9 @@ import inspect
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ from .fixture import MEASUREMENTS_KEY, VERSUS_KEY, EnergyFixture
 from .gate import Gate
 from .jsonfile import write_json_atomic
 from .meters import MeterSet, select_meters
+from .native import NativeBuildError, build_extension
 from .protocol import Engine, ProtocolSettings
 from .report import (
     budget_verdict,
@@ -39,6 +42,7 @@ from .versus import VersusResult
 SETTINGS_KEY = pytest.StashKey[Settings]()
 SESSION_KEY = pytest.StashKey["EnergySession"]()
 MARKS_KEY = pytest.StashKey[Marks]()
+NATIVE_CACHE = "pytest-energy-native"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -88,6 +92,23 @@ def energy(request: pytest.FixtureRequest) -> EnergyFixture:
     if session is None:
         return EnergyFixture(item, None, ProtocolSettings())
     return EnergyFixture(item, session.engine, session.protocol_for(item))
+
+
+@pytest.fixture
+def native_module(request: pytest.FixtureRequest) -> Callable[..., ModuleType]:
+    """Build a C file into an extension module, cached by source hash in pytest's cache:
+    ``csort = native_module("csort.c")`` (paths relative to the test file). A compiler
+    error fails the test with the compiler's message."""
+    cache = getattr(request.config, "cache", None)
+    cache_dir = cache.mkdir(NATIVE_CACHE) if cache else Path(tempfile.gettempdir()) / NATIVE_CACHE
+
+    def build(source: str | os.PathLike[str], name: str | None = None) -> ModuleType:
+        try:
+            return build_extension(request.path.parent / source, cache_dir, name=name)
+        except NativeBuildError as exc:
+            pytest.fail(str(exc), pytrace=False)
+
+    return build
 
 
 class EnergySession:
