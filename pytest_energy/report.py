@@ -222,7 +222,8 @@ def versus_table(versus_records: Iterable[dict[str, Any]]) -> str:
                 "1 (reference)" if c["label"] == record["reference"] else f"{energy['median']:.3g}",
                 "" if energy is None else f"{energy['ci_low']:.3g}-{energy['ci_high']:.3g}",
                 "" if time_ is None else f"{time_['median']:.3g}",
-                record["meter"], *([_value(c["value"])] if value_label else []),
+                record["meter"],
+                *([_value(c["value"]) if record["value_label"] else ""] if value_label else []),
             ])
     headers = ["test", "candidate", "J/call", "s/call", "W", "energy ratio", "95% CI", "time ratio", "meter"]
     return tabulate(rows, headers=headers + ([value_label] if value_label else []), disable_numparse=True)

@@ -57,6 +57,13 @@ GPUS: list[dict] = [
      "energy_counter": True, "mig": None},
 ]
 INIT_ERROR: int | None = None
+#: Millijoules consumed by explicit work: ``consume(mj)`` adds to every GPU's counter.
+consumed_mj = [0]
+
+
+def consume(millijoules: int) -> None:
+    consumed_mj[0] += millijoules
+
 calls: list[str] = []
 _state = {"init": 0, "t0": 0.0}
 
@@ -110,7 +117,8 @@ def nvmlDeviceGetTotalEnergyConsumption(handle: int) -> int:
     gpu = GPUS[handle]
     if not gpu["energy_counter"]:
         raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
-    return int(gpu["watts"] * (time.perf_counter() - _state["t0"]) * 1000) + 123_456_789
+    elapsed_mj = int(gpu["watts"] * (time.perf_counter() - _state["t0"]) * 1000)
+    return elapsed_mj + consumed_mj[0] + 123_456_789
 
 
 def nvmlDeviceGetPowerUsage(handle: int) -> int:

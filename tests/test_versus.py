@@ -1,0 +1,266 @@
+"""energy.compare: candidates side by side, the energy_ratio marker, the build helper."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+from conftest import by_test
+
+# fake NVML at 0 W: energy comes only from what candidates consume explicitly
+EXACT = ("--energy", "--energy-meter=nvml", "--energy-idle-time=0", "--energy-min-time=0.000001",
+         "--energy-rounds=4", "--energy-warmup=0")
+
+
+@pytest.fixture
+def exact_meter(fake_pynvml):
+    fake_pynvml.GPUS[0]["watts"] = 0.0
+    return fake_pynvml
+
+
+def run_json(pytester, *args):
+    out = pytester.path / "energy.json"
+    result = pytester.runpytest(*args, f"--energy-json={out}")
+    return result, json.loads(out.read_text()) if out.exists() else {}
+
+
+def test_rounds_interleave_and_ratio_is_exact_on_a_known_meter(pytester, exact_meter):
+    pytester.makepyfile("""
+        import pynvml
+
+        def light(x):
+            pynvml.consume(2_000)   # 2 J per call
+            return sorted(x)
+
+        def heavy(x):
+            pynvml.consume(8_000)   # 8 J per call
+            return sorted(x)
+
+        def test_compare(energy):
+            result = energy.compare({"light": light, "heavy": heavy}, [3, 1, 2])
+            assert result.reference == "heavy"
+            assert result.order == ["light", "heavy"] * 4
+            assert result["light"].joules == 2.0 and result["heavy"].joules == 8.0
+            ratio = result.ratio("light")
+            assert (ratio.median, ratio.ci_low, ratio.ci_high) == (0.25, 0.25, 0.25)
+            result.assert_ratio("light", at_most=0.3)
+            result.assert_ratio("light", at_least=0.2)
+    """)
+    result, data = run_json(pytester, *EXACT)
+    result.assert_outcomes(passed=1)
+    rounds = sorted(
+        (r["started"], name.split("::")[-1]) for name, t in
+        ((t["nodeid"], t) for t in data["tests"]) for r in t["rounds"]
+    )
+    assert [label for _, label in rounds] == ["light", "heavy"] * 4
+    versus = data["versus"][0]
+    assert versus["reference"] == "heavy" and versus["order"] == ["light", "heavy"] * 4
+    light = next(c for c in versus["candidates"] if c["label"] == "light")
+    assert light["energy_ratio"] == {"median": 0.25, "ci_low": 0.25, "ci_high": 0.25}
+    assert light["samples"]["joules"] == [2.0] * 4
+
+
+def test_ratio_with_ci_on_a_constant_power_meter(pytester, fake_pynvml):
+    pytester.makepyfile("""
+        import time
+
+        def test_compare(energy):
+            result = energy.compare({"short": lambda: time.sleep(0.01), "long": lambda: time.sleep(0.04)},
+                                    check=False)
+            ratio = result.ratio("short")
+            assert ratio.median == __import__("pytest").approx(0.25, rel=0.08)
+            assert ratio.ci_low <= ratio.median <= ratio.ci_high
+            assert result.candidates["short"].time_ratio.median == __import__("pytest").approx(0.25, rel=0.08)
+    """)
+    result, _ = run_json(pytester, "--energy", "--energy-meter=nvml", "--energy-idle-time=0",
+                         "--energy-min-time=0.03", "--energy-rounds=3", "--energy-warmup=0")
+    result.assert_outcomes(passed=1)
+
+
+def test_setup_rebuilds_mutated_input_outside_the_window(pytester, exact_meter):
+    pytester.makepyfile("""
+        import pynvml
+        SEEN = []
+
+        def build(data):
+            pynvml.consume(1_000_000)   # outside the window: must not count
+            return list(data)
+
+        def in_place(x):
+            SEEN.append(list(x))
+            pynvml.consume(1_000)
+            x.sort()                    # returns None: the sorted input is checked
+
+        def copying(x):
+            pynvml.consume(4_000)
+            return sorted(x)
+
+        def test_compare(energy):
+            result = energy.compare({"in_place": in_place, "copying": copying}, [3, 1, 2], setup=build)
+            assert all(seen == [3, 1, 2] for seen in SEEN)  # always a fresh, unsorted input
+            assert result["in_place"].joules == 1.0 and result["copying"].joules == 4.0
+            assert result["in_place"].value == [1, 2, 3]
+    """)
+    result, _ = run_json(pytester, *EXACT, "--energy-min-time=0.001")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_faster_wrong_answer_is_caught(pytester):
+    pytester.makepyfile("""
+        def test_compare(energy):
+            energy.compare({"wrong": lambda x: x[:-1], "right": sorted}, [3, 1, 2])
+    """)
+    for args in (["--energy", "--energy-min-time=0.001"], []):
+        result = pytester.runpytest(*args)
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines([
+            "*CandidateMismatch: candidate 'wrong' returned a different result from reference 'right': "
+            "[[]3, 1] != [[]1, 2, 3] (pass check=False if expected)",
+        ])
+
+
+def test_energy_ratio_marker_failure_shows_both_figures_and_the_ratio(pytester, exact_meter):
+    pytester.makepyfile("""
+        import pytest, pynvml
+
+        def c_version():
+            pynvml.consume(6_000)
+
+        def python_version():
+            pynvml.consume(8_000)
+
+        @pytest.mark.energy_ratio(candidate="c", at_most=0.5)
+        def test_marker(energy):
+            energy.compare({"c": c_version, "python": python_version})
+
+        def test_helper(energy):
+            energy.compare({"c": c_version, "python": python_version}).assert_ratio("c", at_most=0.5)
+
+        @pytest.mark.energy_ratio(candidate="rust", at_most=0.5)
+        def test_unknown_candidate(energy):
+            energy.compare({"c": c_version, "python": python_version})
+    """)
+    result, _ = run_json(pytester, *EXACT)
+    result.assert_outcomes(failed=3)
+    line = "*energy ratio c/python = 0.75 (95% CI 0.75-0.75) > 0.5 allowed: c 6 J vs python 8 J per call (nvml)"
+    result.stdout.fnmatch_lines(["*test_marker*", line, "*test_helper*", "E * " + line[1:]])
+    result.stdout.fnmatch_lines(["*energy_ratio marker: candidate 'rust' is not a compared candidate*"])
+
+
+def test_without_energy_compare_only_checks_results(pytester):
+    pytester.makepyfile("""
+        import pytest
+        CALLS = []
+
+        @pytest.mark.energy_ratio(candidate="a", at_most=0.01)
+        def test_compare(energy):
+            result = energy.compare({"a": lambda: CALLS.append("a"), "b": lambda: CALLS.append("b")})
+            assert CALLS == ["a", "b"] and not result.measured
+            result.assert_ratio("a", at_most=0.01)
+    """)
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_comparison_table_and_json(pytester, exact_meter):
+    pytester.makepyfile("""
+        import pynvml
+
+        def test_pick(energy):
+            energy.compare({"knn": lambda: pynvml.consume(1_000) or 0.94,
+                            "kmeans": lambda: pynvml.consume(50_000) or 0.78},
+                           check=False, value_label="accuracy")
+    """)
+    result, data = run_json(pytester, *EXACT)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "*energy: candidates side by side*",
+        "test * candidate * J/call * s/call * W * energy ratio * 95% CI * time ratio * meter * accuracy",
+        "*::test_pick * knn * 1 J * 0.02 * 0.02-0.02 * nvml * 0.94",
+        "*::test_pick * kmeans * 50 J * 1 (reference) * nvml * 0.78",
+    ])
+    tests = by_test(data)
+    assert tests["knn"]["summary"]["median"] == 1.0 and tests["kmeans"]["summary"]["median"] == 50.0
+    knn = next(c for c in data["versus"][0]["candidates"] if c["label"] == "knn")
+    assert knn["value"] == 0.94 and knn["joules"] == 1.0
+    assert data["versus"][0]["value_label"] == "accuracy"
+
+
+C_SOURCE = """
+    #define PY_SSIZE_T_CLEAN
+    #include <Python.h>
+    static PyObject *answer(PyObject *self, PyObject *args) { return PyLong_FromLong(ANSWER); }
+    static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, ""}, {NULL, NULL, 0, NULL}};
+    static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "fast", NULL, -1, methods};
+    PyMODINIT_FUNC PyInit_fast(void) { return PyModule_Create(&module); }
+"""
+
+
+def test_build_helper_builds_caches_rebuilds_and_reports_compiler_errors(pytester):
+    source = pytester.path / "fast.c"
+    source.write_text(textwrap.dedent(C_SOURCE).replace("ANSWER", "42"))
+    pytester.makepyfile(test_native="""
+        import os
+        import pytest_energy.native as native
+
+        def test_build(native_module, request):
+            runs = []
+            real_run = native.subprocess.run
+            native.subprocess.run = lambda *a, **k: runs.append(a) or real_run(*a, **k)
+            try:
+                fast = native_module("fast.c")
+            finally:
+                native.subprocess.run = real_run
+            assert fast.answer() == int(os.environ["EXPECTED"])
+            print("COMPILER RUNS", len(runs), fast.__file__)
+    """)
+    pytester.makeini("[pytest]\naddopts = -p cacheprovider -s\n")
+
+    def run(expected):
+        pytester._monkeypatch.setenv("EXPECTED", str(expected))
+        result = pytester.runpytest_subprocess()
+        result.assert_outcomes(passed=1)
+        words = next(line for line in result.outlines if "COMPILER RUNS" in line).split("COMPILER RUNS")[1].split()
+        return int(words[0]), words[1]
+
+    built, first = run(42)
+    assert built == 1 and ".pytest_cache" in first
+    cached, second = run(42)
+    assert cached == 0 and second == first
+    source.write_text(textwrap.dedent(C_SOURCE).replace("ANSWER", "7"))
+    rebuilt, third = run(7)
+    assert rebuilt == 1 and third != first
+
+    source.write_text("this is not C;\n")
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["building fast.c failed (* exit 1):", "*fast.c:1:*error*"])
+    assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(("marker", "message"), [
+    ("energy_ratio(at_most=0.5)", "energy_ratio: candidate='LABEL' (a label given to energy.compare) is required"),
+    ("energy_ratio(candidate='c')", "energy_ratio: give at_most=R and/or at_least=R"),
+    ("energy_ratio(candidate='c', at_most=-1)", "energy_ratio(at_most=-1): at_most must be > 0"),
+    ("energy_ratio(candidate='c', below=1)", "energy_ratio: unknown argument 'below'; allowed: candidate, at_most, at_least"),
+])
+def test_bad_energy_ratio_marker(pytester, marker, message):
+    pytester.makepyfile(f"""
+        import pytest
+
+        @pytest.mark.{marker}
+        def test_bad(): pass
+    """)
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: invalid energy marker: *::test_bad: {message}"])
+
+
+def test_compare_outside_pytest():
+    from pytest_energy import compare
+
+    result = compare({"builtin": sorted, "copy_sort": lambda x: sorted(list(x))}, list(range(2000, 0, -1)),
+                     meter="estimate")
+    assert result.meter == "estimate" and result.measured
+    assert result.reference == "copy_sort"
+    assert result["builtin"].joules > 0 and result.ratio("builtin").median > 0
