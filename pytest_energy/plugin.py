@@ -43,6 +43,7 @@ SETTINGS_KEY = pytest.StashKey[Settings]()
 SESSION_KEY = pytest.StashKey["EnergySession"]()
 MARKS_KEY = pytest.StashKey[Marks]()
 NATIVE_CACHE = "pytest-energy-native"
+MARKER_NAMES = ("energy", "energy_budget", "energy_ratio")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -73,11 +74,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Validate marker arguments of every collected test (with or without --energy)."""
     errors = []
     for item in items:
-        marks = [item.get_closest_marker(name) for name in ("energy", "energy_budget", "energy_ratio")]
-        if marks == [None, None, None]:
+        closest: dict[str, Any] = {}
+        for mark in item.iter_markers():  # one walk up the node chain, closest first
+            if mark.name in MARKER_NAMES:
+                closest.setdefault(mark.name, mark)
+        if not closest:
             continue
         try:
-            item.stash[MARKS_KEY] = parse_marks(*marks)
+            item.stash[MARKS_KEY] = parse_marks(*(closest.get(name) for name in MARKER_NAMES))
         except ConfigError as exc:
             errors.append(f"{item.nodeid}: {exc}")
     if errors:
