@@ -24,9 +24,11 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Option:
-    """One setting: its CLI flag, ini key, kind and default."""
+    """One setting: its CLI flag and ini key (``dest``), kind and default."""
 
     dest: str
+    #: The :class:`Settings` field it fills (None: combined into meter or carbon settings).
+    field: str | None
     kind: str  # "bool", "int", "float", "str"
     default: Any
     help: str
@@ -37,32 +39,36 @@ class Option:
 
 
 OPTIONS = (
-    Option("energy", "bool", False, "measure every test's energy (ini: energy = true)"),
-    Option("energy_meter", "str", "auto", "meters: auto, or a comma list of rapl, nvml, estimate"),
-    Option("energy_rounds", "int", 5, "measured rounds per test"),
-    Option("energy_warmup", "int", 1, "unmeasured warmup calls per test"),
-    Option("energy_min_time", "float", None,
+    Option("energy", "enabled", "bool", False, "measure every test's energy (ini: energy = true)"),
+    Option("energy_meter", "meter_spec", "str", "auto",
+           "meters: auto, or a comma list of rapl, nvml, estimate"),
+    Option("energy_rounds", "rounds", "int", 5, "measured rounds per test"),
+    Option("energy_warmup", "warmup", "int", 1, "unmeasured warmup calls per test"),
+    Option("energy_min_time", "min_time_s", "float", None,
            "seconds each round must span (default: what the meters need, 0.05-1 s)"),
-    Option("energy_max_time", "float", 10.0, "cap on seconds spent measuring one test"),
-    Option("energy_idle_time", "float", 1.0, "seconds of idle power measured before the first test"),
-    Option("energy_powercap_root", "str", None,
+    Option("energy_max_time", "max_time_s", "float", 10.0, "cap on seconds spent measuring one test"),
+    Option("energy_idle_time", "idle_time_s", "float", 1.0,
+           "seconds of idle power measured before the first test"),
+    Option("energy_powercap_root", None, "str", None,
            f"powercap directory (default ${POWERCAP_ENV} or /sys/class/powercap)"),
-    Option("energy_core_watts", "float", None, "estimate meter: watts per busy core"),
-    Option("energy_carbon_intensity", "float", None, "grid intensity, gCO2e/kWh (default 475)"),
-    Option("energy_country", "str", None, "ISO3 country code for the grid intensity (carbon extra)"),
-    Option("energy_pue", "float", 1.0, "power usage effectiveness of the machine's site"),
-    Option("energy_top", "int", None, "show only the N most expensive tests in the table"),
-    Option("energy_json", "str", None, "write every measurement to this JSON file"),
-    Option("energy_baseline", "str", ".energy/baseline.json",
+    Option("energy_core_watts", None, "float", None, "estimate meter: watts per busy core"),
+    Option("energy_carbon_intensity", None, "float", None, "grid intensity, gCO2e/kWh (default 475)"),
+    Option("energy_country", None, "str", None, "ISO3 country code for the grid intensity (carbon extra)"),
+    Option("energy_pue", None, "float", 1.0, "power usage effectiveness of the machine's site"),
+    Option("energy_top", "top", "int", None, "show only the N most expensive tests in the table"),
+    Option("energy_json", "json_path", "str", None, "write every measurement to this JSON file"),
+    Option("energy_baseline", "baseline_path", "str", ".energy/baseline.json",
            "baseline file (relative paths are taken from the rootdir)"),
-    Option("energy_save", "bool", False, "save this run into the baseline (after comparing)"),
-    Option("energy_compare", "bool", False, "compare this run with the baseline; regressions fail"),
-    Option("energy_history", "int", 10, "runs kept per test in the baseline"),
-    Option("energy_max_regression", "percent", 0.10, "increase that counts as a regression, percent"),
-    Option("energy_alpha", "float", 0.01, "significance level of the regression test"),
-    Option("energy_compare_any_machine", "bool", False,
+    Option("energy_save", "save", "bool", False, "save this run into the baseline (after comparing)"),
+    Option("energy_compare", "compare", "bool", False,
+           "compare this run with the baseline; regressions fail"),
+    Option("energy_history", "history", "int", 10, "runs kept per test in the baseline"),
+    Option("energy_max_regression", "max_regression", "percent", 0.10,
+           "increase that counts as a regression, percent"),
+    Option("energy_alpha", "alpha", "float", 0.01, "significance level of the regression test"),
+    Option("energy_compare_any_machine", "compare_any_machine", "bool", False,
            "fail on regressions even when the baseline comes from another machine"),
-    Option("energy_markdown", "str", None,
+    Option("energy_markdown", "markdown_path", "str", None,
            "write a pull-request summary (markdown) here; also appended to $GITHUB_STEP_SUMMARY"),
 )
 
@@ -185,28 +191,12 @@ def _validate(raw: dict[str, Any]) -> Settings:
     except CarbonError as exc:
         raise ConfigError(str(exc)) from None
     return Settings(
-        enabled=raw["energy"],
-        meter_spec=raw["energy_meter"],
-        rounds=raw["energy_rounds"],
-        warmup=raw["energy_warmup"],
-        min_time_s=raw["energy_min_time"],
-        max_time_s=raw["energy_max_time"],
-        idle_time_s=raw["energy_idle_time"],
+        **{option.field: raw[option.dest] for option in OPTIONS if option.field},
         meter_options=MeterOptions(
             powercap_root=raw["energy_powercap_root"] or "/sys/class/powercap",
             core_watts=raw["energy_core_watts"],
         ),
         intensity=intensity,
-        top=raw["energy_top"],
-        json_path=raw["energy_json"],
-        baseline_path=raw["energy_baseline"],
-        save=raw["energy_save"],
-        compare=raw["energy_compare"],
-        history=raw["energy_history"],
-        max_regression=raw["energy_max_regression"],
-        alpha=raw["energy_alpha"],
-        compare_any_machine=raw["energy_compare_any_machine"],
-        markdown_path=raw["energy_markdown"],
     )
 
 

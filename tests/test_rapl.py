@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 import pytest
 from conftest import by_test
@@ -11,32 +12,32 @@ from powercap_sim import SimZone, two_socket_server
 from pytest_energy.meters import MeterOptions, MeterUnavailable, rapl
 
 
-def test_counts_packages_and_dram_never_psys_core_or_mmio_duplicates(powercap):
-    root, _ = powercap(two_socket_server())
+@contextmanager
+def opened(root):
     meter = rapl.open_meter(MeterOptions(powercap_root=str(root)))
     try:
-        assert sorted(meter.read()) == ["dram-0", "dram-1", "package-0", "package-1"]
-        assert meter.describe() == "rapl (package-0, package-1, dram-0, dram-1)"
+        yield meter
     finally:
         meter.close()
+
+
+def test_counts_packages_and_dram_never_psys_core_or_mmio_duplicates(powercap):
+    root, _ = powercap(two_socket_server())
+    with opened(root) as meter:
+        assert sorted(meter.read()) == ["dram-0", "dram-1", "package-0", "package-1"]
+        assert meter.describe() == "rapl (package-0, package-1, dram-0, dram-1)"
 
 
 def test_psys_only_when_there_is_no_package_zone(powercap):
     root, _ = powercap([SimZone("intel-rapl:0", "psys"), SimZone("intel-rapl:0:0", "core")])
-    meter = rapl.open_meter(MeterOptions(powercap_root=str(root)))
-    try:
+    with opened(root) as meter:
         assert list(meter.read()) == ["psys"]
-    finally:
-        meter.close()
 
 
 def test_mmio_package_counted_when_it_is_the_only_one(powercap):
     root, _ = powercap([SimZone("intel-rapl-mmio:0", "package-0")])
-    meter = rapl.open_meter(MeterOptions(powercap_root=str(root)))
-    try:
+    with opened(root) as meter:
         assert list(meter.read()) == ["package-0"]
-    finally:
-        meter.close()
 
 
 def test_absent_root_and_empty_root_say_why(tmp_path):
@@ -49,16 +50,12 @@ def test_absent_root_and_empty_root_say_why(tmp_path):
 def test_single_wrap_inside_a_window_is_folded_with_the_range(powercap):
     zone = SimZone("intel-rapl:0", "package-0", max_range_uj=1_000_000, energy_uj=900_000)
     root, sim = powercap([zone])
-    with sim._lock:  # freeze the simulator and drive the counter by hand
-        meter = rapl.open_meter(MeterOptions(powercap_root=str(root)))
-        try:
-            start = meter.read()["package-0"]
-            zone.energy_uj = 1_000_001 + 250_000  # wrapped: the file now reads 250000
-            zone.write()
-            assert (zone.path / "energy_uj").read_text().strip() == "250000"
-            end = meter.read()["package-0"]
-        finally:
-            meter.close()
+    with sim._lock, opened(root) as meter:  # freeze the simulator and drive the counter by hand
+        start = meter.read()["package-0"]
+        zone.energy_uj = 1_000_001 + 250_000  # wrapped: the file now reads 250000
+        zone.write()
+        assert (zone.path / "energy_uj").read_text().strip() == "250000"
+        end = meter.read()["package-0"]
     assert end - start == pytest.approx(0.350_001, abs=1e-9)
 
 
@@ -66,13 +63,10 @@ def test_known_rate_across_several_wraps_within_5_percent(powercap):
     # 20 W against a 10 J range wraps every 0.5 s; a 1.6 s window spans three wraps.
     zone = SimZone("intel-rapl:0", "package-0", max_range_uj=10_000_000, watts=20.0)
     root, _ = powercap([zone])
-    meter = rapl.open_meter(MeterOptions(powercap_root=str(root)))
-    try:
+    with opened(root) as meter:
         start, t0 = meter.read()["package-0"], time.perf_counter()
         time.sleep(1.6)
         end, t1 = meter.read()["package-0"], time.perf_counter()
-    finally:
-        meter.close()
     assert end - start == pytest.approx(20.0 * (t1 - t0), rel=0.05)
     assert meter.warnings() == []
 
@@ -82,13 +76,10 @@ def test_long_gap_between_reads_is_flagged(powercap, monkeypatch):
     root, _ = powercap([zone])
     monkeypatch.setattr(rapl, "MAX_POLL_INTERVAL_S", 3600.0)
     monkeypatch.setattr(rapl, "MAX_ZONE_WATTS", 1e6)  # safe gap 10 us: any pause exceeds it
-    meter = rapl.open_meter(MeterOptions(powercap_root=str(root)))
-    try:
+    with opened(root) as meter:
         time.sleep(0.01)
         meter.read()
         assert any("may miss a wrap" in w for w in meter.warnings())
-    finally:
-        meter.close()
 
 
 PLUGIN_SUITE = """

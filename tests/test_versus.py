@@ -238,24 +238,6 @@ def test_build_helper_builds_caches_rebuilds_and_reports_compiler_errors(pyteste
     assert "Traceback" not in result.stdout.str()
 
 
-@pytest.mark.parametrize(("marker", "message"), [
-    ("energy_ratio(at_most=0.5)", "energy_ratio: candidate='LABEL' (a label given to energy.compare) is required"),
-    ("energy_ratio(candidate='c')", "energy_ratio: give at_most=R and/or at_least=R"),
-    ("energy_ratio(candidate='c', at_most=-1)", "energy_ratio(at_most=-1): at_most must be > 0"),
-    ("energy_ratio(candidate='c', below=1)", "energy_ratio: unknown argument 'below'; allowed: candidate, at_most, at_least"),
-])
-def test_bad_energy_ratio_marker(pytester, marker, message):
-    pytester.makepyfile(f"""
-        import pytest
-
-        @pytest.mark.{marker}
-        def test_bad(): pass
-    """)
-    result = pytester.runpytest()
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"ERROR: invalid energy marker: *::test_bad: {message}"])
-
-
 def test_compare_outside_pytest():
     from pytest_energy import compare
 
