@@ -14,7 +14,7 @@ from .carbon import Intensity
 from .config import Budget
 from .protocol import Measurement
 
-_PREFIXES = ((1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"))
+_PREFIXES = ((1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"))
 
 
 def _scale(value: float) -> tuple[float, str]:

@@ -137,7 +137,7 @@ class VersusResult:
                 {
                     "label": c.label, "joules": c.joules, "seconds": c.seconds, "watts": c.watts,
                     "energy_ratio": ratio(c.energy_ratio), "time_ratio": ratio(c.time_ratio),
-                    "value": c.value if self.value_label else None,
+                    "value": _plain(c.value) if self.value_label else None,
                     "samples": c.measurement.to_dict()["samples"] if c.measurement else None,
                 }
                 for c in self.candidates.values()
@@ -224,6 +224,11 @@ def compare(
         return run_versus(Engine(meters), candidates, *args, **kwargs)
     finally:
         meters.close()
+
+
+def _plain(value: Any) -> Any:
+    """``value`` when JSON can hold it as is, else its repr (JSON and xdist carry it)."""
+    return value if isinstance(value, (bool, int, float, str, type(None))) else repr(value)
 
 
 def _short(value: Any, limit: int = 80) -> str:
