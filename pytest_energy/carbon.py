@@ -28,10 +28,6 @@ class Intensity:
         """gCO2e for ``joules``: kWh x intensity x PUE."""
         return joules / JOULES_PER_KWH * self.g_per_kwh * self.pue
 
-    def joules_for(self, co2_g: float) -> float:
-        """The joules that emit ``co2_g`` (the inverse of :meth:`co2_g`)."""
-        return co2_g * JOULES_PER_KWH / (self.g_per_kwh * self.pue)
-
     def describe(self) -> str:
         """E.g. ``475 gCO2e/kWh (world average (IEA)), PUE 1``."""
         return f"{self.g_per_kwh:g} gCO2e/kWh ({self.source}), PUE {self.pue:g}"

@@ -59,8 +59,8 @@ class Gate:
         if not self.settings.compare or self.baseline is None:
             return []
         history = {
-            nodeid: [run["samples"]["joules"] for run in entry["runs"]]
-            for nodeid, entry in self.baseline.tests.items()
+            nodeid: [run["samples"]["joules"] for run in self.baseline.runs(nodeid)]
+            for nodeid in self.baseline.tests
         }
         rule = Rule(max_regression=self.settings.max_regression, alpha=self.settings.alpha)
         self.comparisons = [c.to_dict() for c in compare_run(records, history, rule)]
