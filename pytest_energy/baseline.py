@@ -10,7 +10,8 @@ Schema (version 1)::
      "tests": {"<node id>": {"runs": [  # oldest first, at most `history`
          {"commit": ..., "time": ..., "meter": "rapl", "iterations": 120,
           "samples": {"joules": [...], "gross_joules": [...], "seconds": [...]},  # per call
-          "summary": {...}, "settings": {"rounds": 5, "warmup": 1, "min_time_s": null}}]}}}
+          "summary": {...}, "settings": {"rounds": 5, "warmup": 1, "min_round_s": null,
+                                         "max_time_s": 10.0}}]}}}
 """
 
 from __future__ import annotations
@@ -168,16 +169,15 @@ def save(
     with FileLock(path + ".lock"):
         existing = load(path)
         tests = dict(existing.tests) if existing else {}
-        machine_changed = bool(existing and existing.machine_differences(machine))
-        if machine_changed:
+        differences = existing.machine_differences(machine) if existing else []
+        if differences:
             warnings.append(
-                f"baseline {path} was recorded on another machine "
-                f"({'; '.join(existing.machine_differences(machine))}); the history of the "
-                f"{len(records)} re-measured tests starts again"
+                f"baseline {path} was recorded on another machine ({'; '.join(differences)}); "
+                f"the history of the {len(records)} re-measured tests starts again"
             )
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         for record in records:
-            old_runs = [] if machine_changed else tests.get(record["nodeid"], {}).get("runs", [])
+            old_runs = existing.runs(record["nodeid"]) if existing and not differences else []
             runs = old_runs + [run_entry(record, commit, when)]
             tests[record["nodeid"]] = {"runs": runs[-history:]}
         from . import __version__

@@ -210,10 +210,10 @@ def versus_table(versus_records: Iterable[dict[str, Any]]) -> str:
     """Candidates side by side per test: J and s per call, watts, ratios to the reference."""
     from tabulate import tabulate
 
+    records = sorted(versus_records, key=lambda r: r["nodeid"])
+    value_label = next((r["value_label"] for r in records if r["value_label"]), None)
     rows = []
-    value_label = None
-    for record in sorted(versus_records, key=lambda r: r["nodeid"]):
-        value_label = value_label or record["value_label"]
+    for record in records:
         for c in record["candidates"]:
             energy, time_ = c["energy_ratio"], c["time_ratio"]
             rows.append([
