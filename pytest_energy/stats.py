@@ -29,6 +29,14 @@ class Summary:
         return asdict(self)
 
 
+def _percentile_interval(values: list[float], confidence: float) -> tuple[float, float]:
+    """The central ``confidence`` interval of bootstrap replicates."""
+    values = sorted(values)
+    tail = (1 - confidence) / 2
+    last = len(values) - 1
+    return values[int(tail * last)], values[math.ceil((1 - tail) * last)]
+
+
 def bootstrap_median_ci(
     samples: Sequence[float], confidence: float = 0.95, resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = 0,
@@ -39,11 +47,8 @@ def bootstrap_median_ci(
         return value, value
     rng = random.Random(seed)
     n = len(samples)
-    medians = sorted(
-        statistics.median(rng.choices(samples, k=n)) for _ in range(resamples)
-    )
-    tail = (1 - confidence) / 2
-    return medians[int(tail * (resamples - 1))], medians[math.ceil((1 - tail) * (resamples - 1))]
+    medians = [statistics.median(rng.choices(samples, k=n)) for _ in range(resamples)]
+    return _percentile_interval(medians, confidence)
 
 
 def summarize(samples: Sequence[float]) -> Summary:
@@ -70,9 +75,7 @@ def bootstrap_ratio_ci(
         base = statistics.median(rng.choices(baseline, k=len(baseline)))
         cur = statistics.median(rng.choices(current, k=len(current)))
         ratios.append(cur / base if base > 0 else math.inf)
-    ratios.sort()
-    tail = (1 - confidence) / 2
-    return ratios[int(tail * (resamples - 1))], ratios[math.ceil((1 - tail) * (resamples - 1))]
+    return _percentile_interval(ratios, confidence)
 
 
 #: Above this many samples in all, Mann-Whitney uses the normal approximation.
