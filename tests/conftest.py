@@ -33,8 +33,23 @@ def by_test(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture
 def powercap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Build a fake powercap tree; yields a function zones -> (root, PowerSim started)."""
+    """Build a fake powercap tree; yields a function zones -> (root, PowerSim started).
+
+    In-process reads of ``energy_uj`` go through the real file but are synced to the
+    simulator first, so they are exact however the machine schedules threads.
+    """
+    from pytest_energy.meters import rapl
+
     sims: list[powercap_sim.PowerSim] = []
+    read_file = rapl._read_text
+
+    def read_synced(path: str) -> str:
+        if path.endswith("energy_uj"):
+            for sim in sims:
+                sim.sync(path)
+        return read_file(path)
+
+    monkeypatch.setattr(rapl, "_read_text", read_synced)
 
     def make(zones: list[powercap_sim.SimZone]) -> tuple[Path, powercap_sim.PowerSim]:
         root = powercap_sim.build_tree(tmp_path / f"sys{len(sims)}", zones)

@@ -27,7 +27,7 @@ class SimZone:
 
     def write(self) -> None:
         value = int(self.energy_uj) % (self.max_range_uj + 1)
-        tmp = self.path / "energy_uj.tmp"
+        tmp = self.path / f"energy_uj.{threading.get_ident()}.tmp"  # one per writing thread
         tmp.write_text(f"{value}\n")
         os.replace(tmp, self.path / "energy_uj")
 
@@ -60,7 +60,12 @@ def build_tree(base: Path, zones: list[SimZone]) -> Path:
 
 
 class PowerSim:
-    """Advances every zone's counter at its ``watts`` (integrated every ~1 ms)."""
+    """Advances every zone's counter at its ``watts``.
+
+    A thread rewrites the files every ~1 ms for readers in other processes (xdist
+    workers); :meth:`sync` brings one counter exactly up to date for a reader in this
+    process, so in-process figures do not depend on how promptly the thread runs.
+    """
 
     def __init__(self, zones: list[SimZone]) -> None:
         self.zones = zones
@@ -75,11 +80,21 @@ class PowerSim:
                 if zone.name == zone_name:
                     zone.watts = watts
 
-    def _advance(self) -> None:
+    def sync(self, energy_path: str) -> None:
+        """Advance every counter to now and rewrite the one at ``energy_path``."""
+        real = os.path.realpath(energy_path)
+        with self._lock:
+            self._advance(write=False)
+            for zone in self.zones:
+                if str(zone.path / "energy_uj") == real:
+                    zone.write()
+
+    def _advance(self, write: bool = True) -> None:
         now = time.perf_counter()
         for zone in self.zones:
             zone.energy_uj += zone.watts * 1e6 * (now - self._last)
-            zone.write()
+            if write:
+                zone.write()
         self._last = now
 
     def _run(self) -> None:
@@ -87,14 +102,18 @@ class PowerSim:
             with self._lock:
                 self._advance()
 
+    def stop(self) -> None:
+        """Stop the thread; counters then move only through :meth:`sync` or by hand."""
+        self._stop.set()
+        self._thread.join()
+
     def __enter__(self) -> PowerSim:
         self._last = time.perf_counter()
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        self.stop()
 
 
 #: The simulator of the running test, for tests inside pytester runs to drive.

@@ -50,7 +50,8 @@ def test_absent_root_and_empty_root_say_why(tmp_path):
 def test_single_wrap_inside_a_window_is_folded_with_the_range(powercap):
     zone = SimZone("intel-rapl:0", "package-0", max_range_uj=1_000_000, energy_uj=900_000)
     root, sim = powercap([zone])
-    with sim._lock, opened(root) as meter:  # freeze the simulator and drive the counter by hand
+    sim.stop()  # the zone draws 0 W: only the hand-written values below move the counter
+    with opened(root) as meter:
         start = meter.read()["package-0"]
         zone.energy_uj = 1_000_001 + 250_000  # wrapped: the file now reads 250000
         zone.write()
@@ -60,7 +61,8 @@ def test_single_wrap_inside_a_window_is_folded_with_the_range(powercap):
 
 
 def test_known_rate_across_several_wraps_within_5_percent(powercap):
-    # 20 W against a 10 J range wraps every 0.5 s; a 1.6 s window spans three wraps.
+    # 20 W against a 10 J range wraps every 0.5 s; a 1.6 s window spans three wraps,
+    # of which the two reads alone would see at most one: the poller must fold the rest.
     zone = SimZone("intel-rapl:0", "package-0", max_range_uj=10_000_000, watts=20.0)
     root, _ = powercap([zone])
     with opened(root) as meter:
@@ -68,7 +70,6 @@ def test_known_rate_across_several_wraps_within_5_percent(powercap):
         time.sleep(1.6)
         end, t1 = meter.read()["package-0"], time.perf_counter()
     assert end - start == pytest.approx(20.0 * (t1 - t0), rel=0.05)
-    assert meter.warnings() == []
 
 
 def test_long_gap_between_reads_is_flagged(powercap, monkeypatch):
@@ -110,7 +111,7 @@ def test_plugin_reports_gross_and_idle_subtracted_joules_across_wraps(pytester, 
         "--energy-min-time=0.3", "--energy-idle-time=0.5",
     )
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["energy: meters rapl (package-0)", "energy: idle power 5* W subtracted*"])
+    result.stdout.fnmatch_lines(["energy: meters rapl (package-0)", "energy: idle power * W subtracted (real meters)"])
     record = by_test(data)["test_under_load"]
     assert record["meter"] == "rapl" and record["estimate"] is False
     assert data["idle_watts"] == pytest.approx(5.0, rel=0.05)

@@ -61,7 +61,7 @@ def test_n2_idle_power_is_measured_once_by_the_controller(pytester, powercap):
     out = pytester.path / "energy.json"
     result = pytester.runpytest_subprocess(
         "-n", "2", "--energy", "--energy-meter=rapl", f"--energy-powercap-root={root}",
-        "--energy-rounds=2", "--energy-min-time=0.1", "--energy-idle-time=0.3", f"--energy-json={out}",
+        "--energy-rounds=2", "--energy-min-time=0.1", "--energy-idle-time=1", f"--energy-json={out}",
     )
     result.assert_outcomes(passed=4)
     data = json.loads(out.read_text())
