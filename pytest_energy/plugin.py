@@ -169,7 +169,7 @@ class EnergySession:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self.workerinput is not None:
             self.engine.idle_watts = float(self.workerinput.get("energy_idle_watts", 0.0))
-        else:
+        elif not session.config.option.collectonly:  # nothing runs, so nothing to subtract from
             self.engine.measure_idle(self.settings.idle_time_s)
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
@@ -177,7 +177,9 @@ class EnergySession:
         if self.meters.is_estimate:
             lines[0] += " -- modelled figures, labelled 'estimate', not measurements"
         lines += [f"energy: {name} unavailable: {why}" for name, why in self.selection.unavailable.items()]
-        if not all(m.is_estimate for m in self.meters.meters):
+        if config.option.collectonly:
+            lines.append("energy: collecting only, nothing is measured")
+        elif not all(m.is_estimate for m in self.meters.meters):
             lines.append(
                 f"energy: idle power {self.engine.idle_watts:.3g} W subtracted (real meters)"
                 if self.settings.idle_time_s > 0 else "energy: idle power not measured (--energy-idle-time=0)"

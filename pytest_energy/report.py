@@ -150,8 +150,8 @@ def regression_line(c: dict[str, Any]) -> str:
     return (
         f"energy regression: {c['nodeid']}: {si(c['baseline_median'], 'J')} -> "
         f"{si(c['current_median'], 'J')} per call, {_change_cell(c)}, p={c['p_increase']:.2g}, "
-        f"beyond +{c['max_regression'] * 100:g}% and the history's {c['history_spread'] * 100:.1f}% "
-        f"spread ({c['meter']})"
+        f"above the history's {c['history_spread'] * 100:.1f}% spread and reaching "
+        f"+{c['max_regression'] * 100:g}% within its uncertainty ({c['meter']})"
     )
 
 

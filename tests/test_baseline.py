@@ -105,7 +105,7 @@ def test_unchanged_code_passes_and_3x_more_expensive_fails_cleanly(suite, monkey
     result.stdout.fnmatch_lines([
         "*energy against the baseline*",
         "test_suite.py::test_scaled *+19*% (+*%..+*%)*nvml*regression",
-        "energy regression: test_suite.py::test_scaled: * J -> * J per call, +19*%*, p=*, beyond +10% *",
+        "energy regression: test_suite.py::test_scaled: * J -> * J per call, +19*%*, p=*, above the history's *% spread and reaching +10% within its uncertainty (*)",
         "energy check FAILED: 1 regression, *",
         "*= 3 passed in *",
     ])

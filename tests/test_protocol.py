@@ -167,6 +167,20 @@ def test_idle_is_measured_on_real_meters_only():
     assert Engine(MeterSet([Modelled([])])).measure_idle(0.1) == 0.0
 
 
+def test_collect_only_measures_no_idle_power_and_no_test(pytester, fake_pynvml, monkeypatch):
+    idle_windows = []
+    monkeypatch.setattr(Engine, "measure_idle", lambda self, seconds: idle_windows.append(seconds))
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest("--energy", "--energy-meter=nvml", "--energy-idle-time=5", "--collect-only")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["energy: meters nvml*", "energy: collecting only, nothing is measured",
+                                 "*<Function test_a>*"])
+    result.stdout.no_fnmatch_line("*idle power*")
+    assert idle_windows == []
+    pytester.runpytest("--energy", "--energy-meter=nvml", "--energy-idle-time=5", "--energy-min-time=0.01")
+    assert idle_windows == [5.0]
+
+
 def test_measure_outside_pytest_labels_the_estimate():
     with measure(meter="estimate") as m:
         total = sum(i * i for i in range(200_000))
