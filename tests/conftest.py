@@ -75,6 +75,13 @@ def fake_pynvml(monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture
+def exact_meter(fake_pynvml):
+    """The fake NVML meter with no background power: only ``pynvml.consume(mJ)`` counts."""
+    fake_pynvml.GPUS[0]["watts"] = 0.0
+    return fake_pynvml
+
+
+@pytest.fixture
 def fake_codecarbon(pytester: pytest.Pytester) -> Path:
     """A ``codecarbon`` package holding only the data files pytest-energy reads."""
     pkg = pytester.path / "fakesite" / "codecarbon"

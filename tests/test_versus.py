@@ -5,18 +5,11 @@ from __future__ import annotations
 import json
 import textwrap
 
-import pytest
 from conftest import by_test
 
 # fake NVML at 0 W: energy comes only from what candidates consume explicitly
 EXACT = ("--energy", "--energy-meter=nvml", "--energy-idle-time=0", "--energy-min-time=0.000001",
          "--energy-rounds=4", "--energy-warmup=0")
-
-
-@pytest.fixture
-def exact_meter(fake_pynvml):
-    fake_pynvml.GPUS[0]["watts"] = 0.0
-    return fake_pynvml
 
 
 def run_json(pytester, *args):
@@ -69,9 +62,9 @@ def test_ratio_with_ci_on_a_constant_power_meter(pytester, fake_pynvml):
             result = energy.compare({"short": lambda: time.sleep(0.01), "long": lambda: time.sleep(0.04)},
                                     check=False)
             ratio = result.ratio("short")
-            assert ratio.median == __import__("pytest").approx(0.25, rel=0.15)
+            assert ratio.median == __import__("pytest").approx(0.25, rel=0.25)
             assert ratio.ci_low <= ratio.median <= ratio.ci_high
-            assert result.candidates["short"].time_ratio.median == __import__("pytest").approx(0.25, rel=0.15)
+            assert result.candidates["short"].time_ratio.median == __import__("pytest").approx(0.25, rel=0.25)
     """)
     result, _ = run_json(pytester, "--energy", "--energy-meter=nvml", "--energy-idle-time=0",
                          "--energy-min-time=0.03", "--energy-rounds=3", "--energy-warmup=0")
