@@ -34,6 +34,7 @@ class SimZone:
 
 def build_tree(base: Path, zones: list[SimZone]) -> Path:
     """Create the tree; returns the ``class/powercap`` directory to point the meter at."""
+    base = Path(os.path.realpath(base))  # zone paths are compared with resolved read paths
     devices = base / "devices" / "virtual" / "powercap"
     klass = base / "class" / "powercap"
     klass.mkdir(parents=True)
