@@ -2,8 +2,8 @@
 
 A test (or any callable) runs ``rounds`` times ``iterations`` calls between two meter
 readings per round. ``iterations`` grows until a round spans the meters' minimum window,
-and figures are reported per call. Idle power (real meters only) times the round's
-duration is subtracted to give attributable joules, floored at 0.
+and figures are reported per call. Idle power (real meters only) times the span between
+the two readings is subtracted to give attributable joules, floored at 0.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import Any
 
 from .carbon import Intensity
-from .meters import MeterOptions, MeterSet, select_meters
+from .meters import MeterOptions, MeterSet, Reading, select_meters
 from .stats import Summary, summarize
 
 #: Calibration never runs more calls than this in one round.
@@ -43,8 +43,11 @@ class Round:
 
     joules: float
     gross_joules: float
+    #: Seconds the calls took.
     seconds: float
     iterations: int
+    #: Seconds between the two meter readings, over which idle power is subtracted.
+    window_s: float
     #: Wall-clock (epoch) seconds when the round's window opened and closed.
     started: float
     ended: float
@@ -141,9 +144,9 @@ class Engine:
         if seconds <= 0 or all(m.is_estimate for m in self.meters.meters):
             return 0.0
         with self.lock():
-            start, t0 = self.meters.read(), time.perf_counter()
+            start, t0 = _timed_read(self.meters)
             time.sleep(seconds)
-            end, t1 = self.meters.read(), time.perf_counter()
+            end, t1 = _timed_read(self.meters)
         self.idle_watts = self.meters.joules_between(start, end, real_only=True) / (t1 - t0)
         return self.idle_watts
 
@@ -226,16 +229,24 @@ class Engine:
     def _round(self, fn: Callable[..., Any], prepare: Callable[[], Any] | None, iterations: int) -> Round:
         inputs = _inputs(prepare, iterations)
         started = time.time()
-        start = self.meters.read()
+        start, read_start = _timed_read(self.meters)
         t0 = time.perf_counter()
         _call_batch(fn, inputs, iterations)
         seconds = time.perf_counter() - t0
-        end = self.meters.read()
+        end, read_end = _timed_read(self.meters)
         gross = self.meters.joules_between(start, end)
+        window_s = read_end - read_start
         return Round(
-            joules=max(0.0, gross - self.idle_watts * seconds), gross_joules=gross,
-            seconds=seconds, iterations=iterations, started=started, ended=time.time(),
+            joules=max(0.0, gross - self.idle_watts * window_s), gross_joules=gross, seconds=seconds,
+            iterations=iterations, window_s=window_s, started=started, ended=time.time(),
         )
+
+
+def _timed_read(meters: MeterSet) -> tuple[Reading, float]:
+    """A reading and the ``perf_counter`` instant it stands for (the middle of the read)."""
+    before = time.perf_counter()
+    reading = meters.read()
+    return reading, (before + time.perf_counter()) / 2
 
 
 def _inputs(prepare: Callable[[], Any] | None, count: int) -> list[Any] | None:
@@ -296,9 +307,9 @@ def measure(
     meters = MeterSet(selection.meters)
     window = Window(meter=meters.label, is_estimate=meters.is_estimate)
     try:
-        start, t0 = meters.read(), time.perf_counter()
+        start, t0 = _timed_read(meters)
         yield window
-        end, t1 = meters.read(), time.perf_counter()
+        end, t1 = _timed_read(meters)
     finally:
         meters.close()
     window.seconds = t1 - t0

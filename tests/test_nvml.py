@@ -14,10 +14,15 @@ FAST = ("--energy-idle-time=0", "--energy-min-time=0.05", "--energy-rounds=3")
 
 
 def window_joules(meter, seconds):
-    start, t0 = meter.read(), time.perf_counter()
+    """Joules per GPU over a sleep, and the seconds from the middle of one read to the other's."""
+    a = time.perf_counter()
+    start = meter.read()
+    b = time.perf_counter()
     time.sleep(seconds)
-    end, t1 = meter.read(), time.perf_counter()
-    return {k: end[k] - start[k] for k in end}, t1 - t0
+    c = time.perf_counter()
+    end = meter.read()
+    d = time.perf_counter()
+    return {k: end[k] - start[k] for k in end}, (c + d) / 2 - (a + b) / 2
 
 
 def test_energy_counter_gives_joules_per_gpu(fake_pynvml):
@@ -100,12 +105,13 @@ def test_plugin_auto_takes_nvml_plus_estimate_for_the_cpu(pytester, fake_pynvml,
 
 def test_plugin_nvml_only(pytester, fake_pynvml, run_energy):
     pytester.makepyfile("def test_a(): sum(range(1000))")
-    result, data = run_energy("--energy-meter=nvml", *FAST)
+    result, data = run_energy("--energy-meter=nvml", "--energy-idle-time=0", "--energy-min-time=0.2",
+                              "--energy-rounds=3")
     result.assert_outcomes(passed=1)
     record = by_test(data)["test_a"]
     assert record["meter"] == "nvml" and record["estimate"] is False
     for round_ in record["rounds"]:
-        assert round_["gross_joules"] == pytest.approx(100.0 * round_["seconds"], rel=0.05)
+        assert round_["gross_joules"] == pytest.approx(100.0 * round_["window_s"], rel=0.05)
 
 
 def test_plugin_header_says_why_nvml_is_missing(pytester, monkeypatch):

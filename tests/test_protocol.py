@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from conftest import by_test
 
@@ -151,6 +153,19 @@ def test_idle_subtraction_is_floored_at_zero_per_round():
     measurement = engine.run(lambda: None, ProtocolSettings(rounds=2, warmup=0, min_round_s=0.0))
     assert [r.gross_joules for r in measurement.rounds] == [1.0, 0.0]
     assert [r.joules for r in measurement.rounds] == [0.0, 0.0]
+
+
+def test_idle_is_subtracted_over_the_span_between_readings_not_just_the_calls():
+    class SlowRead(ScriptedMeter):  # each read takes 0.1 s and stands for its middle
+        def read(self):
+            time.sleep(0.1)
+            return super().read()
+
+    engine = Engine(MeterSet([SlowRead([0.0, 100.0])]), idle_watts=10.0)
+    (round_,) = engine.run(lambda: None, ProtocolSettings(rounds=1, warmup=0, min_round_s=0.0)).rounds
+    assert round_.seconds < 0.01
+    assert round_.window_s == pytest.approx(0.1, abs=0.05)  # half of each read
+    assert round_.joules == pytest.approx(100.0 - 10.0 * round_.window_s)
 
 
 def test_idle_is_measured_on_real_meters_only():
