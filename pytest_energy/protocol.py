@@ -82,6 +82,15 @@ class Measurement:
         """Seconds per call, one sample per round."""
         return [r.seconds / r.iterations for r in self.rounds]
 
+    @property
+    def samples(self) -> dict[str, list[float]]:
+        """The per-call samples by quantity, one per round, as JSON and baselines hold them."""
+        return {
+            "joules": self.joules_per_call,
+            "gross_joules": self.gross_joules_per_call,
+            "seconds": self.seconds_per_call,
+        }
+
     @cached_property
     def summary(self) -> Summary:
         """Summary of attributable joules per call."""
@@ -114,11 +123,7 @@ class Measurement:
             "settings": asdict(self.settings),
             "warnings": list(self.warnings),
             "rounds": [asdict(r) for r in self.rounds],
-            "samples": {
-                "joules": self.joules_per_call,
-                "gross_joules": self.gross_joules_per_call,
-                "seconds": self.seconds_per_call,
-            },
+            "samples": self.samples,
             "summary": self.summary.to_dict(),
             "seconds_summary": self.seconds_summary.to_dict(),
             "watts": self.watts,

@@ -138,7 +138,7 @@ class VersusResult:
                     "label": c.label, "joules": c.joules, "seconds": c.seconds, "watts": c.watts,
                     "energy_ratio": ratio(c.energy_ratio), "time_ratio": ratio(c.time_ratio),
                     "value": _plain(c.value) if self.value_label else None,
-                    "samples": c.measurement.to_dict()["samples"] if c.measurement else None,
+                    "samples": c.measurement.samples if c.measurement else None,
                 }
                 for c in self.candidates.values()
             ],
