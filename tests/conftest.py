@@ -3,6 +3,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,22 @@ def run_energy(pytester: pytest.Pytester) -> Callable[..., tuple[pytest.RunResul
         return result, data
 
     return run
+
+
+def reads_around_sleep(read: Callable[[], Any], seconds: float) -> tuple[Any, Any, float, float]:
+    """``read()`` before and after a sleep, each read bracketed by the clock.
+
+    Returns (start, end, inner_s, outer_s): the true span between the two readings lies
+    between inner_s (end of the first read to start of the second) and outer_s.
+    """
+    a = time.perf_counter()
+    start = read()
+    b = time.perf_counter()
+    time.sleep(seconds)
+    c = time.perf_counter()
+    end = read()
+    d = time.perf_counter()
+    return start, end, c - b, d - a
 
 
 def by_test(data: dict[str, Any]) -> dict[str, dict[str, Any]]:

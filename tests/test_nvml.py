@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import sys
-import time
 
 import pytest
-from conftest import by_test
+from conftest import by_test, reads_around_sleep
 
 from pytest_energy.meters import MeterOptions, MeterUnavailable, nvml
 
@@ -15,14 +14,8 @@ FAST = ("--energy-idle-time=0", "--energy-min-time=0.05", "--energy-rounds=3")
 
 def window_joules(meter, seconds):
     """Joules per GPU over a sleep, and the seconds from the middle of one read to the other's."""
-    a = time.perf_counter()
-    start = meter.read()
-    b = time.perf_counter()
-    time.sleep(seconds)
-    c = time.perf_counter()
-    end = meter.read()
-    d = time.perf_counter()
-    return {k: end[k] - start[k] for k in end}, (c + d) / 2 - (a + b) / 2
+    start, end, inner_s, outer_s = reads_around_sleep(meter.read, seconds)
+    return {k: end[k] - start[k] for k in end}, (inner_s + outer_s) / 2
 
 
 def test_energy_counter_gives_joules_per_gpu(fake_pynvml):

@@ -6,7 +6,7 @@ import time
 from contextlib import contextmanager
 
 import pytest
-from conftest import by_test
+from conftest import by_test, reads_around_sleep
 from powercap_sim import SimZone, two_socket_server
 
 from pytest_energy.meters import MeterOptions, MeterUnavailable, rapl
@@ -66,15 +66,9 @@ def test_known_rate_across_several_wraps_within_5_percent(powercap):
     zone = SimZone("intel-rapl:0", "package-0", max_range_uj=10_000_000, watts=20.0)
     root, _ = powercap([zone])
     with opened(root) as meter:
-        a = time.perf_counter()
-        start = meter.read()["package-0"]
-        b = time.perf_counter()
-        time.sleep(1.6)
-        c = time.perf_counter()
-        end = meter.read()["package-0"]
-        d = time.perf_counter()
-    assert 20.0 * (c - b) <= end - start <= 20.0 * (d - a)  # exact: the counter is synced at reads
-    assert end - start == pytest.approx(20.0 * ((c + d) / 2 - (a + b) / 2), rel=0.05)
+        start, end, inner_s, outer_s = reads_around_sleep(lambda: meter.read()["package-0"], 1.6)
+    assert 20.0 * inner_s <= end - start <= 20.0 * outer_s  # exact: the counter is synced at reads
+    assert end - start == pytest.approx(20.0 * (inner_s + outer_s) / 2, rel=0.05)
 
 
 def test_long_gap_between_reads_is_flagged(powercap, monkeypatch):
