@@ -8,10 +8,14 @@ Schema (version 1)::
      "commit": "<git sha of the last save, or null>", "updated": "<ISO 8601 UTC>",
      "history": 10,
      "tests": {"<node id>": {"runs": [  # oldest first, at most `history`
-         {"commit": ..., "time": ..., "meter": "rapl", "iterations": 120,
-          "samples": {"joules": [...], "gross_joules": [...], "seconds": [...]},  # per call
-          "summary": {...}, "settings": {"rounds": 5, "warmup": 1, "min_round_s": null,
-                                         "max_time_s": 10.0}}]}}}
+         {"commit": ..., "time": ..., "meter": "rapl",
+          "tier": 2,                       # 1: the real call only; 2: repeated rounds
+          "call_joules": 0.012,            # the real call (null for fixture-measured tests)
+          "below_resolution": false,       # the real call was shorter than the meter resolves
+          "samples": {"joules": [...], "seconds": [...]},  # per call: one per round, or the call
+          "settings": {"rounds": 5, "warmup": 1, "min_round_s": null, "max_time_s": 10.0}}]}},
+     "files": {"<path>": {"runs": [{"commit": ..., "time": ..., "meter": "rapl",
+                                    "joules": 0.5, "tests": 12}]}}}  # sum of real calls
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .jsonfile import write_json_atomic
+from .results import TestResult
+from .verdict import file_totals
 
 FORMAT = "pytest-energy-baseline"
 VERSION = 1
@@ -76,9 +82,17 @@ class Baseline:
     def tests(self) -> dict[str, Any]:
         return self.data.get("tests", {})
 
+    @property
+    def files(self) -> dict[str, Any]:
+        return self.data.get("files", {})
+
     def runs(self, nodeid: str) -> list[dict[str, Any]]:
         """The test's stored runs, oldest first ([] when the test is new)."""
         return self.tests.get(nodeid, {}).get("runs", [])
+
+    def file_runs(self, path: str) -> list[dict[str, Any]]:
+        """The file's stored totals, oldest first."""
+        return self.files.get(path, {}).get("runs", [])
 
     def machine_differences(self, machine: dict[str, Any]) -> list[str]:
         """``key: old -> new`` for each fingerprint field that differs."""
@@ -139,28 +153,30 @@ def _validate(path: str, data: Any) -> None:
             raise BaselineError(f"baseline {path} is malformed at test {nodeid!r}; {RECREATE}")
 
 
-def run_entry(record: dict[str, Any], commit: str | None, when: str) -> dict[str, Any]:
-    """The stored form of one test's result record."""
+def run_entry(result: TestResult, commit: str | None, when: str) -> dict[str, Any]:
+    """The stored form of one test's result."""
+    entry = result.to_dict()
     return {
         "commit": commit,
         "time": when,
-        "meter": record["meter"],
-        "iterations": record["iterations"],
-        "samples": record["samples"],
-        "summary": record["summary"],
-        "settings": record.get("settings", {}),
+        "meter": result.meter,
+        "tier": result.tier,
+        "call_joules": result.call.joules if result.call else None,
+        "below_resolution": bool(result.call and result.call.below_resolution),
+        "samples": {"joules": entry["samples"]["joules"], "seconds": entry["samples"]["seconds"]},
+        "settings": entry.get("settings", {}),
     }
 
 
 def save(
-    path: str, records: list[dict[str, Any]], machine: dict[str, Any], commit: str | None,
+    path: str, results: list[TestResult], machine: dict[str, Any], commit: str | None,
     history: int,
 ) -> list[str]:
     """Merge this run into the baseline under a file lock; returns warnings.
 
-    Tests not measured in this run keep their history; each measured test keeps its last
-    ``history`` runs. A baseline from another machine has the re-measured tests' history
-    replaced. A corrupt or unknown existing file raises and is left untouched.
+    Tests not measured in this run keep their history; each measured test (and file)
+    keeps its last ``history`` runs. A baseline from another machine has the re-measured
+    tests' history replaced. A corrupt or unknown existing file raises and is left untouched.
     """
     from filelock import FileLock
 
@@ -169,22 +185,27 @@ def save(
     with FileLock(path + ".lock"):
         existing = load(path)
         tests = dict(existing.tests) if existing else {}
+        files = dict(existing.files) if existing else {}
         differences = existing.machine_differences(machine) if existing else []
         if differences:
             warnings.append(
                 f"baseline {path} was recorded on another machine ({'; '.join(differences)}); "
-                f"the history of the {len(records)} re-measured tests starts again"
+                f"the history of the {len(results)} re-measured tests starts again"
             )
+        keep = existing is not None and not differences
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        for record in records:
-            old_runs = existing.runs(record["nodeid"]) if existing and not differences else []
-            runs = old_runs + [run_entry(record, commit, when)]
-            tests[record["nodeid"]] = {"runs": runs[-history:]}
+        for result in results:
+            runs = (existing.runs(result.nodeid) if keep else []) + [run_entry(result, commit, when)]
+            tests[result.nodeid] = {"runs": runs[-history:]}
+        for file_path, (joules, count) in file_totals(results).items():
+            total = {"commit": commit, "time": when, "meter": results[0].meter, "joules": joules, "tests": count}
+            runs = (existing.file_runs(file_path) if keep else []) + [total]
+            files[file_path] = {"runs": runs[-history:]}
         from . import __version__
 
         write_json_atomic(path, {
             "format": FORMAT, "version": VERSION, "plugin_version": __version__,
             "machine": machine, "commit": commit, "updated": when, "history": history,
-            "tests": tests,
+            "tests": tests, "files": files,
         })
     return warnings

@@ -16,6 +16,8 @@ from .carbon import CarbonError, Intensity, resolve_intensity
 from .meters import MeterOptions, parse_meter_spec
 
 POWERCAP_ENV = "PYTEST_ENERGY_POWERCAP_ROOT"
+#: Upper bound of every time setting, seconds.
+MAX_SECONDS = 86400.0
 
 
 class ConfigError(ValueError):
@@ -39,14 +41,21 @@ class Option:
 
 
 OPTIONS = (
-    Option("energy", "enabled", "bool", False, "measure every test's energy (ini: energy = true)"),
+    Option("energy", "enabled", "bool", False,
+           "measure every test's real call (ini: energy = true); implied by the baseline and output options"),
     Option("energy_meter", "meter_spec", "str", "auto",
            "meters: auto, or a comma list of rapl, nvml, estimate"),
-    Option("energy_rounds", "rounds", "int", 5, "measured rounds per test"),
-    Option("energy_warmup", "warmup", "int", 1, "unmeasured warmup calls per test"),
+    Option("energy_repeat", "repeat", "bool", False,
+           "repeat every test in measured rounds, not only those with energy markers or the energy fixture"),
+    Option("energy_rounds", "rounds", "int", 5, "measured rounds per repeated test"),
+    Option("energy_warmup", "warmup", "int", 1,
+           "unmeasured warmup calls per repeated test (the real call counts as the first)"),
     Option("energy_min_time", "min_time_s", "float", None,
            "seconds each round must span (default: what the meters need, 0.05-1 s)"),
-    Option("energy_max_time", "max_time_s", "float", 10.0, "cap on seconds spent measuring one test"),
+    Option("energy_max_time", "max_time_s", "float", 10.0,
+           "cap on seconds spent repeating one test (warmup, calibration and rounds)"),
+    Option("energy_time_budget", "time_budget_s", "float", None,
+           "cap on seconds of repetition in the whole session; later tests keep their real-call figure"),
     Option("energy_idle_time", "idle_time_s", "float", 1.0,
            "seconds of idle power measured before the first test"),
     Option("energy_powercap_root", None, "str", None,
@@ -55,7 +64,8 @@ OPTIONS = (
     Option("energy_carbon_intensity", None, "float", None, "grid intensity, gCO2e/kWh (default 475)"),
     Option("energy_country", None, "str", None, "ISO3 country code for the grid intensity (carbon extra)"),
     Option("energy_pue", None, "float", 1.0, "power usage effectiveness of the machine's site"),
-    Option("energy_top", "top", "int", None, "show only the N most expensive tests in the table"),
+    Option("energy_top", "top", "int", None,
+           "show the N most expensive tests (default 20 for suites over 50 tests; -v shows all)"),
     Option("energy_json", "json_path", "str", None, "write every measurement to this JSON file"),
     Option("energy_baseline", "baseline_path", "str", ".energy/baseline.json",
            "baseline file (relative paths are taken from the rootdir)"),
@@ -109,28 +119,30 @@ _CONVERT: dict[str, Callable[[Any], Any]] = {
 
 @dataclass(frozen=True)
 class Settings:
-    """Validated session settings."""
+    """Validated session settings (defaults: :data:`OPTIONS`)."""
 
-    enabled: bool = False
-    meter_spec: str = "auto"
-    rounds: int = 5
-    warmup: int = 1
-    min_time_s: float | None = None
-    max_time_s: float = 10.0
-    idle_time_s: float = 1.0
+    enabled: bool
+    meter_spec: str
+    repeat: bool
+    rounds: int
+    warmup: int
+    min_time_s: float | None
+    max_time_s: float
+    time_budget_s: float | None
+    idle_time_s: float
+    top: int | None
+    json_path: str | None
+    baseline_path: str
+    save: bool
+    compare: bool
+    history: int
+    #: Fraction: 0.10 is 10%.
+    max_regression: float
+    alpha: float
+    compare_any_machine: bool
+    markdown_path: str | None
     meter_options: MeterOptions = MeterOptions()
     intensity: Intensity = Intensity()
-    top: int | None = None
-    json_path: str | None = None
-    baseline_path: str = ".energy/baseline.json"
-    save: bool = False
-    compare: bool = False
-    history: int = 10
-    #: Fraction: 0.10 is 10%.
-    max_regression: float = 0.10
-    alpha: float = 0.01
-    compare_any_machine: bool = False
-    markdown_path: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON."""
@@ -138,6 +150,15 @@ class Settings:
         data["meter_options"] = vars(self.meter_options).copy()
         data["intensity"] = vars(self.intensity).copy()
         return data
+
+
+def default(dest: str) -> Any:
+    """The default of the option ``dest`` (one home for every default)."""
+    return next(option.default for option in OPTIONS if option.dest == dest)
+
+
+#: Options that make no sense without measuring: each turns ``--energy`` on.
+IMPLY_ENERGY = ("energy_save", "energy_compare", "energy_json", "energy_markdown")
 
 
 def read_settings(
@@ -176,9 +197,14 @@ def _validate(raw: dict[str, Any]) -> Settings:
         raise ConfigError(str(exc)) from None
     _require(raw["energy_rounds"] >= 1, "--energy-rounds must be at least 1")
     _require(raw["energy_warmup"] >= 0, "--energy-warmup must be 0 or more")
-    for dest in ("energy_min_time", "energy_max_time", "energy_core_watts"):
+    raw["energy"] = raw["energy"] or any(raw[dest] for dest in IMPLY_ENERGY)
+    for dest in ("energy_min_time", "energy_max_time", "energy_time_budget", "energy_core_watts"):
         value = raw[dest]
         _require(value is None or value > 0, f"--{dest.replace('_', '-')} must be greater than 0")
+    for dest in ("energy_min_time", "energy_max_time", "energy_time_budget", "energy_idle_time"):
+        if raw[dest] is not None:
+            _require(raw[dest] <= MAX_SECONDS,
+                     f"--{dest.replace('_', '-')}={raw[dest]:g}: at most {MAX_SECONDS:g} seconds (one day)")
     _require(raw["energy_idle_time"] >= 0, "--energy-idle-time must be 0 or more (0 skips idle power)")
     _require(raw["energy_top"] is None or raw["energy_top"] >= 1, "--energy-top must be at least 1")
     _require(raw["energy_history"] >= 1, "--energy-history must be at least 1")
@@ -231,13 +257,18 @@ class Budget:
     co2_g: float | None = None
 
 
-def _number(marker: str, key: str, value: Any, *, whole: bool = False, zero_ok: bool = False) -> Any:
+def _number(
+    marker: str, key: str, value: Any, *, whole: bool = False, zero_ok: bool = False,
+    most: float | None = None,
+) -> Any:
     kind = "a whole number" if whole else "a number"
     if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
         raise ConfigError(f"{marker}({key}={value!r}): {key} must be {kind}")
     if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
         bound = ">= 0" if zero_ok else "> 0"
         raise ConfigError(f"{marker}({key}={value!r}): {key} must be {bound}")
+    if most is not None and value > most:
+        raise ConfigError(f"{marker}({key}={value!r}): {key} must be at most {most:g}")
     return value
 
 
@@ -252,6 +283,9 @@ def _check_kwargs(marker: str, args: tuple, kwargs: dict, allowed: tuple[str, ..
 def parse_energy_marker(args: tuple, kwargs: dict) -> TestSettings:
     """Validate ``energy(...)`` marker arguments."""
     _check_kwargs("energy", args, kwargs, ("rounds", "warmup", "max_time", "max_regression"))
+    for key, value in kwargs.items():
+        if value is None:
+            raise ConfigError(f"energy({key}=None): leave {key} out to use the session's setting")
     rounds = kwargs.get("rounds")
     warmup = kwargs.get("warmup")
     max_time = kwargs.get("max_time")
@@ -259,7 +293,7 @@ def parse_energy_marker(args: tuple, kwargs: dict) -> TestSettings:
     return TestSettings(
         rounds=None if rounds is None else _number("energy", "rounds", rounds, whole=True),
         warmup=None if warmup is None else _number("energy", "warmup", warmup, whole=True, zero_ok=True),
-        max_time_s=None if max_time is None else _number("energy", "max_time", max_time),
+        max_time_s=None if max_time is None else _number("energy", "max_time", max_time, most=MAX_SECONDS),
         max_regression=None if max_regression is None
         else _number("energy", "max_regression", max_regression) / 100,
     )
@@ -291,7 +325,13 @@ def parse_ratio_marker(args: tuple, kwargs: dict) -> RatioRule:
     bounds = {key: kwargs[key] for key in ("at_most", "at_least") if key in kwargs}
     if not bounds:
         raise ConfigError("energy_ratio: give at_most=R and/or at_least=R")
-    return RatioRule(candidate, **{key: _number("energy_ratio", key, v) for key, v in bounds.items()})
+    rule = RatioRule(candidate, **{key: _number("energy_ratio", key, v) for key, v in bounds.items()})
+    if rule.at_most is not None and rule.at_least is not None and rule.at_least > rule.at_most:
+        raise ConfigError(
+            f"energy_ratio(at_most={rule.at_most:g}, at_least={rule.at_least:g}): no ratio can pass; "
+            "at_least must not exceed at_most"
+        )
+    return rule
 
 
 @dataclass(frozen=True)
@@ -301,12 +341,35 @@ class Marks:
     test: TestSettings = TestSettings()
     budget: Budget | None = None
     ratio: RatioRule | None = None
+    #: An ``energy`` or ``energy_budget`` mark asks for repeated rounds (tier 2).
+    repeat: bool = False
 
 
-def parse_marks(energy: Any, budget: Any, ratio: Any) -> Marks:
-    """Validate the markers (objects with ``args`` and ``kwargs``, or None)."""
+def merge_marks(marks: list[Any]) -> tuple[tuple, dict]:
+    """One marker's arguments from its marks, closest first: keyword by keyword, the
+    closest mark that sets a keyword wins (positional arguments: the closest that has any)."""
+    kwargs: dict[str, Any] = {}
+    for mark in marks:
+        for key, value in mark.kwargs.items():
+            kwargs.setdefault(key, value)
+    args = next((mark.args for mark in marks if mark.args), ())
+    return args, kwargs
+
+
+_PARSERS: dict[str, Callable[[tuple, dict], Any]] = {
+    "energy": parse_energy_marker, "energy_budget": parse_budget_marker, "energy_ratio": parse_ratio_marker,
+}
+MARKER_NAMES = tuple(_PARSERS)
+
+
+def parse_marks(marks: dict[str, list[Any]]) -> Marks:
+    """Validate every mark (objects with ``args`` and ``kwargs``, by marker name, closest
+    first), then merge each marker's marks keyword by keyword."""
+    for name, found in marks.items():
+        for mark in found:
+            _PARSERS[name](mark.args, mark.kwargs)
+    merged = {name: _PARSERS[name](*merge_marks(found)) for name, found in marks.items() if found}
     return Marks(
-        test=parse_energy_marker(energy.args, energy.kwargs) if energy else TestSettings(),
-        budget=parse_budget_marker(budget.args, budget.kwargs) if budget else None,
-        ratio=parse_ratio_marker(ratio.args, ratio.kwargs) if ratio else None,
+        test=merged.get("energy", TestSettings()), budget=merged.get("energy_budget"),
+        ratio=merged.get("energy_ratio"), repeat="energy" in merged or "energy_budget" in merged,
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 from . import baseline as store
 from .config import Settings
+from .results import TestResult
 from .verdict import REGRESSION, Rule, compare_run
 
 
@@ -54,16 +55,14 @@ class Gate:
                 )
         return gate
 
-    def compare(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Verdicts for this run's records against the baseline (none without one)."""
+    def compare(self, results: list[TestResult]) -> list[dict[str, Any]]:
+        """Verdicts for this run's results against the baseline (none without one)."""
         if not self.settings.compare or self.baseline is None:
             return []
-        history = {
-            nodeid: [run["samples"]["joules"] for run in self.baseline.runs(nodeid)]
-            for nodeid in self.baseline.tests
-        }
+        history = {nodeid: self.baseline.runs(nodeid) for nodeid in self.baseline.tests}
+        files = {path: self.baseline.file_runs(path) for path in self.baseline.files}
         rule = Rule(max_regression=self.settings.max_regression, alpha=self.settings.alpha)
-        self.comparisons = [c.to_dict() for c in compare_run(records, history, rule)]
+        self.comparisons = [c.to_dict() for c in compare_run(results, history, files, rule)]
         return self.comparisons
 
     @property
@@ -76,7 +75,7 @@ class Gate:
         """True when regressions were found and they count here (same machine, or forced)."""
         return bool(self.regressions) and (self.same_machine or self.settings.compare_any_machine)
 
-    def save(self, records: list[dict[str, Any]]) -> None:
+    def save(self, results: list[TestResult]) -> None:
         """Merge this run into the baseline (raises :class:`BaselineError` on a bad file)."""
-        self.notes += store.save(self.path, records, self.machine, self.commit, self.settings.history)
+        self.notes += store.save(self.path, results, self.machine, self.commit, self.settings.history)
         self.saved = True

@@ -1,40 +1,71 @@
-"""The measurement protocol: warmup, calibration, rounds, idle subtraction.
+"""The measurement protocol: one window around a real call, or repeated rounds.
 
-A test (or any callable) runs ``rounds`` times ``iterations`` calls between two meter
-readings per round. ``iterations`` grows until a round spans the meters' minimum window,
-and figures are reported per call. Idle power (real meters only) times the span between
-the two readings is subtracted to give attributable joules, floored at 0.
+**Tier 1** (:meth:`Engine.start_window` / :meth:`Engine.end_window`): two meter readings
+around a call that runs anyway. **Tier 2** (:meth:`Engine.run_rounds`): unmeasured warmup
+calls, then ``rounds`` rounds of ``iterations`` calls between two readings each. A
+:class:`Source` opens every round before its window (fresh inputs, or a test's fresh
+fixtures) and closes it after. ``iterations`` grows until a round spans the meters'
+minimum window; a round shorter than half of it is a calibration round and is dropped.
+
+Every figure has idle power (real meters only) times the span between its two readings
+subtracted, and the meters' own reading cost (:meth:`Engine.measure_read_cost`), floored
+at 0. ``max_time_s`` bounds all of tier 2 for one test: no call or round starts that the
+remaining time does not allow, and a round stops calling at the deadline.
+
+Garbage collection is left alone: a figure includes the collections its allocations
+cause, as they would in production, and no collection is forced.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
 import math
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 from .carbon import Intensity
+from .config import default
 from .meters import MeterOptions, MeterSet, Reading, select_meters
 from .stats import Summary, summarize
 
 #: Calibration never runs more calls than this in one round.
 MAX_ITERATIONS = 10_000_000
+#: Empty windows read to find the meters' own reading cost.
+READ_COST_SAMPLES = 15
 
 
 @dataclass(frozen=True)
 class ProtocolSettings:
-    """How one callable is measured."""
+    """How one test or callable is repeated (tier 2)."""
 
-    rounds: int = 5
-    warmup: int = 1
+    rounds: int = default("energy_rounds")
+    warmup: int = default("energy_warmup")
     #: Seconds a round must span; None means the meters' own minimum window.
-    min_round_s: float | None = None
-    #: Cap on seconds spent on one callable (warmup, calibration and rounds).
-    max_time_s: float = 10.0
+    min_round_s: float | None = default("energy_min_time")
+    #: Cap on seconds spent repeating one test (warmup, calibration and rounds).
+    max_time_s: float = default("energy_max_time")
+
+
+@dataclass(frozen=True)
+class CallWindow:
+    """Tier 1: one real call between two readings (whole-call figures)."""
+
+    joules: float
+    gross_joules: float
+    #: Seconds the call took.
+    seconds: float
+    #: Seconds between the two readings, over which idle power is subtracted.
+    window_s: float
+    #: The window is shorter than the meters resolve: the figure is not precise alone.
+    below_resolution: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -55,17 +86,21 @@ class Round:
 
 @dataclass
 class Measurement:
-    """Every round of one measured callable, with the meter that produced it."""
+    """Every round of one repeated test or callable, with the meter that produced it."""
 
     meter: str
     is_estimate: bool
-    iterations: int
     rounds: list[Round]
     idle_watts: float
     settings: ProtocolSettings = ProtocolSettings()
-    #: True when the time cap stopped the rounds early.
+    #: True when the time cap stopped warmup or rounds early.
     capped: bool = False
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def iterations(self) -> int:
+        """Calls per round (of the last round; a round cut by the deadline may hold fewer)."""
+        return self.rounds[-1].iterations if self.rounds else 0
 
     @property
     def joules_per_call(self) -> list[float]:
@@ -115,10 +150,7 @@ class Measurement:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON: raw rounds, per-call samples and summaries."""
         return {
-            "meter": self.meter,
-            "estimate": self.is_estimate,
             "iterations": self.iterations,
-            "idle_watts": self.idle_watts,
             "capped": self.capped,
             "settings": asdict(self.settings),
             "warnings": list(self.warnings),
@@ -130,9 +162,53 @@ class Measurement:
             "window": list(self.window),
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], meter: str, is_estimate: bool, idle_watts: float) -> Measurement:
+        """Inverse of :meth:`to_dict` (derived figures are recomputed)."""
+        return cls(
+            meter=meter, is_estimate=is_estimate, rounds=[Round(**r) for r in data["rounds"]],
+            idle_watts=idle_watts, settings=ProtocolSettings(**data["settings"]),
+            capped=data["capped"], warnings=list(data["warnings"]),
+        )
+
+
+class Source(Protocol):
+    """What a round runs: ``open`` before its window, ``call`` inside, ``close`` after."""
+
+    def open(self, iterations: int) -> None:
+        """Prepare a round of ``iterations`` calls (fresh inputs or fixtures)."""
+
+    def call(self) -> None:
+        """One call; exceptions propagate."""
+
+    def close(self) -> None:
+        """Release what ``open`` prepared."""
+
+
+class CallableSource:
+    """``fn()``, or ``fn(prepare())`` with a round's inputs all built before its window."""
+
+    def __init__(self, fn: Callable[..., Any], prepare: Callable[[], Any] | None = None) -> None:
+        self.fn = fn
+        self.prepare = prepare
+        self._inputs: list[Any] = []
+
+    def open(self, iterations: int) -> None:
+        if self.prepare is not None:
+            self._inputs = [self.prepare() for _ in range(iterations)]
+
+    def call(self) -> None:
+        if self.prepare is None:
+            self.fn()
+        else:
+            self.fn(self._inputs.pop())
+
+    def close(self) -> None:
+        self._inputs = []
+
 
 class Engine:
-    """Runs the protocol with one set of meters; optionally serialised by ``lock``."""
+    """Runs the protocol with one set of meters; tier 2 is serialised by ``lock``."""
 
     def __init__(
         self,
@@ -143,6 +219,8 @@ class Engine:
         self.meters = meters
         self.idle_watts = idle_watts
         self.lock = lock
+        #: Joules an empty window reads: the meters' own reading cost, subtracted per window.
+        self.read_cost_j = 0.0
 
     def measure_idle(self, seconds: float) -> float:
         """Measure idle power of the real meters over ``seconds`` (0 W for the estimate)."""
@@ -155,96 +233,165 @@ class Engine:
         self.idle_watts = self.meters.joules_between(start, end, real_only=True) / (t1 - t0)
         return self.idle_watts
 
+    def measure_read_cost(self) -> float:
+        """Median joules of empty windows (idle subtracted): what reading itself costs."""
+        costs = []
+        for _ in range(READ_COST_SAMPLES):
+            start, t0 = _timed_read(self.meters)
+            end, t1 = _timed_read(self.meters)
+            costs.append(max(0.0, self.meters.joules_between(start, end) - self.idle_watts * (t1 - t0)))
+        self.read_cost_j = statistics.median(costs)
+        return self.read_cost_j
+
+    def _net(self, gross: float, window_s: float) -> float:
+        return max(0.0, gross - self.idle_watts * window_s - self.read_cost_j)
+
+    # -- tier 1 ----------------------------------------------------------------------------
+    def start_window(self) -> tuple[Reading, float]:
+        """The opening reading of a tier-1 window."""
+        return _timed_read(self.meters)
+
+    def end_window(self, start: tuple[Reading, float], seconds: float) -> CallWindow:
+        """Close a window opened by :meth:`start_window` around a call of ``seconds``."""
+        end, read_end = _timed_read(self.meters)
+        gross = self.meters.joules_between(start[0], end)
+        window_s = read_end - start[1]
+        return CallWindow(
+            joules=self._net(gross, window_s), gross_joules=gross, seconds=seconds, window_s=window_s,
+            below_resolution=window_s < self.meters.resolution_s,
+        )
+
+    # -- tier 2 ----------------------------------------------------------------------------
     def run(
         self, fn: Callable[..., Any], settings: ProtocolSettings,
         prepare: Callable[[], Any] | None = None,
     ) -> Measurement:
-        """Measure ``fn``. Exceptions from ``fn`` propagate and nothing is recorded.
+        """Repeat ``fn`` (or ``fn(prepare())``). Exceptions from ``fn`` propagate."""
+        return self.run_rounds({"": CallableSource(fn, prepare)}, settings)[0][""]
 
-        With ``prepare``, every call is ``fn(prepare())`` and a round's inputs are all
-        prepared before its window opens.
-        """
-        return self.run_interleaved({"": (fn, prepare)}, settings)[0][""]
-
-    def run_interleaved(
-        self, tasks: dict[str, tuple[Callable[..., Any], Callable[[], Any] | None]],
-        settings: ProtocolSettings,
+    def run_rounds(
+        self, sources: dict[str, Source], settings: ProtocolSettings,
+        call_s: dict[str, float] | None = None,
     ) -> tuple[dict[str, Measurement], list[str]]:
-        """Measure several callables in interleaved rounds (A B A B ...).
+        """Measure sources in interleaved rounds (A B A B ...); exceptions propagate.
 
-        Each is warmed up and calibrated on its own first. Returns the measurements by
-        label and the order in which the rounds ran.
+        ``call_s`` gives the seconds of a call already made (a test's real call), which
+        counts as the first warmup call. Returns measurements by label (a label whose
+        rounds did not fit in ``max_time_s`` has none) and the order the rounds ran in.
         """
-        min_round_s = settings.min_round_s or self.meters.min_window_s
-        rounds: dict[str, list[Round]] = {label: [] for label in tasks}
+        deadline = time.perf_counter() + settings.max_time_s
+        min_round_s = self.meters.min_window_s if settings.min_round_s is None else settings.min_round_s
+        per_call: dict[str, float] = dict(call_s or {})
+        round_cost: dict[str, float] = {label: 0.0 for label in sources}
+        rounds: dict[str, list[Round]] = {label: [] for label in sources}
         order: list[str] = []
         capped = False
-        with self.lock(), _gc_paused():
-            started = time.perf_counter()
+        with self.lock():
+            single = settings.rounds == 1  # one call: no warmup, no calibration
+            for label, source in sources.items():
+                for _ in range(0 if single else settings.warmup - (label in call_s if call_s else 0)):
+                    if not _fits(per_call.get(label), 1, round_cost[label], deadline):
+                        capped = True
+                        break
+                    _, seconds, round_cost[label] = self._calls(source, 1, deadline, read=False)
+                    per_call[label] = seconds
             iterations = {
-                label: self._calibrate(fn, prepare, min_round_s, settings)
-                for label, (fn, prepare) in tasks.items()
+                label: 1 if single else _iterations(per_call.get(label), min_round_s, deadline, settings.rounds)
+                for label in sources
             }
-            budget_s = settings.max_time_s * len(tasks)
-            for index in range(settings.rounds):
-                if index and time.perf_counter() - started > budget_s:
-                    capped = True
-                    break
-                for label, (fn, prepare) in tasks.items():
-                    rounds[label].append(self._round(fn, prepare, iterations[label]))
+            while not capped and any(len(rounds[label]) < settings.rounds for label in sources):
+                for label, source in sources.items():
+                    if len(rounds[label]) >= settings.rounds:
+                        continue
+                    count = iterations[label]
+                    if not _fits(per_call.get(label), count, round_cost[label], deadline):
+                        capped = True
+                        break
+                    round_, _, round_cost[label] = self._calls(source, count, deadline, read=True)
+                    assert round_ is not None
+                    per_call[label] = round_.seconds / round_.iterations
+                    grown = _grow(count, round_.seconds, min_round_s, deadline, settings.rounds)
+                    if not single and round_.seconds < min_round_s / 2 and grown > count:
+                        iterations[label] = grown  # a calibration round: dropped
+                        continue
+                    rounds[label].append(round_)
                     order.append(label)
         warnings = self.meters.warnings()
         measurements = {
             label: Measurement(
-                meter=self.meters.label, is_estimate=self.meters.is_estimate,
-                iterations=iterations[label], rounds=rounds[label], idle_watts=self.idle_watts,
-                settings=settings, capped=capped, warnings=warnings,
+                meter=self.meters.label, is_estimate=self.meters.is_estimate, rounds=rounds[label],
+                idle_watts=self.idle_watts, settings=settings, capped=capped, warnings=warnings,
             )
-            for label in tasks
+            for label in sources if rounds[label]
         }
         return measurements, order
 
-    def _calibrate(
-        self, fn: Callable[..., Any], prepare: Callable[[], Any] | None, min_round_s: float,
-        settings: ProtocolSettings,
-    ) -> int:
-        """Warm up, then find the smallest iteration count (grown geometrically) whose
-        batch spans ``min_round_s``. ``rounds=1`` means one call: no warmup, no calibration."""
-        if settings.rounds == 1:
-            return 1
-        for _ in range(settings.warmup):
-            _call_batch(fn, _inputs(prepare, 1), 1)
-        iterations = 1
-        while iterations < MAX_ITERATIONS:
-            inputs = _inputs(prepare, iterations)
-            t0 = time.perf_counter()
-            _call_batch(fn, inputs, iterations)
-            elapsed = time.perf_counter() - t0
-            if elapsed >= min_round_s:
-                break
-            per_call = max(elapsed / iterations, 1e-9)
-            budget_calls = max(1, int(settings.max_time_s / settings.rounds / per_call))
-            wanted = math.ceil(iterations * 1.2 * min_round_s / max(elapsed, 1e-9))
-            grown = min(max(wanted, iterations * 2), iterations * 1000, MAX_ITERATIONS, budget_calls)
-            if grown <= iterations:
-                break
-            iterations = grown
-        return iterations
+    def _calls(
+        self, source: Source, count: int, deadline: float, *, read: bool,
+    ) -> tuple[Round | None, float, float]:
+        """Open a round, make up to ``count`` calls (stopping at the deadline), close it.
 
-    def _round(self, fn: Callable[..., Any], prepare: Callable[[], Any] | None, iterations: int) -> Round:
-        inputs = _inputs(prepare, iterations)
-        started = time.time()
-        start, read_start = _timed_read(self.meters)
-        t0 = time.perf_counter()
-        _call_batch(fn, inputs, iterations)
-        seconds = time.perf_counter() - t0
-        end, read_end = _timed_read(self.meters)
+        Returns the round (when ``read``), the seconds of the calls, and the seconds that
+        opening and closing took.
+        """
+        t_open = time.perf_counter()
+        source.open(count)
+        try:
+            started = time.time()
+            if read:
+                start, read_start = _timed_read(self.meters)
+            call, now = source.call, time.perf_counter
+            made = 0
+            t0 = now()
+            while made < count:
+                call()
+                made += 1
+                if now() > deadline:
+                    break
+            seconds = now() - t0
+            if read:
+                end, read_end = _timed_read(self.meters)
+        finally:
+            source.close()
+        cost = time.perf_counter() - t_open - seconds
+        if not read:
+            return None, seconds / made, cost
         gross = self.meters.joules_between(start, end)
         window_s = read_end - read_start
-        return Round(
-            joules=max(0.0, gross - self.idle_watts * window_s), gross_joules=gross, seconds=seconds,
-            iterations=iterations, window_s=window_s, started=started, ended=time.time(),
+        round_ = Round(
+            joules=self._net(gross, window_s), gross_joules=gross, seconds=seconds, iterations=made,
+            window_s=window_s, started=started, ended=time.time(),
         )
+        return round_, seconds, cost
+
+
+def _fits(per_call: float | None, count: int, round_cost: float, deadline: float) -> bool:
+    """Whether ``count`` calls (and a round's opening and closing) fit before the deadline.
+
+    With nothing known yet, one call is always allowed: its time tells the rest."""
+    if per_call is None:
+        return True
+    return time.perf_counter() + per_call * count + round_cost <= deadline
+
+
+def _affordable(per_call: float, deadline: float, rounds: int) -> int:
+    remaining = max(0.0, deadline - time.perf_counter())
+    return max(1, int(remaining / max(rounds, 1) / max(per_call, 1e-9)))
+
+
+def _iterations(per_call: float | None, min_round_s: float, deadline: float, rounds: int) -> int:
+    """Calls per round for a call of ``per_call`` seconds to span ``min_round_s`` (x1.2)."""
+    if per_call is None:
+        return 1
+    wanted = math.ceil(1.2 * min_round_s / max(per_call, 1e-9))
+    return max(1, min(wanted, MAX_ITERATIONS, _affordable(per_call, deadline, rounds)))
+
+
+def _grow(count: int, seconds: float, min_round_s: float, deadline: float, rounds: int) -> int:
+    """The next calibration count after ``count`` calls took ``seconds``."""
+    per_call = max(seconds / count, 1e-9)
+    wanted = math.ceil(count * 1.2 * min_round_s / max(seconds, 1e-9))
+    return min(max(wanted, count * 2), count * 1000, MAX_ITERATIONS, _affordable(per_call, deadline, rounds))
 
 
 def _timed_read(meters: MeterSet) -> tuple[Reading, float]:
@@ -252,31 +399,6 @@ def _timed_read(meters: MeterSet) -> tuple[Reading, float]:
     before = time.perf_counter()
     reading = meters.read()
     return reading, (before + time.perf_counter()) / 2
-
-
-def _inputs(prepare: Callable[[], Any] | None, count: int) -> list[Any] | None:
-    return None if prepare is None else [prepare() for _ in range(count)]
-
-
-def _call_batch(fn: Callable[..., Any], inputs: list[Any] | None, iterations: int) -> None:
-    if inputs is None:
-        for _ in range(iterations):
-            fn()
-    else:
-        for value in inputs:
-            fn(value)
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    gc.collect()
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @dataclass
@@ -310,14 +432,16 @@ def measure(
     """
     selection = select_meters(meter, MeterOptions(powercap_root=powercap_root))
     meters = MeterSet(selection.meters)
+    engine = Engine(meters, idle_watts)
     window = Window(meter=meters.label, is_estimate=meters.is_estimate)
     try:
-        start, t0 = _timed_read(meters)
+        start = engine.start_window()
+        t0 = time.perf_counter()
         yield window
-        end, t1 = _timed_read(meters)
+        result = engine.end_window(start, time.perf_counter() - t0)
     finally:
         meters.close()
-    window.seconds = t1 - t0
-    window.gross_joules = meters.joules_between(start, end)
-    window.joules = max(0.0, window.gross_joules - idle_watts * window.seconds)
+    window.seconds = result.window_s
+    window.gross_joules = result.gross_joules
+    window.joules = result.joules
     window.co2_g = (intensity or Intensity()).co2_g(window.joules)

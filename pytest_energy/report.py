@@ -1,121 +1,104 @@
-"""Reports: the terminal table (tabulate) and the JSON file.
+"""Reports: the terminal tables (tabulate) and the markdown summary.
 
-Reports work on plain result records (dicts), so results from xdist workers and from
-the main process are handled alike.
+One screen for a big suite: per file first, then the most expensive tests; tests with a
+budget, or whose repetition failed or was cut, are always listed.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from typing import Any
 
 from .carbon import Intensity
-from .config import Budget
-from .protocol import Measurement
+from .results import CUT, NOT_REPEATABLE, TestResult
+from .units import percent, si, si_range
+from .verdict import file_totals
 
-_PREFIXES = ((1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"))
-
-
-def _scale(value: float) -> tuple[float, str]:
-    for scale, prefix in _PREFIXES:
-        if abs(value) >= scale:
-            return scale, prefix
-    return _PREFIXES[-1]
+#: Suites with more tests than this show only the top :data:`DEFAULT_TOP` tests.
+LONG_SUITE = 50
+DEFAULT_TOP = 20
 
 
-def si(value: float, unit: str) -> str:
-    """``0.00312, "J"`` -> ``3.12 mJ``; three significant figures."""
-    if value == 0:
-        return f"0 {unit}"
-    scale, prefix = _scale(value)
-    return f"{value / scale:.3g} {prefix}{unit}"
-
-
-def si_range(low: float, high: float, unit: str) -> str:
-    """``0.0059, 0.0065, "J"`` -> ``5.9-6.5 mJ`` (one prefix for both ends)."""
-    scale, prefix = _scale(max(abs(low), abs(high)) or 1.0)
-    return f"{low / scale:.3g}-{high / scale:.3g} {prefix}{unit}"
-
-
-def _ci_text(n: int, low: float, high: float) -> str:
-    return si_range(low, high, "J") if n > 1 else "n/a, 1 round"
-
-
-def budget_verdict(measurement: Measurement, budget: Budget | None, intensity: Intensity) -> str | None:
-    """The failure message when the median per call is over budget, else None."""
-    if budget is None:
-        return None
-    summary = measurement.summary
-    ci = f"95% CI {_ci_text(summary.n, summary.ci_low, summary.ci_high)}, {measurement.meter}"
-    if budget.joules is not None and summary.median > budget.joules:
-        return f"energy budget exceeded: {si(summary.median, 'J')} ({ci}) > {budget.joules:g} J"
-    co2 = intensity.co2_g(summary.median)
-    if budget.co2_g is not None and co2 > budget.co2_g:
-        return (
-            f"energy budget exceeded: {co2:.3g} gCO2e from {si(summary.median, 'J')} ({ci}; "
-            f"{intensity.describe()}) > {budget.co2_g:g} gCO2e"
-        )
-    return None
-
-
-def result_record(
-    nodeid: str, measurement: Measurement, intensity: Intensity, budget: Budget | None,
-    over_budget: str | None,
-) -> dict[str, Any]:
-    """One test's JSON-ready record."""
-    record = {"nodeid": nodeid, "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
-              **measurement.to_dict()}
-    record["co2_g"] = intensity.co2_g(measurement.summary.median)
-    if budget is not None:
-        record["budget"] = {
-            "joules": budget.joules, "co2_g": budget.co2_g,
-            "status": "over" if over_budget else "ok", "message": over_budget,
-        }
-    return record
-
-
-def _budget_cell(record: dict[str, Any]) -> str:
-    budget = record.get("budget")
-    if not budget:
+def _ci_cell(result: TestResult) -> str:
+    if result.measurement is None:
         return ""
-    limits = " ".join(
-        f"{budget[key]:g} {unit}" for key, unit in (("joules", "J"), ("co2_g", "gCO2e"))
-        if budget[key] is not None
-    )
-    return f"{'OVER' if budget['status'] == 'over' else 'ok'} ({limits})"
+    s = result.measurement.summary
+    return si_range(s.ci_low, s.ci_high, "J") if s.n > 1 else "n/a, 1 round"
 
 
-def terminal_table(records: Iterable[dict[str, Any]], top: int | None = None) -> str:
-    """Per-test table sorted by energy per call, with a total row over all tests."""
+def _figure_cell(result: TestResult) -> str:
+    """J/call, marked ``~`` when one real call is below the meters' resolution."""
+    return ("~" if result.below_resolution else "") + si(result.joules, "J")
+
+
+def _how_cell(result: TestResult) -> str:
+    if result.measurement is not None:
+        return f"{len(result.measurement.rounds)} rounds"
+    return "real call"
+
+
+def _note_cell(result: TestResult) -> str:
+    notes = []
+    if result.below_resolution:
+        notes.append("below resolution")
+    if result.repeat in (NOT_REPEATABLE, CUT):
+        notes.append(f"{result.repeat}: {result.repeat_reason}")
+    if result.budget is not None:
+        limits = " ".join(
+            f"{value:g} {unit}" for value, unit in ((result.budget.joules, "J"), (result.budget.co2_g, "gCO2e"))
+            if value is not None
+        )
+        notes.append(f"budget {'OVER' if result.budget.status == 'over' else 'ok'} ({limits})")
+    return "; ".join(notes)
+
+
+def default_top(count: int, top: int | None, verbose: bool) -> int | None:
+    """How many tests the table shows: all with -v, else --energy-top, else 20 past 50 tests."""
+    if verbose:
+        return None
+    if top is not None:
+        return top
+    return DEFAULT_TOP if count > LONG_SUITE else None
+
+
+def file_table(results: list[TestResult], regressions: Iterable[str] = ()) -> str:
+    """Per file: tests, the sum of their real calls, gCO2e, regressions."""
     from tabulate import tabulate  # imported only when a report is printed
 
-    ordered = sorted(records, key=lambda r: r["summary"]["median"], reverse=True)
+    by_file: dict[str, list[TestResult]] = {}
+    for result in results:
+        by_file.setdefault(result.path, []).append(result)
+    totals = file_totals(results)
+    failing = list(regressions)
     rows = []
-    for record in ordered[:top] if top else ordered:
-        summary = record["summary"]
-        rows.append([
-            record["nodeid"], len(record["rounds"]), si(summary["median"], "J"),
-            _ci_text(summary["n"], summary["ci_low"], summary["ci_high"]),
-            f"{summary['cv'] * 100:.1f}%" if summary["n"] > 1 else "", si(record["watts"], "W"),
-            si(record["seconds_summary"]["median"], "s"), si(record["co2_g"], "g"),
-            record["meter"], _budget_cell(record),
-        ])
-    meters = sorted({r["meter"] for r in ordered})
-    rows.append([
-        f"TOTAL ({len(ordered)} tests)", "", si(sum(r["summary"]["median"] for r in ordered), "J"),
-        "", "", "", si(sum(r["seconds_summary"]["median"] for r in ordered), "s"),
-        si(sum(r["co2_g"] for r in ordered), "g"), "+".join(meters), "",
-    ])
-    headers = ["test", "rounds", "J/call", "95% CI", "CV", "W", "s/call", "gCO2e", "meter", "budget"]
+    for path, tests in sorted(by_file.items(), key=lambda kv: -totals.get(kv[0], (0.0, 0))[0]):
+        joules = totals.get(path, (sum(t.joules for t in tests), 0))[0]
+        count = sum(1 for nodeid in failing if nodeid.split("::", 1)[0] == path or nodeid.startswith(f"{path} "))
+        rows.append([path, len(tests), si(joules, "J"), si(sum(t.co2_g for t in tests), "g"), count or ""])
+    rows.append([f"TOTAL ({len(results)} tests)", len(results),
+                 si(sum(j for j, _ in totals.values()), "J"), si(sum(r.co2_g for r in results), "g"), ""])
+    return tabulate(rows, headers=["file", "tests", "J (real calls)", "gCO2e", "regressions"],
+                    disable_numparse=True)
+
+
+def tests_table(results: list[TestResult], top: int | None = None) -> str:
+    """The most expensive tests (all when ``top`` is None), then every test with a
+    budget or a failed or cut repetition; sorted by energy per call."""
+    from tabulate import tabulate
+
+    ordered = sorted(results, key=lambda r: r.joules, reverse=True)
+    shown = ordered if top is None else ordered[:top]
+    shown += [r for r in ordered[len(shown):] if r.budget is not None or r.repeat in (NOT_REPEATABLE, CUT)]
+    rows = [
+        [r.nodeid, _how_cell(r), _figure_cell(r), _ci_cell(r), si(r.seconds, "s"), si(r.co2_g, "g"),
+         r.meter, _note_cell(r)]
+        for r in shown
+    ]
+    headers = ["test", "measured", "J/call", "95% CI", "s/call", "gCO2e", "meter", "notes"]
     return tabulate(rows, headers=headers, disable_numparse=True)
 
 
 # -- comparisons with a baseline ---------------------------------------------------------
-
-def _pct(value: float | None) -> str:
-    return "" if value is None else f"{value * 100:+.1f}%"
-
 
 def _joules(value: float | None) -> str:
     return "" if value is None else si(value, "J")
@@ -124,7 +107,9 @@ def _joules(value: float | None) -> str:
 def _change_cell(c: dict[str, Any]) -> str:
     if c["change"] is None:
         return ""
-    return f"{_pct(c['change'])} ({_pct(c['change_ci_low'])}..{_pct(c['change_ci_high'])})"
+    if c["change_ci_low"] is None:  # a single value has no interval
+        return percent(c["change"])
+    return f"{percent(c['change'])} ({percent(c['change_ci_low'])}..{percent(c['change_ci_high'])})"
 
 
 def _by_change(comparisons: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -147,6 +132,13 @@ def comparison_table(comparisons: Iterable[dict[str, Any]]) -> str:
 
 def regression_line(c: dict[str, Any]) -> str:
     """One line naming a regression and the figures behind it."""
+    if c["p_increase"] is None:  # a single value: a real call or a file's total
+        return (
+            f"energy regression: {c['nodeid']}: {si(c['baseline_median'], 'J')} -> "
+            f"{si(c['current_median'], 'J')}, {percent(c['change'])} (a single value), above the "
+            f"{c['history_spread'] * 100:.0f}% a single value may stray (history spread, or 2x with fewer "
+            f"than 3 stored runs) and reaching +{c['max_regression'] * 100:g}% ({c['meter']})"
+        )
     return (
         f"energy regression: {c['nodeid']}: {si(c['baseline_median'], 'J')} -> "
         f"{si(c['current_median'], 'J')} per call, {_change_cell(c)}, p={c['p_increase']:.2g}, "
@@ -170,29 +162,30 @@ def verdict_counts(comparisons: Iterable[dict[str, Any]]) -> str:
 
 
 def markdown_summary(
-    records: list[dict[str, Any]], comparisons: list[dict[str, Any]], meters: str,
+    results: list[TestResult], comparisons: list[dict[str, Any]], meters: str,
     intensity: Intensity, notes: list[str],
 ) -> str:
-    """A pull-request-ready summary: totals, regressions first, the full table folded."""
-    total = sum(r["summary"]["median"] for r in records)
-    co2 = sum(r["co2_g"] for r in records)
+    """A pull-request-ready summary: totals, regressions first, the full tables folded."""
+    total = sum(j for j, _ in file_totals(results).values())
+    co2 = sum(r.co2_g for r in results)
     lines = ["## Energy report (pytest-energy)", ""]
-    lines.append(f"**{len(records)} tests measured**: {si(total, 'J')} per call in total, "
+    lines.append(f"**{len(results)} tests measured**: {si(total, 'J')} in their real calls, "
                  f"{si(co2, 'g')}CO2e. Meter: `{meters}`. Carbon intensity: {intensity.describe()}.")
-    compared = [c for c in comparisons if c["verdict"] not in ("new", "missing")]
+    compared = [c for c in comparisons if c["verdict"] not in ("new", "missing") and c["baseline_median"]
+                and not c["nodeid"].endswith("(file total)")]
     if compared:
         before = sum(c["baseline_median"] for c in compared)
         after = sum(c["current_median"] for c in compared)
         lines.append(f"Against the baseline ({len(compared)} tests in both): {si(before, 'J')} -> "
-                     f"{si(after, 'J')} ({_pct(after / before - 1) if before else 'n/a'}); "
+                     f"{si(after, 'J')} ({percent(after / before - 1) if before else 'n/a'}); "
                      f"{verdict_counts(comparisons)}.")
     lines += ["", *[f"> {note}" for note in notes]]
     regressions = [c for c in _by_change(comparisons) if c["verdict"] == "regression"]
     if regressions:
         lines += ["", "### :warning: Regressions", "",
-                  "| test | baseline | current | change (95% CI) | p |", "|---|---|---|---|---|"]
+                  "| test | baseline | current | change (95% CI) |", "|---|---|---|---|"]
         lines += [f"| `{c['nodeid']}` | {_joules(c['baseline_median'])} | {_joules(c['current_median'])} "
-                  f"| {_change_cell(c)} | {c['p_increase']:.2g} |" for c in regressions]
+                  f"| {_change_cell(c)} |" for c in regressions]
     if comparisons:
         lines += ["", "<details><summary>All comparisons</summary>", "",
                   "| test | baseline | current | change (95% CI) | verdict |", "|---|---|---|---|---|"]
@@ -201,8 +194,9 @@ def markdown_summary(
             f"| {_change_cell(c)} | {c['verdict']} |" for c in _by_change(comparisons)
         ]
         lines += ["", "</details>"]
-    lines += ["", "<details><summary>All measured tests</summary>", "", "```",
-              terminal_table(records), "```", "", "</details>", ""]
+    lines += ["", "<details><summary>Per file and per test</summary>", "", "```",
+              file_table(results, [c["nodeid"] for c in regressions]), "", tests_table(results), "```",
+              "", "</details>", ""]
     return "\n".join(lines)
 
 

@@ -13,6 +13,12 @@ A test is a **regression** only when all three hold:
 **improvement** is the mirror image. Otherwise **unchanged** when the CI of the change
 lies within +-``max_regression``, else **inconclusive** (too noisy to tell). Tests without
 history are **new**; stored tests this run did not measure are **missing**.
+
+**Single values** (a test's real call, a file's total; :func:`compare_value`) have no
+rounds to test. With at least :data:`MIN_HISTORY_FOR_SPREAD` stored values, a regression
+is above the history's 99% prediction bound and at least ``max_regression``; with fewer,
+only a change beyond :data:`SINGLE_VALUE_MARGIN` (2x) counts. A value shorter than the
+meters resolve is never a regression alone: it is **inconclusive**.
 """
 
 from __future__ import annotations
@@ -22,7 +28,13 @@ import statistics
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .results import TestResult
 from .stats import bootstrap_ratio_ci, mann_whitney_greater
+
+#: Stored single values needed before their spread (a prediction interval) is used.
+MIN_HISTORY_FOR_SPREAD = 3
+#: With less history, a single value must change by more than this (1.0: twice) to count.
+SINGLE_VALUE_MARGIN = 1.0
 
 #: Criterion 3 allows the measured change this many standard errors (from the CI) of slack.
 UNCERTAINTY_SE = 1.5
@@ -121,25 +133,72 @@ def compare_samples(
     )
 
 
-def compare_run(
-    records: list[dict[str, Any]], history: dict[str, list[list[float]]], rule: Rule,
-) -> list[Comparison]:
-    """Verdicts for every measured test, plus ``missing`` for stored tests not measured.
+def compare_value(
+    key: str, current: float, history: list[float], rule: Rule, meter: str = "",
+    below_resolution: bool = False,
+) -> Comparison:
+    """Verdict for one single value (a real call, a file's total) against stored values."""
+    if not history:
+        return Comparison(key, NEW, meter, current_median=current)
+    base = statistics.median(history)
+    if below_resolution or base <= 0:
+        return Comparison(key, INCONCLUSIVE, meter, base, current)
+    change = current / base - 1
+    if len(history) >= MIN_HISTORY_FOR_SPREAD:
+        spread = history_spread([[value] for value in history])
+    else:
+        spread = SINGLE_VALUE_MARGIN
+    threshold = rule.max_regression
+    if change > spread and change >= threshold:
+        verdict = REGRESSION
+    elif -change > spread / (1 + spread) and -change >= threshold:
+        verdict = IMPROVEMENT
+    elif abs(change) < threshold or len(history) >= MIN_HISTORY_FOR_SPREAD:
+        verdict = UNCHANGED
+    else:
+        verdict = INCONCLUSIVE
+    return Comparison(key, verdict, meter, base, current, change, history_spread=spread, max_regression=threshold)
 
-    ``history`` maps node ids to their stored runs' per-call joules; a record's own
-    ``max_regression`` (from the ``energy`` marker) overrides the rule's.
-    """
-    comparisons = []
-    for record in records:
-        own = record.get("max_regression")
-        test_rule = rule if own is None else Rule(max_regression=own, alpha=rule.alpha)
-        comparisons.append(compare_samples(
-            record["nodeid"], record["samples"]["joules"], history.get(record["nodeid"], []),
-            test_rule, record["meter"],
-        ))
-    measured = {r["nodeid"] for r in records}
+
+def compare_result(result: TestResult, runs: list[dict[str, Any]], rule: Rule) -> Comparison:
+    """A test against its stored runs: rounds against stored rounds (tier 2), else its
+    real call against the stored real calls (tier 1)."""
+    own = result.max_regression
+    rule = rule if own is None else Rule(max_regression=own, alpha=rule.alpha)
+    repeated = [run["samples"]["joules"] for run in runs if run.get("tier", 2) == 2]
+    if result.measurement is not None and repeated:
+        return compare_samples(result.nodeid, result.samples, repeated, rule, result.meter)
+    calls = [run["call_joules"] for run in runs if run.get("call_joules") is not None]
+    if result.call is None:
+        return compare_samples(result.nodeid, result.samples, repeated, rule, result.meter)
+    below = result.call.below_resolution or any(run.get("below_resolution") for run in runs)
+    return compare_value(result.nodeid, result.call.joules, calls, rule, result.meter, below)
+
+
+def file_totals(results: list[TestResult]) -> dict[str, tuple[float, int]]:
+    """Per file: the sum of its tests' real-call joules and how many tests it has."""
+    totals: dict[str, tuple[float, int]] = {}
+    for result in results:
+        if result.call is not None:
+            joules, count = totals.get(result.path, (0.0, 0))
+            totals[result.path] = (joules + result.call.joules, count + 1)
+    return totals
+
+
+def compare_run(
+    results: list[TestResult], history: dict[str, list[dict[str, Any]]],
+    file_history: dict[str, list[dict[str, Any]]], rule: Rule,
+) -> list[Comparison]:
+    """Verdicts for every measured test and every file, plus ``missing`` for stored tests
+    not measured. ``history`` and ``file_history`` hold the stored runs by key."""
+    comparisons = [compare_result(result, history.get(result.nodeid, []), rule) for result in results]
+    meter = results[0].meter if results else ""
+    for path, (joules, count) in sorted(file_totals(results).items()):
+        runs = [run for run in file_history.get(path, []) if run.get("tests") == count]
+        comparisons.append(compare_value(f"{path} (file total)", joules, [r["joules"] for r in runs], rule, meter))
+    measured = {r.nodeid for r in results}
     for nodeid, runs in sorted(history.items()):
-        pooled = [x for run in runs for x in run]
-        if nodeid not in measured and pooled:
-            comparisons.append(Comparison(nodeid, MISSING, baseline_median=statistics.median(pooled)))
+        values = [x for run in runs for x in run["samples"]["joules"]]
+        if nodeid not in measured and values:
+            comparisons.append(Comparison(nodeid, MISSING, baseline_median=statistics.median(values)))
     return comparisons

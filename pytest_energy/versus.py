@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .meters import MeterOptions, MeterSet, select_meters
-from .protocol import Engine, Measurement, ProtocolSettings
-from .report import si
+from .protocol import CallableSource, Engine, Measurement, ProtocolSettings
 from .stats import bootstrap_median_ci
+from .units import si
 
 
 class CandidateMismatch(AssertionError):
@@ -198,19 +198,19 @@ def run_versus(
     results = {label: Candidate(label, None, outcomes[label]) for label in candidates}
     if engine is None:
         return VersusResult(reference, results, value_label=value_label)
-    tasks = {
-        label: ((lambda fn=fn: fn(*args, **kwargs)), None) if setup is None else (fn, prepare)
+    sources = {
+        label: CallableSource(fn, prepare) if setup else CallableSource(lambda fn=fn: fn(*args, **kwargs))
         for label, fn in candidates.items()
     }
-    measurements, order = engine.run_interleaved(tasks, settings or ProtocolSettings())
-    ref = measurements[reference]
+    measurements, order = engine.run_rounds(sources, settings or ProtocolSettings())
+    ref = measurements.get(reference)
     for label, measurement in measurements.items():
         candidate = results[label]
         candidate.measurement = measurement
-        if label != reference:
-            candidate.energy_ratio = paired_ratio(measurement.joules_per_call, ref.joules_per_call)
-            candidate.time_ratio = paired_ratio(measurement.seconds_per_call, ref.seconds_per_call)
-    return VersusResult(reference, results, order, ref.meter, value_label)
+        if label != reference and ref is not None:
+            candidate.energy_ratio = paired_ratio(*_paired(measurement.joules_per_call, ref.joules_per_call))
+            candidate.time_ratio = paired_ratio(*_paired(measurement.seconds_per_call, ref.seconds_per_call))
+    return VersusResult(reference, results, order, engine.meters.label, value_label)
 
 
 def compare(
@@ -224,6 +224,12 @@ def compare(
         return run_versus(Engine(meters), candidates, *args, **kwargs)
     finally:
         meters.close()
+
+
+def _paired(values: list[float], reference: list[float]) -> tuple[list[float], list[float]]:
+    """The rounds both ran (the time cap can stop one candidate a round short)."""
+    count = min(len(values), len(reference))
+    return values[:count], reference[:count]
 
 
 def _plain(value: Any) -> Any:

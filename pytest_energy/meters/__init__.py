@@ -29,6 +29,8 @@ class Meter(ABC):
     is_estimate: bool = False
     #: Shortest window (seconds) this meter resolves well; calibration aims for it.
     min_window_s: float = 0.1
+    #: Shortest window whose figure means anything alone (the counter's update period).
+    resolution_s: float = 0.001
 
     @abstractmethod
     def read(self) -> Reading:
@@ -149,6 +151,11 @@ class MeterSet:
     def min_window_s(self) -> float:
         """The longest minimum window among the meters."""
         return max(m.min_window_s for m in self.meters)
+
+    @property
+    def resolution_s(self) -> float:
+        """The coarsest resolution among the meters."""
+        return max(m.resolution_s for m in self.meters)
 
     def read(self) -> Reading:
         """One reading of every meter, keys prefixed with the meter name."""

@@ -2,7 +2,7 @@
 
 ``joules = cpu_seconds * P_core + seconds * memory_GB * 0.3725 W/GB`` where
 ``cpu_seconds`` is this process's CPU time plus that of its waited-for children and
-``memory_GB`` its resident set. ``P_core`` is the CPU's TDP (looked up by model name in
+``memory_GB`` its resident set (sampled every 50 ms). ``P_core`` is the CPU's TDP (looked up by model name in
 codecarbon's ``cpu_power.csv`` when the ``carbon`` extra is installed) divided by the
 CPUs the OS shows, at most :data:`MAX_CORE_WATTS`; else :data:`DEFAULT_CORE_WATTS`.
 ``--energy-core-watts`` sets it outright. These are modelled figures, labelled
@@ -12,6 +12,8 @@ CPUs the OS shows, at most :data:`MAX_CORE_WATTS`; else :data:`DEFAULT_CORE_WATT
 from __future__ import annotations
 
 import csv
+import functools
+import math
 import os
 import platform
 import re
@@ -26,6 +28,8 @@ MEMORY_WATTS_PER_GB = 0.3725
 DEFAULT_CORE_WATTS = 10.0
 #: A VM sees few cores of a many-core part: TDP / visible CPUs would overstate a core.
 MAX_CORE_WATTS = 20.0
+#: Seconds between reads of the resident set size.
+RESIDENT_SAMPLE_S = 0.05
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -48,14 +52,35 @@ def _normalise(model: str) -> str:
     return " ".join(model.lower().split())
 
 
-def lookup_tdp(model: str) -> tuple[float, str] | None:
-    """(TDP watts, matched name) from codecarbon's table, or None."""
+@functools.lru_cache(maxsize=1)
+def _tdp_table() -> tuple[tuple[str, float], ...]:
+    """(normalised name, TDP watts) rows of codecarbon's table, read once per process.
+
+    Rows whose TDP is not a positive number (the real file has e.g. ``27.29.5``) are
+    skipped."""
     path = data_file("hardware/cpu_power.csv")
+    if path is None:
+        return ()
+    rows = []
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+            for row in csv.DictReader(handle):
+                try:
+                    tdp = float(row.get("TDP") or "")
+                except (TypeError, ValueError):
+                    continue
+                if math.isfinite(tdp) and tdp > 0 and row.get("Name"):
+                    rows.append((row["Name"], tdp))
+    except (OSError, csv.Error):
+        return ()
+    return tuple(rows)
+
+
+@functools.lru_cache(maxsize=8)
+def lookup_tdp(model: str) -> tuple[float, str] | None:
+    """(TDP watts, matched name) from codecarbon's table, or None; cached per model."""
     wanted = _normalise(model)
-    if path is None or not wanted:
-        return None
-    with open(path, newline="") as handle:
-        rows = [(row["Name"], float(row["TDP"])) for row in csv.DictReader(handle) if row.get("TDP")]
+    rows = _tdp_table() if wanted else ()
     for name, tdp in rows:
         if _normalise(name) == wanted:
             return tdp, name
@@ -99,18 +124,25 @@ class EstimateMeter(Meter):
     name = "estimate"
     is_estimate = True
     min_window_s = 0.05
+    #: CPU time comes from a fine-grained clock.
+    resolution_s = max(time.get_clock_info("process_time").resolution, 1e-6)
 
     def __init__(self, watts_per_core: float, source: str) -> None:
         self.watts_per_core = watts_per_core
         self.source = source
         self._memory_joules = 0.0
         self._last = time.perf_counter()
+        self._resident_gb = _resident_gb()
+        self._resident_at = self._last
 
     def read(self) -> Reading:
-        """Cumulative modelled joules."""
+        """Cumulative modelled joules (resident memory re-read at most every
+        :data:`RESIDENT_SAMPLE_S`: reading it costs far more than the CPU clock)."""
         now = time.perf_counter()
-        self._memory_joules += (now - self._last) * _resident_gb() * MEMORY_WATTS_PER_GB
+        self._memory_joules += (now - self._last) * self._resident_gb * MEMORY_WATTS_PER_GB
         self._last = now
+        if now - self._resident_at >= RESIDENT_SAMPLE_S:
+            self._resident_gb, self._resident_at = _resident_gb(), now
         return {"cpu": _cpu_seconds() * self.watts_per_core, "memory": self._memory_joules}
 
     def describe(self) -> str:

@@ -100,6 +100,8 @@ class NvmlMeter(Meter):
     name = "nvml"
     #: The energy counter updates every 10-100 ms: shorter windows are mostly noise.
     min_window_s = 1.0
+    #: The energy counter updates every 10-100 ms.
+    resolution_s = 0.1
 
     def __init__(self, nvml: ModuleType, gpus: list[Gpu]) -> None:
         self._nvml = nvml

@@ -90,6 +90,8 @@ class RaplMeter(Meter):
 
     name = "rapl"
     min_window_s = 0.1
+    #: energy_uj updates about every millisecond.
+    resolution_s = 0.001
 
     def __init__(self, zones: list[Zone]) -> None:
         self.zones = zones

@@ -1,0 +1,353 @@
+"""The measuring plugin: every test's real call (tier 1), repeated rounds where asked (tier 2).
+
+Registered in ``pytest_configure`` only with ``--energy``. Its rule: a test's outcome is
+its own. The real call runs once, between two meter readings. Repetition starts only
+after it passed; each round sets the test's function-scoped fixtures up afresh and tears
+them down outside the measured window (as pytest-rerunfailures re-runs an item), and a
+round that fails, errors or skips costs the figure, never the outcome. A meter that fails
+costs figures from then on, said in one line.
+
+Each test's results ride on its call report (``report.energy``), so they reach the
+xdist controller as each test finishes; the controller keeps them in :class:`RunState`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pytest
+
+from .config import Marks, RatioRule, Settings
+from .fixture import MEASUREMENTS_KEY, VERSUS_KEY
+from .meters import MeterSet, Selection
+from .protocol import CallWindow, Engine, Measurement, ProtocolSettings
+from .results import CUT, NOT_REPEATABLE, REPEATED, TestResult, judge_budget
+from .versus import VersusResult
+
+MARKS_KEY = pytest.StashKey[Marks]()
+_RESULTS_KEY = pytest.StashKey[list[TestResult]]()
+_VERSUS_RESULT_KEY = pytest.StashKey[dict[str, Any]]()
+_DEFERRED_TEARDOWN_KEY = pytest.StashKey[BaseException]()
+
+
+@dataclass
+class RunState:
+    """What the session measured, kept on the controller for the reports and the gate."""
+
+    settings: Settings
+    selection: Selection
+    meters: MeterSet
+    engine: Engine
+    #: By node id: a test reported twice (xdist after an interrupt) counts once.
+    results: dict[str, TestResult] = field(default_factory=dict)
+    versus: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Tests whose repetition the session's --energy-time-budget cut.
+    cut_by_budget: int = 0
+    #: One line per measuring fault (a meter that failed mid-run).
+    faults: list[str] = field(default_factory=list)
+
+
+STATE_KEY = pytest.StashKey[RunState]()
+
+
+class _Parents:
+    """Stands for "the next item" in ``teardown_exact``: keeps the item's parents set up."""
+
+    def __init__(self, item: pytest.Item) -> None:
+        self._chain = item.listchain()[:-1]
+
+    def listchain(self) -> list[pytest.Item]:
+        return self._chain
+
+
+def teardown_item(item: pytest.Item) -> None:
+    """Run the item's own finalizers (its function-scoped fixtures), parents left set up.
+
+    Does nothing when the item is not set up."""
+    item.session._setupstate.teardown_exact(_Parents(item))  # type: ignore[arg-type]
+
+
+def _phase_outcomes_key() -> Any:
+    """pytest's ``tmp_path`` teardown reads the phases' outcomes that its ``makereport``
+    hook stores; a round makes no reports, so it stores them itself."""
+    try:
+        from _pytest.tmpdir import tmppath_result_key
+    except ImportError:  # another pytest: tmp_path then keeps no such record
+        return None
+    return tmppath_result_key
+
+
+class ItemSource:
+    """A round of a test's call: fresh function-scoped fixtures, calls, teardown."""
+
+    def __init__(self, item: pytest.Item) -> None:
+        self.item = item
+        self._outcomes_key = _phase_outcomes_key()
+
+    def open(self, iterations: int) -> None:
+        init = getattr(self.item, "_initrequest", None)
+        if init is not None:
+            init()
+        self.item.session._setupstate.setup(self.item)
+        if self._outcomes_key is not None:
+            self.item.stash[self._outcomes_key] = {"setup": True, "call": True}
+
+    def call(self) -> None:
+        self.item.runtest()
+        # unittest.TestCase items record failures and skips instead of raising them
+        caught = self.item.__dict__.pop("_excinfo", None)
+        if caught:
+            raise caught[0].value
+
+    def close(self) -> None:
+        teardown_item(self.item)
+
+
+def one_line(exc: BaseException) -> str:
+    """``ValueError: bad input`` (first line of the message)."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+class MeasuringPlugin:
+    """Tier 1 and tier 2 measuring, budgets and ratio markers."""
+
+    def __init__(self, config: pytest.Config, state: RunState) -> None:
+        self.config = config
+        self.state = state
+        self.settings = state.settings
+        self.engine = state.engine
+        self.is_worker = hasattr(config, "workerinput")
+        #: Seconds of repetition spent so far (for --energy-time-budget).
+        self.repeat_spent_s = 0.0
+        self.worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+    # -- session -------------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if session.config.option.collectonly:
+            return  # nothing runs, so nothing to subtract from
+        workerinput = getattr(self.config, "workerinput", None)
+        if workerinput is not None:
+            self.engine.idle_watts = float(workerinput.get("energy_idle_watts", 0.0))
+        else:
+            self._guard(lambda: self.engine.measure_idle(self.settings.idle_time_s))
+        self._guard(self.engine.measure_read_cost)
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        state = self.state
+        lines = [f"energy: meters {state.meters.describe()}"]
+        if state.meters.is_estimate:
+            lines[0] += " -- modelled figures, labelled 'estimate', not measurements"
+        lines += [f"energy: {name} unavailable: {why}" for name, why in state.selection.unavailable.items()]
+        if config.option.collectonly:
+            lines.append("energy: collecting only, nothing is measured")
+        elif not all(m.is_estimate for m in state.meters.meters):
+            lines.append(
+                f"energy: idle power {self.engine.idle_watts:.3g} W subtracted (real meters)"
+                if self.settings.idle_time_s > 0 else "energy: idle power not measured (--energy-idle-time=0)"
+            )
+        repeat = "every test" if self.settings.repeat else "tests with energy markers or the energy fixture"
+        lines.append(f"energy: every test's real call measured; repeated in rounds: {repeat}")
+        lines.append(f"energy: carbon intensity {self.settings.intensity.describe()}")
+        return lines
+
+    def _guard(self, action: Any) -> Any:
+        """Run a meter action; on failure stop measuring, say why once, return None."""
+        if self.state.faults:
+            return None
+        try:
+            return action()
+        except Exception as exc:  # a meter fault costs figures, never outcomes
+            self.state.faults.append(f"measuring stopped: {self.state.meters.label} failed ({one_line(exc)})")
+            return None
+
+    # -- one test ------------------------------------------------------------------------
+    def protocol_for(self, item: pytest.Item) -> ProtocolSettings:
+        """The session's protocol with the test's ``energy`` marker applied."""
+        test = item.stash.get(MARKS_KEY, Marks()).test
+        s = self.settings
+        return ProtocolSettings(
+            rounds=test.rounds or s.rounds,
+            warmup=s.warmup if test.warmup is None else test.warmup,
+            min_round_s=s.min_time_s,
+            max_time_s=test.max_time_s or s.max_time_s,
+        )
+
+    def _wants_repeat(self, item: pytest.Item) -> bool:
+        asked = self.settings.repeat or item.stash.get(MARKS_KEY, Marks()).repeat
+        return asked and self.protocol_for(item).rounds > 1
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
+        if "energy" in getattr(item, "fixturenames", ()) or self.state.faults:
+            outcome = yield  # the fixture measures, or nothing can
+            self._record(item, [self._result(item, None, m, label) for label, m in
+                                item.stash.get(MEASUREMENTS_KEY, []) if m.rounds])
+            if not item.__dict__.get("_excinfo"):
+                self._judge(item)
+            return outcome
+        start = self._guard(self.engine.start_window)
+        t0 = time.perf_counter()
+        try:
+            outcome = yield
+        except BaseException:
+            self._tier1(item, start, time.perf_counter() - t0)
+            raise
+        result = self._tier1(item, start, time.perf_counter() - t0)
+        passed = not item.__dict__.get("_excinfo")  # unittest: a failure recorded, not raised
+        if result is not None and passed and self._wants_repeat(item):
+            self._repeat(item, result)
+        if passed:
+            self._judge(item)
+        return outcome
+
+    def _tier1(self, item: pytest.Item, start: Any, seconds: float) -> TestResult | None:
+        if start is None:
+            return None
+        window = self._guard(lambda: self.engine.end_window(start, seconds))
+        if window is None:
+            return None
+        result = self._result(item, window, None)
+        self._record(item, [result])
+        return result
+
+    def _result(
+        self, item: pytest.Item, call: CallWindow | None, measurement: Measurement | None,
+        label: str | None = None,
+    ) -> TestResult:
+        marks = item.stash.get(MARKS_KEY, Marks())
+        result = TestResult(
+            nodeid=item.nodeid if label is None else f"{item.nodeid}::{label}",
+            meter=self.state.meters.label, is_estimate=self.state.meters.is_estimate,
+            idle_watts=self.engine.idle_watts, call=call, measurement=measurement,
+            repeat=None if measurement is None else REPEATED,
+            max_regression=marks.test.max_regression, worker=self.worker,
+        )
+        result.co2_g = self.settings.intensity.co2_g(result.joules)
+        return result
+
+    @staticmethod
+    def _record(item: pytest.Item, results: list[TestResult]) -> None:
+        item.stash[_RESULTS_KEY] = results
+
+    def _repeat(self, item: pytest.Item, result: TestResult) -> None:
+        """Tier 2 after a passed real call; every failure ends as ``result.repeat``."""
+        protocol = self.protocol_for(item)
+        budget_s = self.settings.time_budget_s
+        if budget_s is not None:
+            left = budget_s - self.repeat_spent_s
+            if left <= 0:
+                result.repeat, result.repeat_reason = CUT, f"--energy-time-budget={budget_s:g} s spent"
+                return
+            protocol = replace(protocol, max_time_s=min(protocol.max_time_s, left))
+        try:
+            teardown_item(item)  # the real call's fixtures, torn down as pytest would
+        except BaseException as exc:
+            item.stash[_DEFERRED_TEARDOWN_KEY] = exc  # reported in the teardown phase, as without us
+            result.repeat, result.repeat_reason = NOT_REPEATABLE, "the real call's teardown failed"
+            return
+        started = time.perf_counter()
+        try:
+            measurements, _ = self.engine.run_rounds(
+                {"": ItemSource(item)}, protocol, call_s={"": result.call.seconds if result.call else 0.0},
+            )
+        except KeyboardInterrupt:
+            with contextlib.suppress(BaseException):
+                teardown_item(item)
+            raise
+        except BaseException as exc:  # a failing repeat costs the figure, never the outcome
+            with contextlib.suppress(BaseException):
+                teardown_item(item)
+            result.repeat, result.repeat_reason = NOT_REPEATABLE, one_line(exc)
+            return
+        finally:
+            self.repeat_spent_s += time.perf_counter() - started
+        measurement = measurements.get("")
+        if measurement is None:
+            result.repeat = CUT
+            result.repeat_reason = f"no round fits in max_time {protocol.max_time_s:g} s"
+            return
+        result.measurement, result.repeat = measurement, REPEATED
+        result.co2_g = self.settings.intensity.co2_g(result.joules)
+
+    def _judge(self, item: pytest.Item) -> None:
+        """Budgets and ratio markers: ordinary test failures."""
+        marks = item.stash.get(MARKS_KEY, Marks())
+        failures = []
+        results = item.stash.get(_RESULTS_KEY, [])
+        if marks.budget is not None:
+            for result in results:
+                result.budget = judge_budget(result, marks.budget, self.settings.intensity)
+                message = result.budget.message
+                if message:
+                    label = result.nodeid[len(item.nodeid) + 2:]
+                    failures.append(f"{label}: {message}" if label else message)
+        versus = item.stash.get(VERSUS_KEY, None)
+        if versus is not None and versus.measured:
+            item.stash[_VERSUS_RESULT_KEY] = {"nodeid": item.nodeid, **versus.to_dict()}
+        if marks.ratio is not None:
+            failures.append(_check_ratio(marks.ratio, versus) or "")
+        failures = [f for f in failures if f]
+        if failures:
+            pytest.fail("\n".join(failures), pytrace=False)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+        deferred = item.stash.get(_DEFERRED_TEARDOWN_KEY, None)
+        outcome = yield
+        if deferred is not None:
+            del item.stash[_DEFERRED_TEARDOWN_KEY]
+            raise deferred
+        return outcome
+
+    # -- results travel on the call report -------------------------------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+        report = yield
+        if call.when == "call":
+            results = item.stash.get(_RESULTS_KEY, None)
+            if results:
+                report.energy = results
+            versus = item.stash.get(_VERSUS_RESULT_KEY, None)
+            if versus:
+                report.energy_versus = versus
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call" or self.is_worker:
+            return
+        for result in getattr(report, "energy", ()):
+            self.state.results[result.nodeid] = result
+        versus = getattr(report, "energy_versus", None)
+        if versus:
+            self.state.versus[versus["nodeid"]] = versus
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_report_to_serializable(self, config: pytest.Config, report: Any) -> Iterator[Any]:
+        data = yield
+        if data and data.get("energy"):
+            data["energy"] = [result.to_dict() for result in data["energy"]]
+        return data
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_report_from_serializable(self, config: pytest.Config, data: dict[str, Any]) -> Iterator[Any]:
+        report = yield
+        results = getattr(report, "energy", None)
+        if results:
+            report.energy = [TestResult.from_dict(r) for r in results]
+        return report
+
+
+def _check_ratio(rule: RatioRule, versus: VersusResult | None) -> str | None:
+    if versus is None:
+        return "energy_ratio marker: the test made no energy.compare(...) call"
+    if rule.candidate not in versus.candidates or rule.candidate == versus.reference:
+        return (f"energy_ratio marker: candidate {rule.candidate!r} is not a compared candidate "
+                f"other than the reference {versus.reference!r}")
+    return versus.check_ratio(rule.candidate, at_most=rule.at_most, at_least=rule.at_least)

@@ -1,0 +1,135 @@
+"""Output plugins on the controller: the terminal section, the JSON file, the markdown summary.
+
+Each writes what :class:`~pytest_energy.measuring.RunState` (and the baseline plugin's
+gate, when registered) hold. A file that cannot be written costs that file only, said in
+one line; the other outputs and pytest's summary are still written.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from .gate import Gate
+from .jsonfile import write_json_atomic
+from .measuring import RunState
+from .report import default_top, file_table, markdown_summary, tests_table, versus_table
+from .results import REPEATED
+from .units import si
+from .verdict import file_totals
+
+GATE_KEY = pytest.StashKey[Gate]()
+
+
+def _regressions(gate: Gate | None) -> list[str]:
+    return [c["nodeid"] for c in gate.regressions] if gate else []
+
+
+class TerminalPlugin:
+    """The ``energy`` section of the terminal summary: tables unless -q, the total unless -qq."""
+
+    def __init__(self, config: pytest.Config, state: RunState) -> None:
+        self.config = config
+        self.state = state
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        state = self.state
+        verbosity = self.config.get_verbosity()
+        write = terminalreporter.write_line
+        results = sorted(state.results.values(), key=lambda r: r.nodeid)
+        if verbosity >= 0:
+            terminalreporter.section("energy")
+            if results:
+                write(file_table(results, _regressions(self.config.stash.get(GATE_KEY, None))))
+                top = default_top(len(results), state.settings.top, verbosity > 0)
+                shown = "" if top is None or top >= len(results) else f" (top {top} of {len(results)}; -v shows all)"
+                terminalreporter.write_sep("-", f"energy per test{shown}")
+                write(tests_table(results, top))
+            if state.versus:
+                terminalreporter.write_sep("-", "energy: candidates side by side")
+                write(versus_table(list(state.versus.values())))
+        if verbosity >= -1:
+            repeated = sum(1 for r in results if r.repeat == REPEATED)
+            below = sum(1 for r in results if r.below_resolution)
+            total = sum(joules for joules, _ in file_totals(results).values())
+            count = len(results)
+            write(f"energy: {count} test{'' if count == 1 else 's'} measured ({repeated} repeated in rounds, "
+                  f"{below} below the meters' resolution), {si(total, 'J')} in their real calls "
+                  f"({state.meters.label})")
+            if state.cut_by_budget:
+                write(f"energy: repetition of {state.cut_by_budget} tests cut by --energy-time-budget; "
+                      "they keep their real-call figure", yellow=True)
+        for line in state.faults:
+            write(f"energy warning: {line}", yellow=True)
+        if verbosity >= 0:
+            for warning in state.meters.warnings():
+                write(f"energy warning: {warning}", yellow=True)
+            if state.settings.json_path:
+                write(f"energy: results written to {state.settings.json_path}")
+
+
+class FilePlugin:
+    """``--energy-json`` and ``--energy-markdown`` (and ``$GITHUB_STEP_SUMMARY``)."""
+
+    def __init__(self, config: pytest.Config, state: RunState) -> None:
+        self.config = config
+        self.state = state
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        settings = self.state.settings
+        self.session = session
+        if settings.json_path:
+            self._write(settings.json_path, lambda path: write_json_atomic(path, self.json_document()))
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if settings.markdown_path or step_summary:
+            text = self._markdown()
+            if settings.markdown_path:
+                self._write(settings.markdown_path, lambda path: _write_text(path, text, "w"))
+            if step_summary:
+                self._write(step_summary, lambda path: _write_text(path, text + "\n", "a"))
+
+    def _write(self, path: str, write: Any) -> None:
+        try:
+            write(path)
+        except OSError as exc:
+            self.state.faults.append(f"{path} not written: {exc.strerror or exc}")
+            if self.session.exitstatus == pytest.ExitCode.OK:
+                self.session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _markdown(self) -> str:
+        gate = self.config.stash.get(GATE_KEY, None)
+        return markdown_summary(
+            sorted(self.state.results.values(), key=lambda r: r.nodeid), gate.comparisons if gate else [],
+            self.state.meters.label, self.state.settings.intensity, gate.notes if gate else [],
+        )
+
+    def json_document(self) -> dict[str, Any]:
+        """Everything the run measured, with the settings and meters used."""
+        from . import __version__
+
+        state = self.state
+        gate = self.config.stash.get(GATE_KEY, None)
+        return {
+            "format": "pytest-energy-results",
+            "version": 1,
+            "plugin_version": __version__,
+            "meters": state.meters.describe(),
+            "unavailable_meters": state.selection.unavailable,
+            "idle_watts": state.engine.idle_watts,
+            "read_cost_joules": state.engine.read_cost_j,
+            "resolution_s": state.meters.resolution_s,
+            "settings": state.settings.to_dict(),
+            "tests": [r.to_dict() for r in sorted(state.results.values(), key=lambda r: r.nodeid)],
+            "comparisons": gate.comparisons if gate else [],
+            "versus": [state.versus[key] for key in sorted(state.versus)],
+            "faults": list(state.faults),
+        }
+
+
+def _write_text(path: str, text: str, mode: str) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, mode, encoding="utf-8") as handle:
+        handle.write(text)
