@@ -15,7 +15,8 @@ Schema (version 1)::
           "samples": {"joules": [...], "seconds": [...]},  # per call: one per round, or the call
           "settings": {"rounds": 5, "warmup": 1, "min_round_s": null, "max_time_s": 10.0}}]}},
      "files": {"<path>": {"runs": [{"commit": ..., "time": ..., "meter": "rapl",
-                                    "joules": 0.5, "tests": 12}]}}}  # sum of real calls
+                                    "joules": 0.5,  # the sum of its tests' real calls
+                                    "tests": "<digest of those tests' node ids>"}]}}}
 """
 
 from __future__ import annotations
@@ -197,8 +198,8 @@ def save(
         for result in results:
             runs = (existing.runs(result.nodeid) if keep else []) + [run_entry(result, commit, when)]
             tests[result.nodeid] = {"runs": runs[-history:]}
-        for file_path, (joules, count) in file_totals(results).items():
-            total = {"commit": commit, "time": when, "meter": results[0].meter, "joules": joules, "tests": count}
+        for file_path, (joules, digest) in file_totals(results).items():
+            total = {"commit": commit, "time": when, "meter": results[0].meter, "joules": joules, "tests": digest}
             runs = (existing.file_runs(file_path) if keep else []) + [total]
             files[file_path] = {"runs": runs[-history:]}
         from . import __version__

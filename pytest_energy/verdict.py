@@ -23,6 +23,7 @@ meters resolve is never a regression alone: it is **inconclusive**.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import statistics
 from dataclasses import asdict, dataclass
@@ -175,14 +176,20 @@ def compare_result(result: TestResult, runs: list[dict[str, Any]], rule: Rule) -
     return compare_value(result.nodeid, result.call.joules, calls, rule, result.meter, below)
 
 
-def file_totals(results: list[TestResult]) -> dict[str, tuple[float, int]]:
-    """Per file: the sum of its tests' real-call joules and how many tests it has."""
-    totals: dict[str, tuple[float, int]] = {}
+def file_totals(results: list[TestResult]) -> dict[str, tuple[float, str]]:
+    """Per file: the sum of its tests' real-call joules, and a digest of which tests
+    those are (totals of different sets of tests are not compared)."""
+    joules: dict[str, float] = {}
+    ids: dict[str, list[str]] = {}
     for result in results:
         if result.call is not None:
-            joules, count = totals.get(result.path, (0.0, 0))
-            totals[result.path] = (joules + result.call.joules, count + 1)
-    return totals
+            joules[result.path] = joules.get(result.path, 0.0) + result.call.joules
+            ids.setdefault(result.path, []).append(result.nodeid)
+    return {path: (joules[path], _digest(ids[path])) for path in joules}
+
+
+def _digest(nodeids: list[str]) -> str:
+    return hashlib.sha1("\n".join(sorted(nodeids)).encode()).hexdigest()[:16]
 
 
 def compare_run(
@@ -193,8 +200,8 @@ def compare_run(
     not measured. ``history`` and ``file_history`` hold the stored runs by key."""
     comparisons = [compare_result(result, history.get(result.nodeid, []), rule) for result in results]
     meter = results[0].meter if results else ""
-    for path, (joules, count) in sorted(file_totals(results).items()):
-        runs = [run for run in file_history.get(path, []) if run.get("tests") == count]
+    for path, (joules, tests) in sorted(file_totals(results).items()):
+        runs = [run for run in file_history.get(path, []) if run.get("tests") == tests]
         comparisons.append(compare_value(f"{path} (file total)", joules, [r["joules"] for r in runs], rule, meter))
     measured = {r.nodeid for r in results}
     for nodeid, runs in sorted(history.items()):

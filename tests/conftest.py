@@ -117,6 +117,15 @@ def fake_codecarbon(pytester: pytest.Pytester) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_tdp_lookup() -> None:
+    """The TDP table is read once per process; tests swap codecarbon's data in between."""
+    from pytest_energy.meters import estimate
+
+    estimate._tdp_table.cache_clear()
+    estimate.lookup_tdp.cache_clear()
+
+
+@pytest.fixture(autouse=True)
 def _lean_inner_runs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep unrelated third-party plugins (slow to re-import) out of pytester runs."""
     if "pytester" in request.fixturenames:

@@ -11,12 +11,16 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
 from pytest_energy import baseline as store
+from pytest_energy.protocol import CallWindow
+from pytest_energy.results import TestResult
 
-GATE = ("--energy", "--energy-meter=nvml", "--energy-idle-time=0", "--energy-min-time=0.05",
+# tier 2 (repeated rounds) for every test: these tests pin the rounds' rule
+GATE = ("--energy", "--energy-repeat", "--energy-meter=nvml", "--energy-idle-time=0", "--energy-min-time=0.05",
         "--energy-rounds=5", "--energy-warmup=0")
 SUITE = """
     import itertools, os, time, pynvml, pytest
@@ -55,7 +59,7 @@ def verdicts(pytester, *args: str) -> tuple[pytest.RunResult, dict[str, str]]:
     out = pytester.path / "results.json"
     result = pytester.runpytest(*GATE, "--energy-compare", f"--energy-json={out}", *args)
     data = json.loads(out.read_text())
-    return result, {c["nodeid"].split("::")[1]: c["verdict"] for c in data["comparisons"]}
+    return result, {c["nodeid"].split("::")[-1]: c["verdict"] for c in data["comparisons"]}
 
 
 def test_save_writes_the_documented_schema(suite):
@@ -73,12 +77,13 @@ def test_save_writes_the_documented_schema(suite):
     assert data["machine"]["meters"] == "nvml"
     assert data["commit"] is None and data["history"] == 10
     run = data["tests"]["test_suite.py::test_steady"]["runs"][0]
-    assert run["meter"] == "nvml" and run["iterations"] >= 2
-    assert len(run["samples"]["joules"]) == len(run["samples"]["gross_joules"]) == 5
-    assert len(run["samples"]["seconds"]) == 5
-    assert run["samples"]["joules"] == run["samples"]["gross_joules"]  # no idle window
+    assert run["meter"] == "nvml" and run["tier"] == 2
+    assert 1.94 <= run["call_joules"] <= 2.06 and run["below_resolution"] is True  # 10 ms < NVML's 100 ms
+    assert len(run["samples"]["joules"]) == len(run["samples"]["seconds"]) == 5
     assert all(1.94 <= joules <= 2.06 for joules in run["samples"]["joules"])
     assert run["settings"] == {"rounds": 5, "warmup": 0, "min_round_s": 0.05, "max_time_s": 10.0}
+    assert data["files"]["test_suite.py"]["runs"][0]["joules"] == pytest.approx(
+        sum(t["runs"][0]["call_joules"] for t in data["tests"].values()))
 
 
 def test_history_keeps_the_last_k_runs_and_records_the_commit(suite):
@@ -112,7 +117,8 @@ def test_unchanged_code_passes_and_3x_more_expensive_fails_cleanly(suite, monkey
         "*energy against the baseline*",
         "test_suite.py::test_scaled *+[12][0-9][0-9].[0-9]% (+*%..+*%)*nvml*regression",
         "energy regression: test_suite.py::test_scaled: * J -> * J per call, +[12][0-9][0-9].[0-9]% *, p=*, above the history's *% spread and reaching +10% within its uncertainty (*)",
-        "energy check FAILED: 1 regression, *",
+        "energy regression: test_suite.py (file total): * J -> * J, +1[0-9][0-9].[0-9]% (a single value)*",
+        "energy check FAILED: 2 regressions, *",
         "*= 3 passed in *",
     ])
     assert "Traceback" not in result.stdout.str()
@@ -128,7 +134,8 @@ def test_improvement_new_and_missing(suite, monkeypatch):
     assert found["test_scaled"] == "improvement"
     assert found["test_renamed"] == "new"
     assert found["test_steady"] == "missing"
-    result.stdout.fnmatch_lines(["energy check passed: 1 improvement*1 new, 1 missing"])
+    # the file's total is "new" too: its set of tests changed
+    result.stdout.fnmatch_lines(["energy check passed: 1 improvement, 1 unchanged, 2 new, 1 missing"])
 
 
 def test_compare_then_save_in_one_run(suite, monkeypatch):
@@ -138,7 +145,7 @@ def test_compare_then_save_in_one_run(suite, monkeypatch):
     assert found["test_scaled"] == "regression"  # judged against the old baseline
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     runs = json.load(open(baseline_path(suite)))["tests"]["test_suite.py::test_scaled"]["runs"]
-    assert len(runs) == 2 and runs[1]["summary"]["median"] > 2.5 * runs[0]["summary"]["median"]
+    assert len(runs) == 2 and min(runs[1]["samples"]["joules"]) > 2.5 * max(runs[0]["samples"]["joules"])
 
 
 def test_missing_baseline_warns_and_passes(suite):
@@ -202,7 +209,7 @@ def test_foreign_machine_reports_without_failing_unless_forced(suite, monkeypatc
     assert result.ret == 0
     result.stdout.fnmatch_lines([
         "*pytest-energy: baseline * comes from another machine (cpu_model: 'Some Other CPU' -> *); reporting only*",
-        "energy check passed: 1 regression*",
+        "energy check passed: 2 regressions*",
     ])
     result, _ = verdicts(suite, "--energy-compare-any-machine")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
@@ -227,7 +234,7 @@ def test_markdown_summary_and_github_step_summary(suite, monkeypatch):
     text = markdown.read_text()
     assert text.startswith("## Energy report (pytest-energy)")
     assert "Meter: `nvml`" in text and "475 gCO2e/kWh" in text
-    assert "1 regression" in text
+    assert "2 regressions" in text
     regressions = text.index("### :warning: Regressions")
     assert text.index("`test_suite.py::test_scaled`") > regressions
     assert text.index("<details><summary>All comparisons</summary>") > regressions
@@ -256,9 +263,7 @@ def test_concurrent_saves_from_several_processes_lose_no_test(pytester):
 
 def test_interrupted_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
     path = str(tmp_path / "baseline.json")
-    record = {"nodeid": "t::a", "meter": "estimate", "iterations": 1,
-              "samples": {"joules": [1.0], "gross_joules": [1.0], "seconds": [0.1]},
-              "summary": {"median": 1.0}, "settings": {}}
+    record = TestResult("t::a", "estimate", True, 0.0, call=CallWindow(1.0, 1.0, 0.1, 0.1, False))
     store.save(path, [record], {"cpu_model": "x"}, None, 10)
     before = open(path, "rb").read()
 
@@ -268,6 +273,64 @@ def test_interrupted_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
 
     monkeypatch.setattr("pytest_energy.jsonfile.json.dump", half_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
-        store.save(path, [dict(record, nodeid="t::b")], {"cpu_model": "x"}, None, 10)
+        store.save(path, [replace(record, nodeid="t::b")], {"cpu_model": "x"}, None, 10)
     assert open(path, "rb").read() == before
     assert sorted(os.listdir(tmp_path)) == ["baseline.json", "baseline.json.lock"]
+
+
+TIER1 = ("--energy", "--energy-meter=nvml", "--energy-idle-time=0")
+TIER1_SUITE = """
+    import os, time, pynvml
+
+    def work(joules, seconds):
+        pynvml.consume(int(joules * float(os.environ["SCALE"]) * 1000))
+        time.sleep(seconds)
+
+    def test_long():  # 0.15 s: above NVML's 0.1 s resolution
+        work(2.0, 0.15)
+
+    def test_short():  # below it
+        work(2.0, 0.0)
+"""
+
+
+@pytest.fixture
+def tier1_suite(pytester, exact_meter, monkeypatch):
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.setenv("SCALE", "1")
+    pytester.makepyfile(test_calls=TIER1_SUITE)
+    return pytester
+
+
+def tier1_verdicts(pytester, scale: str) -> tuple[pytest.RunResult, dict[str, str]]:
+    os.environ["SCALE"] = scale
+    out = pytester.path / "results.json"
+    result = pytester.runpytest(*TIER1, "--energy-compare", f"--energy-json={out}")
+    result.assert_outcomes(passed=2)
+    data = json.loads(out.read_text())
+    assert {t["tier"] for t in data["tests"]} == {1}
+    return result, {c["nodeid"].split("::")[-1]: c["verdict"] for c in data["comparisons"]}
+
+
+def test_real_call_gate_after_one_saved_run_catches_3x_not_1_5x(tier1_suite):
+    tier1_suite.runpytest(*TIER1, "--energy-save").assert_outcomes(passed=2)
+    result, found = tier1_verdicts(tier1_suite, "1.5")
+    assert result.ret == 0 and found["test_long"] == "inconclusive"  # within the 2x margin
+    result, found = tier1_verdicts(tier1_suite, "3")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert found["test_long"] == "regression"
+    assert found["test_short"] == "inconclusive"  # below resolution: never a regression alone
+    assert found["test_calls.py (file total)"] == "regression"
+    result.stdout.fnmatch_lines([
+        "energy regression: test_calls.py::test_long: 2 J -> 6 J, +200.0% (a single value), above the 100%*",
+    ])
+
+
+def test_real_call_gate_with_three_saved_runs_uses_their_spread(tier1_suite):
+    for _ in range(3):
+        tier1_suite.runpytest(*TIER1, "--energy-save").assert_outcomes(passed=2)
+    result, found = tier1_verdicts(tier1_suite, "1.05")
+    assert result.ret == 0 and found["test_long"] == "unchanged"
+    result, found = tier1_verdicts(tier1_suite, "1.25")
+    assert found["test_long"] == "regression" and found["test_short"] == "inconclusive"
+    assert result.ret == pytest.ExitCode.TESTS_FAILED

@@ -21,45 +21,113 @@ FAST = ("--energy-rounds=3", "--energy-min-time=0.01")
 
 def test_json_holds_raw_samples_summary_meter_and_settings(pytester, run_energy):
     pytester.makepyfile(SUITE)
-    result, data = run_energy(*FAST)
+    result, data = run_energy(*FAST, "--energy-repeat")
     result.assert_outcomes(passed=3)
     assert data["format"] == "pytest-energy-results" and data["version"] == 1
     assert data["settings"]["rounds"] == 3 and data["settings"]["min_time_s"] == 0.01
     assert data["settings"]["intensity"] == {"g_per_kwh": 475.0, "source": "world average (IEA)", "pue": 1.0}
     assert data["meters"].startswith("estimate (")
+    assert data["read_cost_joules"] >= 0 and data["resolution_s"] > 0
     record = by_test(data)["test_dear"]
     assert record["meter"] == "estimate" and record["estimate"] is True
+    assert record["tier"] == 2 and record["repeat"] == "repeated"
+    assert record["call"]["joules"] > 0 and record["call"]["seconds"] > 0  # the real call too
     assert len(record["rounds"]) == 3
     joules = [r["joules"] / r["iterations"] for r in record["rounds"]]
     assert record["samples"]["joules"] == pytest.approx(joules)
-    assert sorted(joules)[1] == pytest.approx(record["summary"]["median"])
+    assert sorted(joules)[1] == pytest.approx(record["summary"]["median"]) == pytest.approx(record["joules"])
     assert record["summary"]["ci_low"] <= record["summary"]["median"] <= record["summary"]["ci_high"]
     assert record["co2_g"] == pytest.approx(record["summary"]["median"] / 3.6e6 * 475)
     assert by_test(data)["test_dear"]["summary"]["median"] > by_test(data)["test_cheap"]["summary"]["median"]
 
 
-def test_terminal_table_sorted_by_energy_with_total_and_top(pytester, run_energy):
+def test_tier1_json_is_the_real_call(pytester, run_energy):
     pytester.makepyfile(SUITE)
-    result, _ = run_energy(*FAST)
+    result, data = run_energy()
+    result.assert_outcomes(passed=3)
+    record = by_test(data)["test_dear"]
+    assert record["tier"] == 1 and record["repeat"] is None and "rounds" not in record
+    assert record["joules"] == record["call"]["joules"] == record["samples"]["joules"][0]
+    assert record["call"]["window_s"] >= record["call"]["seconds"] > 0
+    assert record["call"]["gross_joules"] >= record["call"]["joules"]
+    assert record["below_resolution"] is False  # the estimate's CPU clock resolves microseconds
+
+
+def _table(lines: list[str], first: str) -> list[list[str]]:
+    """Rows (split on 2+ spaces) of the tabulate table whose header starts with ``first``."""
+    import re
+
+    start = lines.index(next(line for line in lines if line.startswith(first + " ")))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.strip() or line.startswith(("-", "=", "energy")):
+            break
+        rows.append(re.split(r"\s{2,}", line.strip()))
+    return [re.split(r"\s{2,}", lines[start].strip()), *rows]
+
+
+def test_terminal_tables_per_file_then_tests_by_energy(pytester, run_energy):
+    pytester.makepyfile(SUITE)
+    pytester.makepyfile(test_other="def test_x(): pass")
+    result, data = run_energy()
     lines = result.stdout.lines
-    start = lines.index(next(line for line in lines if line.startswith("test ")))
-    header = lines[start].split()
-    assert header == ["test", "rounds", "J/call", "95%", "CI", "CV", "W", "s/call", "gCO2e", "meter", "budget"]
-    order = [line.split("::")[1].split()[0] for line in lines[start + 2:start + 5]]
-    assert order == ["test_dear", "test_mid", "test_cheap"]
-    assert lines[start + 5].startswith("TOTAL (3 tests)")
-    assert all(line.rstrip().endswith("estimate") for line in lines[start + 2:start + 6])
-    result, _ = run_energy(*FAST, "--energy-top=1")
-    result.stdout.fnmatch_lines(["*::test_dear *", "TOTAL (3 tests)*"])
+    files = _table(lines, "file")
+    assert files[0] == ["file", "tests", "J (real calls)", "gCO2e", "regressions"]
+    suite_file = by_test(data)["test_dear"]["nodeid"].split("::")[0]
+    assert {row[0]: row[1] for row in files[1:-1]} == {suite_file: "3", "test_other.py": "1"}
+    assert files[-1][0] == "TOTAL (4 tests)" and files[-1][1] == "4"
+    tests = _table(lines, "test")
+    assert tests[0] == ["test", "measured", "J/call", "95% CI", "s/call", "gCO2e", "meter", "notes"]
+    by_energy = sorted(data["tests"], key=lambda t: -t["joules"])
+    assert [row[0] for row in tests[1:]] == [t["nodeid"] for t in by_energy]
+    assert tests[1][0].endswith("::test_dear")
+    assert all(row[1] == "real call" and row[-1] == "estimate" for row in tests[1:])
+    result, _ = run_energy("--energy-top=1")
+    result.stdout.fnmatch_lines(["*energy per test (top 1 of 4; -v shows all)*", "*::test_dear *"])
     result.stdout.no_fnmatch_line("*::test_mid *")
+
+
+def test_big_suite_shows_top_20_and_always_budgets_and_not_repeatable(pytester, run_energy):
+    pytester.makepyfile(test_many="""
+        import pytest
+
+        @pytest.mark.parametrize("n", range(60))
+        def test_p(n):
+            sum(range(100 * n))
+
+        @pytest.mark.energy_budget(joules=1000)
+        def test_budgeted():
+            pass
+
+        CALLS = []
+
+        @pytest.mark.energy(rounds=2)
+        def test_once_only():
+            CALLS.append(1)
+            assert len(CALLS) == 1
+    """)
+    result, data = run_energy("--energy-min-time=0.001")
+    result.assert_outcomes(passed=62)
+    assert len(data["tests"]) == 62  # the JSON keeps every test
+    result.stdout.fnmatch_lines(["*energy per test (top 20 of 62; -v shows all)*"])
+    tests = _table(result.stdout.lines, "test")
+    names = [row[0].split("::")[1] for row in tests[1:]]
+    assert len(names) == 22 and "test_budgeted" in names and "test_once_only" in names
+    row = next(r for r in tests if r[0].endswith("test_once_only"))
+    assert row[1] == "real call" and row[-1].startswith("not repeatable: AssertionError: assert 2 == 1")
+    verbose, _ = run_energy("--energy-min-time=0.001", "-v")
+    assert len(_table(verbose.stdout.lines, "test")) == 63
 
 
 def test_quiet_prints_one_line(pytester, run_energy):
     pytester.makepyfile(SUITE)
-    result, _ = run_energy(*FAST, "-q")
-    result.stdout.fnmatch_lines(["energy: 3 tests measured, * per call in total (estimate)"])
+    result, _ = run_energy("-q")
+    result.stdout.fnmatch_lines([
+        "energy: 3 tests measured (0 repeated in rounds, 0 below the meters' resolution), "
+        "* in their real calls (estimate)",
+    ])
     assert "J/call" not in result.stdout.str()
-    result, _ = run_energy(*FAST, "-qq")
+    result, _ = run_energy("-qq")
     assert "tests measured" not in result.stdout.str()
 
 
@@ -68,7 +136,7 @@ def test_carbon_intensity_and_pue(pytester, run_energy):
     result, data = run_energy(*FAST, "--energy-carbon-intensity=100", "--energy-pue=1.5")
     result.stdout.fnmatch_lines(["energy: carbon intensity 100 gCO2e/kWh (--energy-carbon-intensity), PUE 1.5"])
     record = by_test(data)["test_mid"]
-    assert record["co2_g"] == pytest.approx(record["summary"]["median"] / 3.6e6 * 100 * 1.5)
+    assert record["co2_g"] == pytest.approx(record["joules"] / 3.6e6 * 100 * 1.5)
 
 
 def test_country_intensity_from_codecarbon_data(pytester, run_energy, fake_codecarbon):
