@@ -9,7 +9,7 @@ from conftest import by_test, reads_around_sleep
 
 from pytest_energy.meters import MeterOptions, MeterUnavailable, nvml
 
-FAST = ("--energy-idle-time=0", "--energy-min-time=0.05", "--energy-rounds=3")
+FAST = ("--energy-idle-time=0", "--energy-min-time=0.05", "--energy-rounds=3", "--energy-repeat")
 
 
 def window_joules(meter, seconds):
@@ -99,12 +99,18 @@ def test_plugin_auto_takes_nvml_plus_estimate_for_the_cpu(pytester, fake_pynvml,
 def test_plugin_nvml_only(pytester, fake_pynvml, run_energy):
     pytester.makepyfile("def test_a(): sum(range(1000))")
     result, data = run_energy("--energy-meter=nvml", "--energy-idle-time=0", "--energy-min-time=0.2",
-                              "--energy-rounds=3")
+                              "--energy-rounds=3", "--energy-repeat")
     result.assert_outcomes(passed=1)
     record = by_test(data)["test_a"]
     assert record["meter"] == "nvml" and record["estimate"] is False
     for round_ in record["rounds"]:
         assert round_["gross_joules"] == pytest.approx(100.0 * round_["window_s"], rel=0.05)
+    # the real call: far shorter than the counter's 0.1 s updates, so marked, yet not hidden
+    call = record["call"]
+    assert call["window_s"] < 0.1 and call["below_resolution"] is True
+    # within the counter's unit (1 mJ): such a figure is quantised, hence the mark
+    assert call["gross_joules"] == pytest.approx(100.0 * call["window_s"], rel=0.05, abs=0.001)
+    result.stdout.fnmatch_lines(["*1 test measured (1 repeated in rounds, 0 below the meters' resolution)*"])
 
 
 def test_plugin_header_says_why_nvml_is_missing(pytester, monkeypatch):

@@ -107,7 +107,7 @@ def test_plugin_reports_gross_and_idle_subtracted_joules_across_wraps(pytester, 
     pytester.makepyfile(PLUGIN_SUITE)
     result, data = run_energy(
         "--energy-meter=rapl", f"--energy-powercap-root={root}", "--energy-rounds=3",
-        "--energy-min-time=0.5", "--energy-idle-time=0.5",
+        "--energy-min-time=0.5", "--energy-idle-time=0.5", "--energy-repeat",
     )
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["energy: meters rapl (package-0)", "energy: idle power * W subtracted (real meters)"])
@@ -119,6 +119,10 @@ def test_plugin_reports_gross_and_idle_subtracted_joules_across_wraps(pytester, 
         assert round_["gross_joules"] == pytest.approx(25.0 * round_["window_s"], rel=0.05)
         assert round_["joules"] == pytest.approx(20.0 * round_["window_s"], rel=0.05)
     assert sum(r["gross_joules"] for r in record["rounds"]) > 2 * 10.0  # the rounds spanned wraps
+    call = record["call"]  # the real call, tier 1: the same rule over its one window
+    assert call["below_resolution"] is False and call["seconds"] <= call["window_s"]
+    assert call["gross_joules"] == pytest.approx(25.0 * call["window_s"], rel=0.05)
+    assert call["joules"] == pytest.approx(20.0 * call["window_s"] - data["read_cost_joules"], rel=0.05)
 
 
 def test_root_from_environment_variable(pytester, powercap, run_energy, monkeypatch):

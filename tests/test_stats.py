@@ -9,6 +9,8 @@ from itertools import combinations
 
 import pytest
 
+from pytest_energy.protocol import CallWindow, Measurement, Round
+from pytest_energy.results import TestResult
 from pytest_energy.stats import (
     _midranks,
     bootstrap_median_ci,
@@ -26,6 +28,7 @@ from pytest_energy.verdict import (
     Rule,
     compare_run,
     compare_samples,
+    compare_value,
     history_spread,
 )
 
@@ -101,12 +104,42 @@ def test_a_change_within_the_history_spread_is_not_a_regression():
     assert result.history_spread > result.change and result.verdict != REGRESSION
 
 
+def repeated(nodeid, samples, max_regression=None):
+    """A tier-2 result whose rounds (of one call each) hold ``samples``."""
+    rounds = [Round(j, j, 0.1, 1, 0.1, 0.0, 0.1) for j in samples]
+    return TestResult(nodeid, "m", False, 0.0, call=CallWindow(samples[0], samples[0], 0.1, 0.1, False),
+                      measurement=Measurement("m", False, rounds, 0.0), max_regression=max_regression)
+
+
+def stored(samples_per_run):
+    return [{"tier": 2, "call_joules": s[0], "samples": {"joules": s}} for s in samples_per_run]
+
+
 def test_compare_run_marks_missing_and_uses_per_test_threshold():
-    history = {"a": runs(1.0), "b": runs(1.0), "gone": runs(1.0)}
-    records = [
-        {"nodeid": "a", "meter": "m", "samples": {"joules": runs(2.0, 1, seed=3)[0]}},
-        {"nodeid": "b", "meter": "m", "samples": {"joules": runs(2.0, 1, seed=3)[0]}, "max_regression": 2.0},
-        {"nodeid": "new", "meter": "m", "samples": {"joules": [1.0]}},
+    history = {"a": stored(runs(1.0)), "b": stored(runs(1.0)), "gone": stored(runs(1.0))}
+    results = [
+        repeated("a", runs(2.0, 1, seed=3)[0]),
+        repeated("b", runs(2.0, 1, seed=3)[0], max_regression=2.0),
+        repeated("new", [1.0]),
     ]
-    verdicts = {c.nodeid: c.verdict for c in compare_run(records, history, Rule())}
-    assert verdicts == {"a": REGRESSION, "b": UNCHANGED, "new": NEW, "gone": MISSING}
+    verdicts = {c.nodeid: c.verdict for c in compare_run(results, history, {}, Rule())}
+    assert verdicts == {"a": REGRESSION, "b": UNCHANGED, "new": NEW, "gone": MISSING, "a (file total)": NEW,
+                        "b (file total)": NEW, "new (file total)": NEW}
+
+
+@pytest.mark.parametrize(("history", "current", "verdict"), [
+    ([1.0], 2.5, REGRESSION),          # one stored value: only beyond 2x counts
+    ([1.0], 1.9, INCONCLUSIVE),
+    ([1.0], 1.05, UNCHANGED),
+    ([1.0], 0.4, IMPROVEMENT),
+    ([1.0, 1.02, 0.98], 1.3, REGRESSION),   # three: their 99% prediction bound
+    ([1.0, 1.02, 0.98], 1.05, UNCHANGED),
+    ([1.0, 1.5, 0.6], 1.3, UNCHANGED),       # a wide history absorbs +30%
+    ([], 1.0, NEW),
+])
+def test_single_value_rule(history, current, verdict):
+    assert compare_value("t", current, history, Rule()).verdict == verdict
+
+
+def test_single_value_below_resolution_is_never_a_regression():
+    assert compare_value("t", 100.0, [1.0, 1.0, 1.0], Rule(), below_resolution=True).verdict == INCONCLUSIVE

@@ -31,18 +31,19 @@ def test_n2_reports_every_test_and_windows_never_overlap(pytester):
     """)
     out = pytester.path / "energy.json"
     result = pytester.runpytest_subprocess(
-        "-n", "2", "--energy", "--energy-rounds=3", "--energy-min-time=0.02", f"--energy-json={out}",
+        "-n", "2", "--energy", "--energy-repeat", "--energy-rounds=3", "--energy-min-time=0.02",
+        f"--energy-json={out}",
     )
     result.assert_outcomes(passed=8, failed=1)
     result.stdout.fnmatch_lines([
         "*energy budget exceeded:*",
         "TOTAL (9 tests)*",
-        "energy: 9 tests measured, * per call in total (estimate)",
+        "energy: 9 tests measured (9 repeated in rounds, *), * in their real calls (estimate)",
     ])
     data = json.loads(out.read_text())
     assert len(data["tests"]) == 9
     assert {t["worker"] for t in data["tests"]} == {"gw0", "gw1"}
-    windows = sorted(tuple(t["window"]) for t in data["tests"])
+    windows = sorted(tuple(t["window"]) for t in data["tests"])  # the rounds' windows
     for (_, end), (next_start, _) in zip(windows, windows[1:], strict=False):
         assert end <= next_start, f"measured windows overlap: {windows}"
 
@@ -68,3 +69,21 @@ def test_n2_idle_power_is_measured_once_by_the_controller(pytester, powercap):
     assert data["idle_watts"] == pytest.approx(7.0, rel=0.05)
     assert {t["idle_watts"] for t in data["tests"]} == {data["idle_watts"]}
     assert {t["meter"] for t in data["tests"]} == {"rapl"}
+
+
+def test_a_crashed_worker_loses_only_the_crashing_test(pytester):
+    pytester.makepyfile(test_crash="""
+        import os, pytest
+
+        @pytest.mark.parametrize("n", range(12))
+        def test_fine(n):
+            sum(range(1000))
+
+        def test_crash():
+            os._exit(1)
+    """)
+    out = pytester.path / "energy.json"
+    result = pytester.runpytest_subprocess("-n", "2", "--energy", f"--energy-json={out}")
+    result.assert_outcomes(passed=12, failed=1)
+    data = json.loads(out.read_text())
+    assert sorted(t["nodeid"] for t in data["tests"]) == sorted(f"test_crash.py::test_fine[{n}]" for n in range(12))
