@@ -157,14 +157,17 @@ class MeasuringPlugin:
         lines.append(f"energy: carbon intensity {self.settings.intensity.describe()}")
         return lines
 
-    def _guard(self, action: Any) -> Any:
-        """Run a meter action; on failure stop measuring, say why once, return None."""
+    def _guard(self, action: Any, item: pytest.Item | None = None) -> Any:
+        """Run a meter action (or, with ``item``, the plugin's own work on that test); on
+        an error, stop measuring, say why in one line, and return None: a fault in
+        measuring costs figures, never a test's outcome."""
         if self.state.faults:
             return None
         try:
             return action()
-        except Exception as exc:  # a meter fault costs figures, never outcomes
-            self.state.faults.append(f"measuring stopped: {self.state.meters.label} failed ({one_line(exc)})")
+        except Exception as exc:
+            where = f"{self.state.meters.label} failed" if item is None else f"error measuring {item.nodeid}"
+            self.state.faults.append(f"measuring stopped: {where} ({one_line(exc)})")
             return None
 
     # -- one test ------------------------------------------------------------------------
@@ -187,24 +190,25 @@ class MeasuringPlugin:
     def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
         if "energy" in getattr(item, "fixturenames", ()) or self.state.faults:
             outcome = yield  # the fixture measures, or nothing can
-            self._record(item, [self._result(item, None, m, label) for label, m in
-                                item.stash.get(MEASUREMENTS_KEY, []) if m.rounds])
-            if not item.__dict__.get("_excinfo"):
-                self._judge(item)
-            return outcome
-        start = self._guard(self.engine.start_window)
-        t0 = time.perf_counter()
-        try:
-            outcome = yield
-        except BaseException:
-            self._tier1(item, start, time.perf_counter() - t0)
-            raise
-        result = self._tier1(item, start, time.perf_counter() - t0)
-        passed = not item.__dict__.get("_excinfo")  # unittest: a failure recorded, not raised
-        if result is not None and passed and self._wants_repeat(item):
-            self._repeat(item, result)
-        if passed:
-            self._judge(item)
+            self._guard(lambda: self._record(item, [
+                self._result(item, None, m, label) for label, m in item.stash.get(MEASUREMENTS_KEY, []) if m.rounds
+            ]), item)
+        else:
+            start = self._guard(self.engine.start_window)
+            t0 = time.perf_counter()
+            try:
+                outcome = yield
+            except BaseException:
+                self._guard(lambda: self._tier1(item, start, time.perf_counter() - t0), item)
+                raise
+            seconds = time.perf_counter() - t0
+            result = self._guard(lambda: self._tier1(item, start, seconds), item)
+            if result is not None and _passed(item) and self._wants_repeat(item):
+                self._guard(lambda: self._repeat(item, result), item)
+        if _passed(item):
+            failure = self._guard(lambda: self._judge(item), item)
+            if failure:
+                pytest.fail(failure, pytrace=False)
         return outcome
 
     def _tier1(self, item: pytest.Item, start: Any, seconds: float) -> TestResult | None:
@@ -240,11 +244,14 @@ class MeasuringPlugin:
         """Tier 2 after a passed real call; every failure ends as ``result.repeat``."""
         protocol = self.protocol_for(item)
         budget_s = self.settings.time_budget_s
+        budget_note = f"--energy-time-budget={budget_s} s spent"
+        limited = False
         if budget_s is not None:
             left = budget_s - self.repeat_spent_s
             if left <= 0:
-                result.repeat, result.repeat_reason = CUT, f"--energy-time-budget={budget_s:g} s spent"
+                self._cut(result, budget_note, by_budget=True)
                 return
+            limited = left < protocol.max_time_s
             protocol = replace(protocol, max_time_s=min(protocol.max_time_s, left))
         try:
             teardown_item(item)  # the real call's fixtures, torn down as pytest would
@@ -270,14 +277,19 @@ class MeasuringPlugin:
             self.repeat_spent_s += time.perf_counter() - started
         measurement = measurements.get("")
         if measurement is None:
-            result.repeat = CUT
-            result.repeat_reason = f"no round fits in max_time {protocol.max_time_s:g} s"
+            self._cut(result, budget_note if limited else f"no round fits in max_time {protocol.max_time_s:g} s",
+                      by_budget=limited)
             return
         result.measurement, result.repeat = measurement, REPEATED
         result.co2_g = self.settings.intensity.co2_g(result.joules)
 
-    def _judge(self, item: pytest.Item) -> None:
-        """Budgets and ratio markers: ordinary test failures."""
+    def _cut(self, result: TestResult, reason: str, *, by_budget: bool) -> None:
+        result.repeat, result.repeat_reason = CUT, reason
+        if by_budget:
+            self.state.cut_by_budget += 1
+
+    def _judge(self, item: pytest.Item) -> str | None:
+        """Budgets and ratio markers: the failure message, if any (an ordinary test failure)."""
         marks = item.stash.get(MARKS_KEY, Marks())
         failures = []
         results = item.stash.get(_RESULTS_KEY, [])
@@ -293,9 +305,7 @@ class MeasuringPlugin:
             item.stash[_VERSUS_RESULT_KEY] = {"nodeid": item.nodeid, **versus.to_dict()}
         if marks.ratio is not None:
             failures.append(_check_ratio(marks.ratio, versus) or "")
-        failures = [f for f in failures if f]
-        if failures:
-            pytest.fail("\n".join(failures), pytrace=False)
+        return "\n".join(f for f in failures if f) or None
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
@@ -342,6 +352,11 @@ class MeasuringPlugin:
         if results:
             report.energy = [TestResult.from_dict(r) for r in results]
         return report
+
+
+def _passed(item: pytest.Item) -> bool:
+    """After a call that raised nothing: False when a unittest item recorded a failure."""
+    return not item.__dict__.get("_excinfo")
 
 
 def _check_ratio(rule: RatioRule, versus: VersusResult | None) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -11,23 +12,193 @@ from pytest_energy import measure
 from pytest_energy.meters import Meter, MeterSet
 from pytest_energy.protocol import Engine, ProtocolSettings
 
+SENSITIVE = '''
+    import unittest
+    from unittest import mock
 
-def test_sub_millisecond_test_is_calibrated_to_the_minimum_round_time(pytester, run_energy):
-    pytester.makepyfile("def test_tiny(): sum(range(10))")
-    result, data = run_energy("--energy-min-time=0.05", "--energy-rounds=4")
+    import pytest
+
+    STATE = []
+
+
+    @pytest.fixture
+    def numbers():
+        def gen():
+            yield 1
+        return gen()
+
+
+    @pytest.fixture
+    def spy():
+        return mock.Mock()
+
+
+    def test_writes_tmp_path(tmp_path):
+        (tmp_path / "out").mkdir()
+
+
+    def test_consumes_generator(numbers):
+        assert next(numbers) == 1
+
+
+    def test_mock_called_once(spy):
+        spy()
+        spy.assert_called_once()
+
+
+    def test_module_counter():
+        STATE.append("counter")
+        assert STATE.count("counter") == 1
+
+
+    def test_skips_on_second_call():
+        STATE.append("skip")
+        if STATE.count("skip") > 1:
+            pytest.skip("second call")
+
+
+    def test_fails():
+        assert 1 == 2
+
+
+    @pytest.mark.xfail(reason="known")
+    def test_expected_failure():
+        assert 1 == 2
+
+
+    class TestCaseStyle(unittest.TestCase):
+        def test_counts(self):
+            STATE.append("unittest")
+            self.assertEqual(STATE.count("unittest"), 1)
+
+
+    def doubled(x):
+        """
+        >>> doubled(2)
+        4
+        """
+        return 2 * x
+'''
+REPEAT_SENSITIVE = {"test_writes_tmp_path", "test_consumes_generator", "test_mock_called_once",
+                    "test_module_counter", "test_skips_on_second_call", "TestCaseStyle::test_counts"}
+VERDICTS = ("PASSED", "FAILED", "SKIPPED", "XFAIL", "ERROR")
+
+
+def _outcomes(result: pytest.RunResult) -> dict[str, str]:
+    """Test name -> outcome word, from -v output."""
+    found = {}
+    for line in result.outlines:
+        words = line.split(" ")
+        if "::" in words[0] and len(words) > 1 and words[1] in VERDICTS:
+            found[words[0].split("::", 1)[1]] = words[1]
+    return found
+
+
+def test_outcomes_are_the_same_with_and_without_energy_and_repeat(pytester):
+    pytester.makepyfile(test_sensitive=SENSITIVE)
+    out = pytester.path / "energy.json"
+    plain = pytester.runpytest("-v", "-p", "no:randomly", "--doctest-modules")
+    plain.assert_outcomes(passed=7, failed=1, xfailed=1)
+    expected = _outcomes(plain)
+    assert len(expected) == 9
+    for extra in ([], ["--energy-repeat", "--energy-min-time=0.001"]):
+        result = pytester.runpytest("-v", "-p", "no:randomly", "--doctest-modules", "--energy",
+                                    f"--energy-json={out}", *extra)
+        result.assert_outcomes(passed=7, failed=1, xfailed=1)
+        assert _outcomes(result) == expected
+        tests = {t["nodeid"].split("::", 1)[1]: t for t in json.loads(out.read_text())["tests"]}
+        assert set(tests) == set(expected)  # every item has a record, doctest and unittest too
+        assert all(t["call"]["seconds"] > 0 for t in tests.values())
+        if extra:
+            not_repeatable = {name for name, t in tests.items() if t["repeat"] == "not repeatable"}
+            assert REPEAT_SENSITIVE <= not_repeatable
+            assert all(tests[name]["tier"] == 1 for name in not_repeatable)
+            assert tests["test_module_counter"]["repeat_reason"] == "AssertionError: assert 2 == 1"
+            assert tests["test_skips_on_second_call"]["repeat_reason"] == "Skipped: second call"
+            assert tests["test_fails"]["repeat"] is None  # failed: never repeated
+            assert tests["test_expected_failure"]["repeat"] is None
+            result.stdout.fnmatch_lines(["*test_module_counter * real call *not repeatable: AssertionError*"])
+        else:
+            assert all(t["repeat"] is None and t["tier"] == 1 for t in tests.values())
+
+
+def test_each_round_gets_fresh_function_fixtures_and_keeps_higher_scopes(pytester, run_energy):
+    pytester.makepyfile("""
+        import time, pytest
+
+        SETUPS = {"function": 0, "module": 0}
+        PATHS = []
+
+        @pytest.fixture(scope="module")
+        def shared():
+            SETUPS["module"] += 1
+            return object()
+
+        @pytest.fixture
+        def fresh(tmp_path):
+            SETUPS["function"] += 1
+            yield tmp_path
+            assert tmp_path.exists()
+
+        @pytest.mark.energy(rounds=3, warmup=2)
+        def test_repeated(fresh, shared):
+            (fresh / "out").mkdir()  # fails on a reused tmp_path
+            PATHS.append(fresh)
+            time.sleep(0.02)  # longer than a round must span: one call per round
+
+        def test_counts():
+            assert SETUPS == {"function": 1 + 1 + 3, "module": 1}  # real call, 1 more warmup, rounds
+            assert len(set(PATHS)) == len(PATHS) == 5
+    """)
+    result, data = run_energy("--energy-min-time=0.01", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    record = by_test(data)["test_repeated"]
+    assert record["repeat"] == "repeated" and len(record["rounds"]) == 3
+    assert all(r["iterations"] == 1 for r in record["rounds"])
+
+
+def test_fixture_setup_and_teardown_are_outside_the_windows(pytester, run_energy):
+    pytester.makepyfile("""
+        import time, pytest
+
+        @pytest.fixture
+        def slow():
+            time.sleep(0.3)
+            yield 1
+            time.sleep(0.3)
+
+        @pytest.mark.energy(rounds=2)
+        def test_uses_slow(slow):
+            assert slow == 1
+    """)
+    result, data = run_energy("--energy-min-time=0.01")
     result.assert_outcomes(passed=1)
-    record = by_test(data)["test_tiny"]
-    assert record["iterations"] > 100
-    assert len(record["rounds"]) == 4
-    for round_ in record["rounds"]:
-        assert round_["iterations"] == record["iterations"]
-        assert round_["seconds"] >= 0.05 * 0.5  # calibration aims at 1.2x; allow a noisy machine
-    per_call = record["samples"]["seconds"]
-    assert per_call == pytest.approx([r["seconds"] / r["iterations"] for r in record["rounds"]])
-    assert max(per_call) < 1e-3
+    record = by_test(data)["test_uses_slow"]
+    # either sleep inside a window would make it at least 0.3 s; the calls take microseconds
+    assert record["call"]["window_s"] < 0.3
+    assert record["repeat"] == "repeated" and all(r["window_s"] < 0.3 for r in record["rounds"])
 
 
-def test_rounds_1_runs_the_test_exactly_once(pytester, run_energy):
+def test_a_failing_fixture_teardown_is_reported_as_without_energy(pytester):
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.fixture
+        def strict():
+            yield
+            raise RuntimeError("teardown broke")
+
+        @pytest.mark.energy(rounds=3)
+        def test_a(strict):
+            pass
+    """)
+    for args in ([], ["--energy"], ["--energy", "--energy-repeat"]):
+        result = pytester.runpytest(*args)
+        result.assert_outcomes(passed=1, errors=1)
+        result.stdout.fnmatch_lines(["*RuntimeError: teardown broke*"])
+
+
+def test_rounds_1_measures_only_the_real_call(pytester, run_energy):
     pytester.makepyfile("""
         import pytest
         CALLS = []
@@ -36,104 +207,138 @@ def test_rounds_1_runs_the_test_exactly_once(pytester, run_energy):
         def test_once():
             CALLS.append(1)
             assert len(CALLS) == 1
-
-        def test_default():
-            CALLS.append(2)
     """)
-    result, data = run_energy("--energy-warmup=2", "--energy-rounds=3")
-    result.assert_outcomes(passed=2)
+    result, data = run_energy("--energy-repeat", "--energy-warmup=2", "--energy-rounds=3")
+    result.assert_outcomes(passed=1)
     once = by_test(data)["test_once"]
-    assert once["iterations"] == 1 and len(once["rounds"]) == 1
-    default = by_test(data)["test_default"]
-    assert len(default["rounds"]) == 3
+    assert once["tier"] == 1 and once["repeat"] is None
 
 
-def test_warmup_and_rounds_from_ini_and_marker(pytester, run_energy):
+def test_sub_millisecond_rounds_are_calibrated_to_the_minimum_round_time(pytester, run_energy):
+    pytester.makepyfile("def test_tiny(): sum(range(10))")
+    result, data = run_energy("--energy-repeat", "--energy-min-time=0.05", "--energy-rounds=4")
+    result.assert_outcomes(passed=1)
+    record = by_test(data)["test_tiny"]
+    assert record["iterations"] > 100 and len(record["rounds"]) == 4
+    for round_ in record["rounds"]:
+        assert round_["seconds"] >= 0.05 / 2  # shorter rounds are calibration, dropped
+    per_call = record["samples"]["seconds"]
+    assert per_call == pytest.approx([r["seconds"] / r["iterations"] for r in record["rounds"]])
+    assert max(per_call) < 1e-3
+
+
+def test_markers_merge_keyword_by_keyword_closest_first(pytester, run_energy):
     pytester.makeini("[pytest]\nenergy_rounds = 2\nenergy_warmup = 0\n")
     pytester.makepyfile("""
         import pytest
 
-        def test_ini(): pass
+        pytestmark = pytest.mark.energy(rounds=4)
 
-        @pytest.mark.energy(rounds=6)
-        def test_marker(): pass
+        def test_module_marker(): pass
+
+        @pytest.mark.energy(rounds=3)
+        @pytest.mark.energy(warmup=0)
+        def test_stacked(): pass
+
+        @pytest.mark.energy_budget(joules=1e-12)
+        class TestBudget:
+            @pytest.mark.energy_budget(co2_g=100)
+            def test_both(self): sum(range(1000))
     """)
-    result, data = run_energy("--energy-min-time=0.01")
+    result, data = run_energy("--energy-min-time=0.005")
+    result.assert_outcomes(passed=2, failed=1)
+    assert len(by_test(data)["test_module_marker"]["rounds"]) == 4
+    assert len(by_test(data)["test_stacked"]["rounds"]) == 3
+    assert by_test(data)["test_both"]["budget"]["joules"] == 1e-12  # the class's joules kept
+    result.stdout.fnmatch_lines(["*energy budget exceeded: * > 1e-12 J*"])
+
+
+def test_a_bad_class_marker_is_caught_under_a_good_function_marker(pytester):
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.energy(rounds=-1)
+        class TestA:
+            @pytest.mark.energy(rounds=2)
+            def test_a(self): pass
+    """)
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*TestA::test_a: energy(rounds=-1): rounds must be > 0"])
+
+
+@pytest.mark.parametrize("marker", ["energy(warmup=10**10)", "energy(rounds=10**9)"])
+def test_max_time_bounds_huge_warmup_and_rounds(pytester, run_energy, marker):
+    pytester.makepyfile(f"""
+        import time, pytest
+
+        @pytest.mark.{marker}
+        def test_huge(): time.sleep(0.001)
+    """)
+    started = time.perf_counter()
+    result, data = run_energy("--energy-max-time=1", "--energy-min-time=0.01")
+    assert time.perf_counter() - started < 30  # seconds, not hours
+    result.assert_outcomes(passed=1)
+    assert by_test(data)["test_huge"]["repeat"] in ("repeated", "cut")
+
+
+def test_max_time_never_starts_a_call_that_does_not_fit(pytester, run_energy):
+    pytester.makepyfile("""
+        import time, pytest
+        CALLS = []
+
+        @pytest.mark.energy(rounds=50, warmup=0)
+        def test_slow():
+            CALLS.append(1)
+            time.sleep(0.3)
+
+        def test_count():
+            assert len(CALLS) <= 1 + 4  # the real call, then what fits in 1 s
+    """)
+    result, data = run_energy("--energy-max-time=1", "-p", "no:randomly")
     result.assert_outcomes(passed=2)
-    assert len(by_test(data)["test_ini"]["rounds"]) == 2
-    assert len(by_test(data)["test_marker"]["rounds"]) == 6
+    record = by_test(data)["test_slow"]
+    assert record["capped"] is True and 1 <= len(record["rounds"]) <= 3
 
 
-def test_fixture_setup_and_teardown_are_not_measured(pytester, run_energy):
+def test_session_time_budget_cuts_repetition_and_says_so(pytester, run_energy):
     pytester.makepyfile("""
         import time, pytest
 
-        @pytest.fixture
-        def slow():
-            time.sleep(0.5)
-            yield 1
-            time.sleep(0.5)
-
-        def test_uses_slow(slow):
-            assert slow == 1
+        @pytest.mark.parametrize("n", range(4))
+        @pytest.mark.energy(rounds=3, warmup=0)
+        def test_p(n): time.sleep(0.05)
     """)
-    result, data = run_energy("--energy-rounds=2", "--energy-min-time=0.01")
-    result.assert_outcomes(passed=1)
-    record = by_test(data)["test_uses_slow"]
-    # either sleep inside a window would make it at least 0.5 s; the rounds take ~0.02 s
-    assert sum(r["seconds"] for r in record["rounds"]) < 0.5
-    assert record["window"][1] - record["window"][0] < 0.5
+    result, data = run_energy("--energy-time-budget=0.2", "--energy-min-time=0.01", "-p", "no:randomly")
+    result.assert_outcomes(passed=4)
+    cut = [t for t in data["tests"] if t["repeat"] == "cut"]
+    assert 1 <= len(cut) <= 3
+    assert all(t["tier"] == 1 and t["repeat_reason"] == "--energy-time-budget=0.2 s spent" for t in cut)
+    result.stdout.fnmatch_lines([f"energy: repetition of {len(cut)} tests cut by --energy-time-budget*"])
 
 
-def test_rounds_reuse_fixture_values_and_gc_is_off_while_measuring(pytester, run_energy):
+def test_gc_runs_as_usual_during_rounds(pytester, run_energy):
     pytester.makepyfile("""
         import gc, pytest
 
-        @pytest.fixture
-        def bucket():
-            return []
-
-        def test_collects(bucket):
-            bucket.append(1)
-            assert not gc.isenabled()
-            assert len(bucket) >= 1
+        @pytest.mark.energy(rounds=3)
+        def test_cycles():
+            assert gc.isenabled()
+            for _ in range(20_000):
+                node = {}
+                node["self"] = node  # a reference cycle only the collector frees
+            assert len(gc.get_objects()) < 1_000_000
     """)
-    result, _ = run_energy("--energy-rounds=3", "--energy-min-time=0.01")
+    result, data = run_energy("--energy-min-time=0.05")
     result.assert_outcomes(passed=1)
+    assert by_test(data)["test_cycles"]["repeat"] == "repeated"
 
 
-def test_a_test_failing_during_measurement_fails_normally_and_records_nothing(pytester, run_energy):
-    pytester.makepyfile("""
-        CALLS = []
-
-        def test_flaky():
-            CALLS.append(1)
-            assert len(CALLS) < 3, "failed on call %d" % len(CALLS)
-
-        def test_ok(): pass
-    """)
-    result, data = run_energy("--energy-rounds=3", "--energy-min-time=0.01")
-    result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*AssertionError: failed on call 3*"])
-    assert set(by_test(data)) == {"test_ok"}
-
-
-def test_time_cap_stops_rounds_early(pytester, run_energy):
-    pytester.makepyfile("""
-        import time
-        def test_slow(): time.sleep(0.1)
-    """)
-    result, data = run_energy("--energy-rounds=50", "--energy-max-time=0.5", "--energy-warmup=0")
-    result.assert_outcomes(passed=1)
-    record = by_test(data)["test_slow"]
-    assert record["capped"] is True
-    assert 2 <= len(record["rounds"]) <= 7
-
-
-def test_async_tests_are_left_alone(pytester, run_energy):
+def test_async_tests_keep_their_outcome(pytester, run_energy):
     pytester.makepyfile("async def test_coro(): pass")
-    result, data = run_energy()
-    assert "test_coro" not in by_test(data)
+    plain = pytester.runpytest()
+    result, _ = run_energy()
+    assert result.parseoutcomes() == plain.parseoutcomes()
 
 
 class ScriptedMeter(Meter):
@@ -204,3 +409,36 @@ def test_measure_outside_pytest_labels_the_estimate():
     assert m.meter == "estimate" and m.is_estimate
     assert m.joules > 0 and m.seconds > 0
     assert m.co2_g == pytest.approx(m.joules / 3.6e6 * 475)
+
+
+def test_a_meter_failing_mid_run_costs_figures_never_outcomes(pytester):
+    # the conftest patches the meter class, so the run gets a subprocess of its own
+    pytester.makeconftest("""
+        from pytest_energy.meters import estimate
+
+        real_read, reads = estimate.EstimateMeter.read, []
+
+        def flaky_read(self):
+            reads.append(1)
+            if len(reads) > 40:
+                raise OSError("counter vanished")
+            return real_read(self)
+
+        estimate.EstimateMeter.read = flaky_read
+    """)
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.parametrize("n", range(30))
+        @pytest.mark.energy_budget(joules=1000)
+        def test_p(n): pass
+
+        def test_fails(): assert 0
+    """)
+    out = pytester.path / "energy.json"
+    result = pytester.runpytest_subprocess("--energy", f"--energy-json={out}", "--energy-min-time=0.001",
+                                           "-p", "no:randomly")
+    result.assert_outcomes(passed=30, failed=1)
+    assert 0 < len(json.loads(out.read_text())["tests"]) < 31
+    result.stdout.fnmatch_lines(["energy warning: measuring stopped: estimate failed (OSError: counter vanished)"])
+    assert "Traceback" not in result.stdout.str()
