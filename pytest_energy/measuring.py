@@ -82,12 +82,44 @@ def _phase_outcomes_key() -> Any:
     return tmppath_result_key
 
 
+class _QuietHooks:
+    """The item's hooks, except that reports made during a round (subtests report as the
+    test runs) reach no one: a round is not a test run. Failed ones are kept."""
+
+    def __init__(self, hooks: Any, failed: list[Any]) -> None:
+        self._hooks = hooks
+        self._failed = failed
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._hooks, name)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed:
+            self._failed.append(report)
+
+    def pytest_exception_interact(self, **kwargs: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def quiet_reports(item: pytest.Item, failed: list[Any]) -> Iterator[None]:
+    """While rounds run, hooks reached through ``item.ihook`` report nothing."""
+    session = item.session
+    real = session.gethookproxy
+    session.gethookproxy = lambda fspath: _QuietHooks(real(fspath), failed)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del session.gethookproxy  # the instance attribute: the method shows through again
+
+
 class ItemSource:
     """A round of a test's call: fresh function-scoped fixtures, calls, teardown."""
 
-    def __init__(self, item: pytest.Item) -> None:
+    def __init__(self, item: pytest.Item, failed_reports: list[Any]) -> None:
         self.item = item
         self._outcomes_key = _phase_outcomes_key()
+        self._failed = failed_reports
 
     def open(self, iterations: int) -> None:
         init = getattr(self.item, "_initrequest", None)
@@ -103,9 +135,15 @@ class ItemSource:
         caught = self.item.__dict__.pop("_excinfo", None)
         if caught:
             raise caught[0].value
+        if self._failed:
+            raise RepeatFailed(f"a subtest failed ({self._failed[0].head_line or self.item.name})")
 
     def close(self) -> None:
         teardown_item(self.item)
+
+
+class RepeatFailed(Exception):
+    """A round failed without raising (a failed subtest)."""
 
 
 def one_line(exc: BaseException) -> str:
@@ -260,10 +298,13 @@ class MeasuringPlugin:
             result.repeat, result.repeat_reason = NOT_REPEATABLE, "the real call's teardown failed"
             return
         started = time.perf_counter()
+        failed: list[Any] = []
         try:
-            measurements, _ = self.engine.run_rounds(
-                {"": ItemSource(item)}, protocol, call_s={"": result.call.seconds if result.call else 0.0},
-            )
+            with quiet_reports(item, failed):
+                measurements, _ = self.engine.run_rounds(
+                    {"": ItemSource(item, failed)}, protocol,
+                    call_s={"": result.call.seconds if result.call else 0.0},
+                )
         except KeyboardInterrupt:
             with contextlib.suppress(BaseException):
                 teardown_item(item)

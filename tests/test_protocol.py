@@ -442,3 +442,35 @@ def test_a_meter_failing_mid_run_costs_figures_never_outcomes(pytester):
     assert 0 < len(json.loads(out.read_text())["tests"]) < 31
     result.stdout.fnmatch_lines(["energy warning: measuring stopped: estimate failed (OSError: counter vanished)"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_subtests_in_rounds_are_not_reported(pytester):
+    pytester.makepyfile("""
+        import unittest
+
+        RUNS = []
+
+        class TestSub(unittest.TestCase):
+            def test_sub(self):
+                RUNS.append(1)
+                for i in range(3):
+                    with self.subTest(i=i):
+                        self.assertLess(i, 3)
+
+            def test_sub_fails_when_repeated(self):
+                RUNS.append(2)
+                with self.subTest("second"):
+                    self.assertEqual(RUNS.count(2), 1)
+    """)
+    def reports(*args: str) -> list[tuple[str, str, str]]:
+        recorder = pytester.inline_run("-p", "no:randomly", *args)
+        return [(r.nodeid, r.when, r.outcome) for r in recorder.getreports("pytest_runtest_logreport")]
+
+    plain = reports()
+    assert len(plain) > 6  # setup, call, teardown of both, and their subtests
+    out = pytester.path / "energy.json"
+    assert reports("--energy", "--energy-repeat", "--energy-min-time=0.001", f"--energy-json={out}") == plain
+    data = json.loads(out.read_text())
+    assert by_test(data)["test_sub"]["repeat"] == "repeated"
+    failing = by_test(data)["test_sub_fails_when_repeated"]
+    assert failing["repeat"] == "not repeatable" and failing["repeat_reason"].startswith("RepeatFailed: a subtest")
