@@ -1,10 +1,14 @@
-"""What pytest-energy costs when it is off, and what one meter reading costs.
+"""What pytest-energy costs: per suite, side by side in one run, and per meter reading.
 
-1. A 2,000-test trivial suite, run side by side (interleaved, several times) with the
-   plugin installed but ``--energy`` off, and with the plugin disabled (``-p no:energy``).
-   Off must be within the run-to-run noise of disabled.
-2. The cost of one round's pair of readings for each meter (estimate for real; RAPL on a
-   fake powercap tree; NVML on the fake pynvml of the test suite).
+1. 2,000 trivial tests: ``-p no:energy`` against ``--energy`` (target <= 1.15x), and the
+   plugin installed with ``--energy`` off.
+2. 200 tests of about 1 ms: ``-p no:energy`` against ``--energy`` (target <= 1.5x).
+3. The cost per test of ``--energy-repeat`` at its defaults and with ``--energy-max-time=1``
+   (on 20 of the 1 ms tests: extra seconds per test over plain ``--energy``).
+4. The cost of one window's pair of readings for each meter.
+
+Runs are interleaved (A B A B ...) so the machine's drift hits every variant alike; each
+figure is the median of ``--repeats`` runs, with the ratio of medians.
 
     python bench/overhead.py [--repeats 5]
 """
@@ -26,38 +30,66 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from pytest_energy.meters import MeterOptions, estimate, nvml, rapl  # noqa: E402
 
+TRIVIAL = "def test_{i}():\n    assert {i} == {i}\n"
+ONE_MS = "def test_{i}():\n    end = time.perf_counter() + 0.001\n    while time.perf_counter() < end:\n        pass\n"
 
-def make_suite(directory: Path, tests: int = 2000) -> None:
-    per_file = 100
-    for f in range(tests // per_file):
-        body = "\n".join(f"def test_{i}():\n    assert {i} == {i}\n" for i in range(per_file))
-        (directory / f"test_trivial_{f}.py").write_text(body)
+
+def make_suite(directory: Path, tests: int, body: str, per_file: int = 100) -> Path:
+    directory.mkdir()
+    for f in range(max(1, tests // per_file)):
+        count = min(per_file, tests)
+        text = "import time\n\n" + "\n".join(body.format(i=i) for i in range(count))
+        (directory / f"test_gen_{f}.py").write_text(text)
+    return directory
 
 
 def run_suite(directory: Path, *extra: str) -> float:
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(directory), *extra]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+           str(directory), *extra]
     env = dict(os.environ, PYTEST_ADDOPTS="")
     start = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env, cwd=directory)
     return time.perf_counter() - start
 
 
+def side_by_side(title: str, directory: Path, variants: dict[str, list[str]], repeats: int) -> dict[str, float]:
+    """Median seconds per variant over interleaved runs; prints them with ratios to the first."""
+    run_suite(directory)  # warm the file cache
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, args in variants.items():
+            times[name].append(run_suite(directory, *args))
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    first = next(iter(medians.values()))
+    print(f"{title} ({repeats} interleaved runs each, seconds per run):")
+    for name, t in times.items():
+        print(f"  {name:34s} median {medians[name]:7.3f}  min {min(t):7.3f}  max {max(t):7.3f}"
+              f"  ratio {medians[name] / first:5.2f}x")
+    return medians
+
+
 def suite_overhead(repeats: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        directory = Path(tmp)
-        make_suite(directory)
-        run_suite(directory)  # warm the file cache
-        runs: dict[str, list[float]] = {"disabled (-p no:energy)": [], "installed, --energy off": []}
-        for _ in range(repeats):
-            runs["disabled (-p no:energy)"].append(run_suite(directory, "-p", "no:energy"))
-            runs["installed, --energy off"].append(run_suite(directory))
-    print(f"2,000 trivial tests, {repeats} interleaved runs each (seconds per run):")
-    for name, times in runs.items():
-        median = statistics.median(times)
-        print(f"  {name:26s} median {median:.3f}  min {min(times):.3f}  max {max(times):.3f}")
-    disabled, off = (statistics.median(t) for t in runs.values())
-    spread = (max(runs["disabled (-p no:energy)"]) - min(runs["disabled (-p no:energy)"])) / disabled
-    print(f"  off / disabled = {off / disabled:.3f}  (disabled's own run-to-run spread: {spread:.1%})")
+        trivial = make_suite(Path(tmp) / "trivial", 2000, TRIVIAL)
+        side_by_side("2,000 trivial tests (target: --energy <= 1.15x)", trivial, {
+            "disabled (-p no:energy)": ["-p", "no:energy"],
+            "installed, --energy off": [],
+            "--energy": ["--energy"],
+        }, repeats)
+        one_ms = make_suite(Path(tmp) / "one_ms", 200, ONE_MS)
+        side_by_side("200 tests of about 1 ms (target: --energy <= 1.5x)", one_ms, {
+            "disabled (-p no:energy)": ["-p", "no:energy"],
+            "--energy": ["--energy"],
+        }, repeats)
+        few = make_suite(Path(tmp) / "repeat", 20, ONE_MS)
+        medians = side_by_side("20 tests of about 1 ms, repeated in rounds", few, {
+            "--energy": ["--energy"],
+            "--energy-repeat (defaults)": ["--energy", "--energy-repeat"],
+            "--energy-repeat --energy-max-time=1": ["--energy", "--energy-repeat", "--energy-max-time=1"],
+        }, repeats)
+        base = medians["--energy"]
+        for name in list(medians)[1:]:
+            print(f"  cost per test of {name}: {(medians[name] - base) / 20:.3f} s")
 
 
 def per_read_cost(meter, reads: int = 2000) -> float:
@@ -70,7 +102,7 @@ def per_read_cost(meter, reads: int = 2000) -> float:
 def meter_costs() -> None:
     import powercap_sim
 
-    print("cost of one round's two readings (microseconds):")
+    print("cost of one window's two readings (microseconds):")
     meter = estimate.open_meter(MeterOptions())
     print(f"  estimate                         {2 * per_read_cost(meter) * 1e6:8.1f}")
     with tempfile.TemporaryDirectory() as tmp:
