@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 
 from .codecarbon_data import data_file
@@ -41,16 +42,28 @@ def country_intensity(iso3: str) -> tuple[float, str]:
             f"--energy-country={iso3} needs codecarbon's data: pip install 'pytest-energy[carbon]' "
             "(or give --energy-carbon-intensity=G_PER_KWH)"
         )
-    with open(path) as handle:
-        mix = json.load(handle)
-    entry = mix.get(iso3.upper())
-    if entry is None or "carbon_intensity" not in entry:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            mix = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise CarbonError(
+            f"--energy-country={iso3}: cannot read codecarbon's {path} ({exc}); reinstall codecarbon "
+            "or give --energy-carbon-intensity=G_PER_KWH"
+        ) from None
+    entry = mix.get(iso3.upper()) if isinstance(mix, dict) else None
+    if not isinstance(entry, dict) or "carbon_intensity" not in entry:
         raise CarbonError(
             f"--energy-country={iso3}: unknown ISO3 country code; use a code such as FRA, DEU or USA"
         )
+    value = entry["carbon_intensity"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise CarbonError(
+            f"--energy-country={iso3}: codecarbon's intensity {value!r} is not a number >= 0 gCO2e/kWh; "
+            "give --energy-carbon-intensity=G_PER_KWH"
+        )
     year = entry.get("year", "")
     name = entry.get("country_name", iso3.upper())
-    return float(entry["carbon_intensity"]), f"{name} {year}, codecarbon energy mix".replace("  ", " ")
+    return float(value), f"{name} {year}, codecarbon energy mix".replace("  ", " ")
 
 
 def resolve_intensity(g_per_kwh: float | None, country: str | None, pue: float) -> Intensity:
