@@ -31,7 +31,10 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from pytest_energy.meters import MeterOptions, estimate, nvml, rapl  # noqa: E402
 
 TRIVIAL = "def test_{i}():\n    assert {i} == {i}\n"
-ONE_MS = "def test_{i}():\n    end = time.perf_counter() + 0.001\n    while time.perf_counter() < end:\n        pass\n"
+ONE_MS = (
+    "def test_{i}():\n    end = time.perf_counter() + 0.001\n"
+    "    while time.perf_counter() < end:\n        pass\n"
+)
 
 
 def make_suite(directory: Path, tests: int, body: str, per_file: int = 100) -> Path:
@@ -52,7 +55,9 @@ def run_suite(directory: Path, *extra: str) -> float:
     return time.perf_counter() - start
 
 
-def side_by_side(title: str, directory: Path, variants: dict[str, list[str]], repeats: int) -> dict[str, float]:
+def side_by_side(
+    title: str, directory: Path, variants: dict[str, list[str]], repeats: int,
+) -> dict[str, float]:
     """Median seconds per variant over interleaved runs; prints them with ratios to the first."""
     run_suite(directory)  # warm the file cache
     times: dict[str, list[float]] = {name: [] for name in variants}

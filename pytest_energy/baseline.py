@@ -199,7 +199,9 @@ def save(
             runs = (existing.runs(result.nodeid) if keep else []) + [run_entry(result, commit, when)]
             tests[result.nodeid] = {"runs": runs[-history:]}
         for file_path, (joules, digest) in file_totals(results).items():
-            total = {"commit": commit, "time": when, "meter": results[0].meter, "joules": joules, "tests": digest}
+            total = {
+                "commit": commit, "time": when, "meter": results[0].meter, "joules": joules, "tests": digest,
+            }
             runs = (existing.file_runs(file_path) if keep else []) + [total]
             files[file_path] = {"runs": runs[-history:]}
         from . import __version__

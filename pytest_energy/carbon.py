@@ -56,7 +56,8 @@ def country_intensity(iso3: str) -> tuple[float, str]:
             f"--energy-country={iso3}: unknown ISO3 country code; use a code such as FRA, DEU or USA"
         )
     value = entry["carbon_intensity"]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or value < 0:
         raise CarbonError(
             f"--energy-country={iso3}: codecarbon's intensity {value!r} is not a number >= 0 gCO2e/kWh; "
             "give --energy-carbon-intensity=G_PER_KWH"

@@ -228,8 +228,9 @@ class MeasuringPlugin:
     def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
         if "energy" in getattr(item, "fixturenames", ()) or self.state.faults:
             outcome = yield  # the fixture measures, or nothing can
+            measured = item.stash.get(MEASUREMENTS_KEY, [])
             self._guard(lambda: self._record(item, [
-                self._result(item, None, m, label) for label, m in item.stash.get(MEASUREMENTS_KEY, []) if m.rounds
+                self._result(item, None, m, label) for label, m in measured if m.rounds
             ]), item)
         else:
             start = self._guard(self.engine.start_window)
@@ -318,8 +319,8 @@ class MeasuringPlugin:
             self.repeat_spent_s += time.perf_counter() - started
         measurement = measurements.get("")
         if measurement is None:
-            self._cut(result, budget_note if limited else f"no round fits in max_time {protocol.max_time_s:g} s",
-                      by_budget=limited)
+            reason = budget_note if limited else f"no round fits in max_time {protocol.max_time_s:g} s"
+            self._cut(result, reason, by_budget=limited)
             return
         result.measurement, result.repeat = measurement, REPEATED
         result.co2_g = self.settings.intensity.co2_g(result.joules)

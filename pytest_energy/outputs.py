@@ -44,7 +44,8 @@ class TerminalPlugin:
             if results:
                 write(file_table(results, _regressions(self.config.stash.get(GATE_KEY, None))))
                 top = default_top(len(results), state.settings.top, verbosity > 0)
-                shown = "" if top is None or top >= len(results) else f" (top {top} of {len(results)}; -v shows all)"
+                cut = top is not None and top < len(results)
+                shown = f" (top {top} of {len(results)}; -v shows all)" if cut else ""
                 terminalreporter.write_sep("-", f"energy per test{shown}")
                 write(tests_table(results, top))
             if state.versus:

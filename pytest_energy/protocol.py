@@ -296,7 +296,8 @@ class Engine:
                     _, seconds, round_cost[label] = self._calls(source, 1, deadline, read=False)
                     per_call[label] = seconds
             iterations = {
-                label: 1 if single else _iterations(per_call.get(label), min_round_s, deadline, settings.rounds)
+                label: 1 if single else
+                _iterations(per_call.get(label), min_round_s, deadline, settings.rounds)
                 for label in sources
             }
             while not capped and any(len(rounds[label]) < settings.rounds for label in sources):

@@ -44,8 +44,9 @@ def _note_cell(result: TestResult) -> str:
     if result.repeat in (NOT_REPEATABLE, CUT):
         notes.append(f"{result.repeat}: {result.repeat_reason}")
     if result.budget is not None:
+        budget = result.budget
         limits = " ".join(
-            f"{value:g} {unit}" for value, unit in ((result.budget.joules, "J"), (result.budget.co2_g, "gCO2e"))
+            f"{value:g} {unit}" for value, unit in ((budget.joules, "J"), (budget.co2_g, "gCO2e"))
             if value is not None
         )
         notes.append(f"budget {'OVER' if result.budget.status == 'over' else 'ok'} ({limits})")
@@ -73,7 +74,7 @@ def file_table(results: list[TestResult], regressions: Iterable[str] = ()) -> st
     rows = []
     for path, tests in sorted(by_file.items(), key=lambda kv: -totals.get(kv[0], (0.0, 0))[0]):
         joules = totals.get(path, (sum(t.joules for t in tests), 0))[0]
-        count = sum(1 for nodeid in failing if nodeid.split("::", 1)[0] == path or nodeid.startswith(f"{path} "))
+        count = sum(1 for key in failing if key.split("::", 1)[0] == path or key.startswith(f"{path} "))
         rows.append([path, len(tests), si(joules, "J"), si(sum(t.co2_g for t in tests), "g"), count or ""])
     rows.append([f"TOTAL ({len(results)} tests)", len(results),
                  si(sum(j for j, _ in totals.values()), "J"), si(sum(r.co2_g for r in results), "g"), ""])

@@ -158,7 +158,9 @@ def compare_value(
         verdict = UNCHANGED
     else:
         verdict = INCONCLUSIVE
-    return Comparison(key, verdict, meter, base, current, change, history_spread=spread, max_regression=threshold)
+    return Comparison(
+        key, verdict, meter, base, current, change, history_spread=spread, max_regression=threshold,
+    )
 
 
 def compare_result(result: TestResult, runs: list[dict[str, Any]], rule: Rule) -> Comparison:
@@ -202,7 +204,8 @@ def compare_run(
     meter = results[0].meter if results else ""
     for path, (joules, tests) in sorted(file_totals(results).items()):
         runs = [run for run in file_history.get(path, []) if run.get("tests") == tests]
-        comparisons.append(compare_value(f"{path} (file total)", joules, [r["joules"] for r in runs], rule, meter))
+        stored = [run["joules"] for run in runs]
+        comparisons.append(compare_value(f"{path} (file total)", joules, stored, rule, meter))
     measured = {r.nodeid for r in results}
     for nodeid, runs in sorted(history.items()):
         values = [x for run in runs for x in run["samples"]["joules"]]

@@ -89,7 +89,8 @@ def test_real_codecarbon_through_pytest(pytester):
 @pytest.mark.parametrize("value", ["'56'", "null", "-3", "NaN", "true", "{}"])
 def test_bad_country_intensity_is_a_one_line_usage_error(fake_codecarbon, pytester, value):
     path = fake_codecarbon / "data" / "private_infra" / "global_energy_mix.json"
-    path.write_text('{"FRA": {"carbon_intensity": %s, "country_name": "France"}}' % value.replace("'", '"'))
+    intensity = value.replace("'", '"')
+    path.write_text(f'{{"FRA": {{"carbon_intensity": {intensity}, "country_name": "France"}}}}')
     pytester.makepyfile("def test_a(): pass")
     result = pytester.runpytest("--energy", "--energy-country=FRA")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
