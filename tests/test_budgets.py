@@ -154,3 +154,24 @@ def test_plugin_can_be_disabled_by_name(pytester):
     result = pytester.runpytest_subprocess("-p", "no:energy", "--energy")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*unrecognized arguments: --energy*"])
+
+
+def test_budget_on_a_not_repeatable_test_is_judged_on_its_real_call(pytester, run_energy):
+    pytester.makepyfile(test_once="""
+        import pytest
+
+        CALLS = []
+
+        @pytest.mark.energy_budget(joules=1e-12)
+        def test_once():
+            CALLS.append(1)
+            assert len(CALLS) == 1
+    """)
+    result, data = run_energy("test_once.py")
+    result.assert_outcomes(failed=1)
+    record = by_test(data)["test_once"]
+    assert record["repeat"] == "not repeatable" and record["tier"] == 1
+    assert record["budget"]["status"] == "over"
+    result.stdout.fnmatch_lines([
+        "energy budget exceeded: * (real call; not repeatable: AssertionError: assert 2 == 1, estimate) > 1e-12 J",
+    ])
