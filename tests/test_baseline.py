@@ -43,21 +43,27 @@ SUITE = """
 """
 
 
-@pytest.fixture
-def suite(pytester, exact_meter, monkeypatch):
+def make_suite(pytester, monkeypatch, **files: str):
+    """A suite whose tests' energy scales with $SCALE (1 to start)."""
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     monkeypatch.setenv("SCALE", "1")
-    pytester.makepyfile(test_suite=SUITE)
+    pytester.makepyfile(**files)
     return pytester
+
+
+@pytest.fixture
+def suite(pytester, exact_meter, monkeypatch):
+    return make_suite(pytester, monkeypatch, test_suite=SUITE)
 
 
 def baseline_path(pytester) -> str:
     return str(pytester.path / ".energy" / "baseline.json")
 
 
-def verdicts(pytester, *args: str) -> tuple[pytest.RunResult, dict[str, str]]:
+def verdicts(pytester, *args: str, options: tuple[str, ...] = GATE) -> tuple[pytest.RunResult, dict[str, str]]:
+    """Compare with the baseline; returns the run and each test's (or file's) verdict."""
     out = pytester.path / "results.json"
-    result = pytester.runpytest(*GATE, "--energy-compare", f"--energy-json={out}", *args)
+    result = pytester.runpytest(*options, "--energy-compare", f"--energy-json={out}", *args)
     data = json.loads(out.read_text())
     return result, {c["nodeid"].split("::")[-1]: c["verdict"] for c in data["comparisons"]}
 
@@ -296,20 +302,15 @@ TIER1_SUITE = """
 
 @pytest.fixture
 def tier1_suite(pytester, exact_meter, monkeypatch):
-    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    monkeypatch.setenv("SCALE", "1")
-    pytester.makepyfile(test_calls=TIER1_SUITE)
-    return pytester
+    return make_suite(pytester, monkeypatch, test_calls=TIER1_SUITE)
 
 
 def tier1_verdicts(pytester, scale: str) -> tuple[pytest.RunResult, dict[str, str]]:
-    os.environ["SCALE"] = scale
-    out = pytester.path / "results.json"
-    result = pytester.runpytest(*TIER1, "--energy-compare", f"--energy-json={out}")
+    os.environ["SCALE"] = scale  # restored by the fixture's monkeypatch
+    result, found = verdicts(pytester, options=TIER1)
     result.assert_outcomes(passed=2)
-    data = json.loads(out.read_text())
-    assert {t["tier"] for t in data["tests"]} == {1}
-    return result, {c["nodeid"].split("::")[-1]: c["verdict"] for c in data["comparisons"]}
+    assert {t["tier"] for t in json.loads((pytester.path / "results.json").read_text())["tests"]} == {1}
+    return result, found
 
 
 def test_real_call_gate_after_one_saved_run_catches_3x_not_1_5x(tier1_suite):
