@@ -57,4 +57,4 @@ class EnergyFixture:
     @property
     def stats(self) -> Summary | None:
         """Summary of attributable joules per call of the last measured callable."""
-        return self.measurement.summary if self.measurement else None
+        return self.measurement.summary if self.measurement and self.measurement.rounds else None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -103,12 +104,15 @@ class _QuietHooks:
 
 @contextlib.contextmanager
 def quiet_reports(item: pytest.Item, failed: list[Any]) -> Iterator[None]:
-    """While rounds run, hooks reached through ``item.ihook`` report nothing."""
+    """While rounds run, hooks reached through ``item.ihook`` report nothing, and warnings
+    are not recorded for the test (``pytest.warns`` and ``recwarn`` still see their own)."""
     session = item.session
     real = session.gethookproxy
     session.gethookproxy = lambda fspath: _QuietHooks(real(fspath), failed)  # type: ignore[method-assign]
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
     finally:
         del session.gethookproxy  # the instance attribute: the method shows through again
 

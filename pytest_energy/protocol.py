@@ -266,8 +266,13 @@ class Engine:
         self, fn: Callable[..., Any], settings: ProtocolSettings,
         prepare: Callable[[], Any] | None = None,
     ) -> Measurement:
-        """Repeat ``fn`` (or ``fn(prepare())``). Exceptions from ``fn`` propagate."""
-        return self.run_rounds({"": CallableSource(fn, prepare)}, settings)[0][""]
+        """Repeat ``fn`` (or ``fn(prepare())``). Exceptions from ``fn`` propagate; when no
+        round fits in ``max_time_s`` the measurement has no rounds."""
+        measured = self.run_rounds({"": CallableSource(fn, prepare)}, settings)[0]
+        return measured.get("") or Measurement(
+            meter=self.meters.label, is_estimate=self.meters.is_estimate, rounds=[],
+            idle_watts=self.idle_watts, settings=settings, capped=True,
+        )
 
     def run_rounds(
         self, sources: dict[str, Source], settings: ProtocolSettings,

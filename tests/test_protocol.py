@@ -474,3 +474,34 @@ def test_subtests_in_rounds_are_not_reported(pytester):
     assert by_test(data)["test_sub"]["repeat"] == "repeated"
     failing = by_test(data)["test_sub_fails_when_repeated"]
     assert failing["repeat"] == "not repeatable" and failing["repeat_reason"].startswith("RepeatFailed: a subtest")
+
+
+def test_warnings_in_rounds_are_not_the_tests_warnings(pytester):
+    pytester.makepyfile("""
+        import warnings, pytest
+
+        @pytest.mark.energy(rounds=3)
+        def test_warns():
+            warnings.warn("once per call", UserWarning)
+
+        @pytest.mark.energy(rounds=3)
+        def test_checks_its_warning():
+            with pytest.warns(UserWarning, match="expected"):
+                warnings.warn("expected", UserWarning)
+    """)
+    plain = pytester.runpytest("-p", "no:randomly")
+    measured = pytester.runpytest("-p", "no:randomly", "--energy", "--energy-min-time=0.001")
+    assert measured.parseoutcomes() == plain.parseoutcomes() == {"passed": 2, "warnings": 1}
+
+
+def test_the_fixture_keeps_its_result_when_no_round_fits(pytester, run_energy):
+    pytester.makepyfile("""
+        import time
+
+        def test_slow(energy):
+            assert energy(lambda: time.sleep(0.3) or 7) == 7
+            assert energy.stats is None
+    """)
+    result, data = run_energy("--energy-max-time=0.2")
+    result.assert_outcomes(passed=1)
+    assert "test_slow" not in by_test(data)
