@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from contextlib import contextmanager
 
@@ -165,3 +166,100 @@ def test_permission_denied_gives_the_fix_and_falls_back_to_estimate(pytester, po
         "*PytestConfigWarning: pytest-energy: rapl unavailable*falling back to the estimate meter*",
     ])
     assert by_test(data)["test_a"]["meter"] == "estimate"
+
+
+def test_a_small_backward_step_is_a_glitch_not_a_wrap(powercap):
+    zone = SimZone("intel-rapl:0", "package-0", max_range_uj=262_143_328_850, energy_uj=5_000_000)
+    root, sim = powercap([zone])
+    sim.stop()
+    with opened(root) as meter:
+        start = meter.read()["package-0"]
+        zone.energy_uj = 4_990_000  # 10 mJ back: firmware noise, not 262 kJ of work
+        zone.write()
+        middle = meter.read()["package-0"]
+        zone.energy_uj = 5_990_000
+        zone.write()
+        end = meter.read()["package-0"]
+        warnings = meter.warnings()
+    assert middle - start == 0.0
+    assert end - start == pytest.approx(1.0)
+    assert warnings == ["rapl: 1 backward step(s) of a counter (largest 10000 uJ) counted as 0, not as wraps"]
+
+
+def test_a_backward_step_during_idle_measurement_cannot_zero_every_figure(pytester, powercap, run_energy):
+    zone = SimZone("intel-rapl:0", "package-0", energy_uj=5_000_000)
+    root, sim = powercap([zone])
+    sim.stop()
+    pytester.makeconftest(f"""
+        import pathlib, time
+        from pytest_energy.protocol import Engine
+
+        real_sleep = time.sleep
+
+        def stepping_back(seconds):  # the counter steps back while idle power is measured
+            pathlib.Path({str(zone.path / "energy_uj")!r}).write_text("4990000\\n")
+            real_sleep(seconds)
+
+        real_idle = Engine.measure_idle
+
+        def idle(self, seconds):
+            time.sleep = stepping_back
+            try:
+                return real_idle(self, seconds)
+            finally:
+                time.sleep = real_sleep
+
+        Engine.measure_idle = idle
+    """)
+    pytester.makepyfile("def test_a(): pass")
+    out = pytester.path / "energy.json"
+    result = pytester.runpytest_subprocess("--energy", "--energy-meter=rapl", f"--energy-powercap-root={root}",
+                                           "--energy-idle-time=0.2", f"--energy-json={out}")
+    result.assert_outcomes(passed=1)
+    assert json.loads(out.read_text())["idle_watts"] == 0.0  # not 2.6e5 W
+    result.stdout.fnmatch_lines(["energy warning: rapl: 1 backward step(s) of a counter*counted as 0*"])
+
+
+@pytest.mark.parametrize("bad_range", ["0", "-5", "garbage", ""])
+def test_an_unusable_range_refuses_the_zone_naming_the_file(powercap, bad_range):
+    zone = SimZone("intel-rapl:0", "package-0")
+    root, sim = powercap([zone])
+    sim.stop()
+    (zone.path / "max_energy_range_uj").write_text(bad_range + "\n")
+    with pytest.raises(MeterUnavailable, match=r"unusable .*intel-rapl:0/max_energy_range_uj: .* \(expected a whole"):
+        rapl.open_meter(MeterOptions(powercap_root=str(root)))
+
+
+@pytest.mark.parametrize("content", ["", "n/a"])
+def test_unreadable_counter_at_start_falls_back_with_the_reason(pytester, powercap, content):
+    zone = SimZone("intel-rapl:0", "package-0")
+    root, sim = powercap([zone])
+    sim.stop()
+    (zone.path / "energy_uj").write_text(content)
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest_subprocess("--energy", f"--energy-powercap-root={root}")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["energy: meters estimate*", "energy: rapl unavailable: cannot read *energy_uj: not a whole number"])
+
+
+def test_a_zone_vanishing_mid_run_stops_measuring_not_tests(pytester, powercap):
+    zone = SimZone("intel-rapl:0", "package-0")
+    root, sim = powercap([zone])
+    sim.stop()  # else its thread writes the file back
+    pytester.makepyfile(f"""
+        import os, pytest
+
+        @pytest.mark.parametrize("n", range(3))
+        def test_before(n): pass
+
+        def test_removes_the_zone():
+            os.remove({str(zone.path / "energy_uj")!r})
+
+        @pytest.mark.parametrize("n", range(3))
+        def test_after(n): pass
+    """)
+    result = pytester.runpytest_subprocess("--energy", "--energy-meter=rapl", f"--energy-powercap-root={root}",
+                                           "--energy-idle-time=0", "-p", "no:randomly")
+    result.assert_outcomes(passed=7)
+    result.stdout.fnmatch_lines(["energy warning: measuring stopped: rapl failed (MeterUnavailable: cannot read *energy_uj*)"])
+    assert "Traceback" not in result.stdout.str()

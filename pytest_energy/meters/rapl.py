@@ -6,6 +6,8 @@ added to them. ``intel-rapl-mmio`` zones that repeat a package are not counted t
 ``energy_uj`` wraps to 0 after ``max_energy_range_uj``: every read folds the delta
 modulo the range into a 64-bit total, and a poller thread reads often enough that no
 window can hide a second wrap; a gap long enough to hide one is reported as a warning.
+A counter that steps back by less than half its range is a glitch, not a wrap (a wrap
+steps back by nearly the whole range): it counts 0 and is reported as a warning.
 """
 
 from __future__ import annotations
@@ -64,11 +66,17 @@ def find_zones(root: str) -> list[Zone]:
         path = os.path.join(root, entry)
         try:
             name = _read_text(os.path.join(path, "name"))
-            range_uj = int(_read_text(os.path.join(path, "max_energy_range_uj")))
+            range_text = _read_text(os.path.join(path, "max_energy_range_uj"))
         except PermissionError as exc:
             raise MeterUnavailable(f"no permission to read {exc.filename}; {PERMISSION_FIX}") from exc
-        except (OSError, ValueError):
+        except OSError:
             continue
+        range_uj = _positive_int(range_text)
+        if range_uj is None:
+            raise MeterUnavailable(
+                f"unusable {os.path.join(path, 'max_energy_range_uj')}: {range_text!r} (expected a whole "
+                "number of microjoules above 0); check the powercap root or pick another meter"
+            )
         socket = match["socket"]
         if name == "dram" and not match["mmio"]:
             dram.append(Zone(f"dram-{socket}", os.path.join(path, "energy_uj"), range_uj))
@@ -85,6 +93,14 @@ def find_zones(root: str) -> list[Zone]:
     return counted + dram
 
 
+def _positive_int(text: str) -> int | None:
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
 class RaplMeter(Meter):
     """Cumulative joules per RAPL domain, wraparound handled."""
 
@@ -99,6 +115,8 @@ class RaplMeter(Meter):
         self._warnings: list[str] = []
         self._long_gaps = 0
         self._longest_gap_s = 0.0
+        self._backward_steps = 0
+        self._largest_step_uj = 0
         safe_gap_s = min(z.range_uj for z in zones) / 1e6 / MAX_ZONE_WATTS
         self._safe_gap_s = safe_gap_s
         self._last_poll = time.monotonic()
@@ -117,6 +135,9 @@ class RaplMeter(Meter):
             return int(_read_text(zone.energy_path))
         except PermissionError as exc:
             raise MeterUnavailable(f"no permission to read {zone.energy_path}; {PERMISSION_FIX}") from exc
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not a whole number"
+            raise MeterUnavailable(f"cannot read {zone.energy_path}: {reason}") from None
 
     def _poll(self) -> None:
         with self._lock:
@@ -127,14 +148,19 @@ class RaplMeter(Meter):
             self._last_poll = now
             for zone in self.zones:
                 raw = self._read_raw(zone)
-                zone.total_uj += (raw - zone.last_raw) % (zone.range_uj + 1)
+                back = zone.last_raw - raw
+                if 0 < back < zone.range_uj / 2:  # a glitch: a wrap steps back by nearly the range
+                    self._backward_steps += 1
+                    self._largest_step_uj = max(self._largest_step_uj, back)
+                else:
+                    zone.total_uj += (raw - zone.last_raw) % (zone.range_uj + 1)
                 zone.last_raw = raw
 
     def _poll_forever(self, interval_s: float) -> None:
         while not self._stop.wait(interval_s):
             try:
                 self._poll()
-            except (OSError, ValueError, MeterUnavailable) as exc:
+            except MeterUnavailable as exc:
                 self._warnings.append(f"rapl: poller stopped: {exc}")
                 return
 
@@ -150,6 +176,11 @@ class RaplMeter(Meter):
     def warnings(self) -> list[str]:
         """Possible missed wraps and poller failures seen so far."""
         found = list(self._warnings)
+        if self._backward_steps:
+            found.append(
+                f"rapl: {self._backward_steps} backward step(s) of a counter (largest "
+                f"{self._largest_step_uj} uJ) counted as 0, not as wraps"
+            )
         if self._long_gaps:
             found.append(
                 f"rapl: {self._long_gaps} gap(s) between counter reads (longest "
