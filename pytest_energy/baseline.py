@@ -21,15 +21,19 @@ Schema (version 1)::
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import platform
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .jsonfile import write_json_atomic
+from .jsonfile import remove_stale_temps, write_json_atomic
 from .results import TestResult
 from .verdict import file_totals
 
@@ -96,8 +100,9 @@ class Baseline:
         return self.files.get(path, {}).get("runs", [])
 
     def machine_differences(self, machine: dict[str, Any]) -> list[str]:
-        """``key: old -> new`` for each fingerprint field that differs."""
-        keys = sorted(set(self.machine) | set(machine))
+        """``key: old -> new`` for each fingerprint field that differs (the meters are
+        recorded per run, and compared per run)."""
+        keys = sorted((set(self.machine) | set(machine)) - {"meters"})
         return [
             f"{k}: {self.machine.get(k)!r} -> {machine.get(k)!r}"
             for k in keys if self.machine.get(k) != machine.get(k)
@@ -118,15 +123,50 @@ def load(path: str) -> Baseline | None:
             "with --energy-baseline"
         ) from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise BaselineError(
             f"baseline {path} is corrupt (invalid JSON at line {exc.lineno} column {exc.colno}: "
             f"{exc.msg}); "
             f"restore it from version control or {RECREATE}"
         ) from None
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise BaselineError(
+            f"baseline {path} is corrupt ({reason}); restore it from version control or {RECREATE}"
+        ) from None
     _validate(path, data)
     return Baseline(path, data)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _number(value: Any) -> bool:
+    """A finite number >= 0 (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value)) and value >= 0
+    except OverflowError:
+        return False
+
+
+def _run_problem(run: Any) -> str | None:
+    """What is wrong with one stored run of a test, or None."""
+    if not isinstance(run, dict):
+        return "a run is not an object"
+    samples = run.get("samples")
+    joules = samples.get("joules") if isinstance(samples, dict) else None
+    if not isinstance(joules, list) or not joules:
+        return "samples.joules is not a list of numbers"
+    for value in joules:
+        if not _number(value):
+            return f"sample {value!r} is not a finite number >= 0"
+    if run.get("call_joules") is not None and not _number(run["call_joules"]):
+        return f"call_joules {run['call_joules']!r} is not a finite number >= 0"
+    return None
 
 
 def _validate(path: str, data: Any) -> None:
@@ -147,11 +187,17 @@ def _validate(path: str, data: Any) -> None:
         raise BaselineError(f"baseline {path} is malformed (no tests or machine); {RECREATE}")
     for nodeid, entry in tests.items():
         runs = entry.get("runs") if isinstance(entry, dict) else None
-        valid = isinstance(runs, list) and all(
-            isinstance(r, dict) and isinstance(r.get("samples", {}).get("joules"), list) for r in runs
+        problem = "no list of runs" if not isinstance(runs, list) else next(
+            (found for found in map(_run_problem, runs) if found), None
         )
+        if problem:
+            raise BaselineError(f"baseline {path} is malformed at test {nodeid!r} ({problem}); {RECREATE}")
+    files = data.get("files", {})
+    for file_path, entry in files.items() if isinstance(files, dict) else [("files", None)]:
+        runs = entry.get("runs") if isinstance(entry, dict) else None
+        valid = isinstance(runs, list) and all(isinstance(r, dict) and _number(r.get("joules")) for r in runs)
         if not valid:
-            raise BaselineError(f"baseline {path} is malformed at test {nodeid!r}; {RECREATE}")
+            raise BaselineError(f"baseline {path} is malformed at file {file_path!r}; {RECREATE}")
 
 
 def run_entry(result: TestResult, commit: str | None, when: str) -> dict[str, Any]:
@@ -171,19 +217,19 @@ def run_entry(result: TestResult, commit: str | None, when: str) -> dict[str, An
 
 def save(
     path: str, results: list[TestResult], machine: dict[str, Any], commit: str | None,
-    history: int,
+    history: int, lock_timeout_s: float = 60.0,
 ) -> list[str]:
     """Merge this run into the baseline under a file lock; returns warnings.
 
     Tests not measured in this run keep their history; each measured test (and file)
     keeps its last ``history`` runs. A baseline from another machine has the re-measured
-    tests' history replaced. A corrupt or unknown existing file raises and is left untouched.
+    tests' history replaced. A corrupt or unknown existing file raises and is left
+    untouched; a lock held past ``lock_timeout_s`` raises :class:`BaselineError`.
     """
-    from filelock import FileLock
-
     warnings: list[str] = []
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with FileLock(path + ".lock"):
+    with _locked(path, lock_timeout_s):
+        remove_stale_temps(path)
         existing = load(path)
         tests = dict(existing.tests) if existing else {}
         files = dict(existing.files) if existing else {}
@@ -204,11 +250,59 @@ def save(
             }
             runs = (existing.file_runs(file_path) if keep else []) + [total]
             files[file_path] = {"runs": runs[-history:]}
+        stored_meters = sorted({run["meter"] for entry in tests.values() for run in entry["runs"]})
         from . import __version__
 
         write_json_atomic(path, {
             "format": FORMAT, "version": VERSION, "plugin_version": __version__,
-            "machine": machine, "commit": commit, "updated": when, "history": history,
-            "tests": tests, "files": files,
+            "machine": {**machine, "meters": ", ".join(stored_meters)}, "commit": commit,
+            "updated": when, "history": history, "tests": tests, "files": files,
         })
     return warnings
+
+
+@contextlib.contextmanager
+def _locked(path: str, timeout_s: float) -> Iterator[None]:
+    """Hold ``<path>.lock``; while waiting, say once whose lock it is; give up after
+    ``timeout_s`` with a :class:`BaselineError` naming the holder."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(path + ".lock")
+    owner_path = path + ".lock.owner"
+    deadline = time.monotonic() + timeout_s
+    said = False
+    while True:
+        try:
+            lock.acquire(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
+            break
+        except Timeout:
+            owner = _read_owner(owner_path)
+            if time.monotonic() >= deadline:
+                raise BaselineError(
+                    f"baseline {path} stayed locked by {owner} for {timeout_s:g} s, nothing saved; "
+                    f"if that process is gone remove {path}.lock, or raise --energy-lock-timeout"
+                ) from None
+            if not said:
+                sys.stderr.write(f"pytest-energy: waiting up to {timeout_s:g} s for the baseline lock "
+                                 f"held by {owner}\n")
+                said = True
+        except OSError as exc:
+            raise BaselineError(
+                f"cannot lock baseline {path}: {exc.strerror or exc} ({path}.lock); fix its permissions"
+            ) from None
+    try:
+        with contextlib.suppress(OSError), open(owner_path, "w") as handle:
+            handle.write(f"pid {os.getpid()} on {platform.node()}")
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(owner_path)
+        lock.release()
+
+
+def _read_owner(owner_path: str) -> str:
+    try:
+        with open(owner_path) as handle:
+            return handle.read().strip() or "another process"
+    except OSError:
+        return "another process"

@@ -73,6 +73,8 @@ OPTIONS = (
     Option("energy_compare", "compare", "bool", False,
            "compare this run with the baseline; regressions fail"),
     Option("energy_history", "history", "int", 10, "runs kept per test in the baseline"),
+    Option("energy_lock_timeout", "lock_timeout_s", "float", 60.0,
+           "seconds to wait for another process's lock on the baseline before giving up"),
     Option("energy_max_regression", "max_regression", "percent", 0.10,
            "increase that counts as a regression, percent"),
     Option("energy_alpha", "alpha", "float", 0.01, "significance level of the regression test"),
@@ -136,6 +138,7 @@ class Settings:
     save: bool
     compare: bool
     history: int
+    lock_timeout_s: float
     #: Fraction: 0.10 is 10%.
     max_regression: float
     alpha: float
@@ -201,6 +204,8 @@ def _validate(raw: dict[str, Any]) -> Settings:
     for dest in ("energy_min_time", "energy_max_time", "energy_time_budget", "energy_core_watts"):
         value = raw[dest]
         _require(value is None or value > 0, f"--{dest.replace('_', '-')} must be greater than 0")
+    _require(0 <= raw["energy_lock_timeout"] <= MAX_SECONDS,
+             f"--energy-lock-timeout must be 0 to {MAX_SECONDS:g} seconds")
     for dest in ("energy_min_time", "energy_max_time", "energy_time_budget", "energy_idle_time"):
         if raw[dest] is not None:
             _require(raw[dest] <= MAX_SECONDS,

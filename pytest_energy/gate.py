@@ -53,6 +53,12 @@ class Gate:
                 gate.notes.append(
                     f"baseline {path} comes from another machine ({'; '.join(differences)}); {action}"
                 )
+            stored = gate.baseline.machine.get("meters", "")
+            if stored and meters not in stored.split(", "):
+                gate.notes.append(
+                    f"baseline {path} holds runs measured with {stored}, this run uses {meters}: "
+                    "tests are compared only with runs of the same meter, so they count as new"
+                )
         return gate
 
     def compare(self, results: list[TestResult]) -> list[dict[str, Any]]:
@@ -77,5 +83,8 @@ class Gate:
 
     def save(self, results: list[TestResult]) -> None:
         """Merge this run into the baseline (raises :class:`BaselineError` on a bad file)."""
-        self.notes += store.save(self.path, results, self.machine, self.commit, self.settings.history)
+        settings = self.settings
+        self.notes += store.save(
+            self.path, results, self.machine, self.commit, settings.history, settings.lock_timeout_s,
+        )
         self.saved = True

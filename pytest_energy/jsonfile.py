@@ -2,28 +2,69 @@
 
 from __future__ import annotations
 
+import glob
 import json
+import math
 import os
 import tempfile
 from typing import Any
 
 
-def write_json_atomic(path: str, data: Any) -> None:
-    """Write ``data`` as sorted, indented JSON through a temporary file and a rename.
+def finite(data: Any) -> Any:
+    """``data`` with every NaN or infinity replaced by None (strict JSON has neither)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    if isinstance(data, dict):
+        return {key: finite(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite(value) for value in data]
+    return data
 
-    Readers see the old file or the new one, never a partial write; an interrupted
-    write leaves the old file as it was and removes the temporary file.
+
+def _temp_prefix(path: str) -> str:
+    return f".{os.path.basename(path)}.tmp-"
+
+
+def write_json_atomic(path: str, data: Any) -> None:
+    """Write ``data`` as sorted, indented, strict JSON through a temporary file and a rename.
+
+    Readers see the old file or the new one, never a partial write; an interrupted write
+    leaves the old file as it was and removes the temporary file. A symlink is written
+    through to its target, and an existing file keeps its permissions (a new one gets
+    the umask's).
     """
-    directory = os.path.dirname(os.path.abspath(path))
+    path = os.path.realpath(path)
+    directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
+    try:
+        mode = os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    handle, tmp = tempfile.mkstemp(dir=directory, prefix=_temp_prefix(path), suffix=".json")
     try:
         with os.fdopen(handle, "w") as out:
-            json.dump(data, out, indent=2, sort_keys=True)
+            json.dump(finite(data), out, indent=2, sort_keys=True, allow_nan=False)
             out.write("\n")
             out.flush()
             os.fsync(out.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def remove_stale_temps(path: str) -> int:
+    """Remove temporary files that killed writes of ``path`` left behind; call it only
+    while holding the lock that guards writes of ``path``. Returns how many."""
+    path = os.path.realpath(path)
+    removed = 0
+    for stale in glob.glob(os.path.join(os.path.dirname(path), glob.escape(_temp_prefix(path)) + "*.json")):
+        try:
+            os.unlink(stale)
+            removed += 1
+        except OSError:
+            pass
+    return removed

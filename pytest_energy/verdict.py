@@ -168,6 +168,7 @@ def compare_result(result: TestResult, runs: list[dict[str, Any]], rule: Rule) -
     real call against the stored real calls (tier 1)."""
     own = result.max_regression
     rule = rule if own is None else Rule(max_regression=own, alpha=rule.alpha)
+    runs = [run for run in runs if run.get("meter") == result.meter]  # never against another meter
     repeated = [run["samples"]["joules"] for run in runs if run.get("tier", 2) == 2]
     if result.measurement is not None and repeated:
         return compare_samples(result.nodeid, result.samples, repeated, rule, result.meter)
@@ -203,7 +204,8 @@ def compare_run(
     comparisons = [compare_result(result, history.get(result.nodeid, []), rule) for result in results]
     meter = results[0].meter if results else ""
     for path, (joules, tests) in sorted(file_totals(results).items()):
-        runs = [run for run in file_history.get(path, []) if run.get("tests") == tests]
+        same = (tests, meter)
+        runs = [run for run in file_history.get(path, []) if (run.get("tests"), run.get("meter")) == same]
         stored = [run["joules"] for run in runs]
         comparisons.append(compare_value(f"{path} (file total)", joules, stored, rule, meter))
     measured = {r.nodeid for r in results}

@@ -162,6 +162,14 @@ def test_missing_baseline_warns_and_passes(suite):
     assert not os.path.exists(baseline_path(suite))
 
 
+def _with_joules(joules: str) -> bytes:
+    """A baseline whose one stored run has ``joules`` (JSON text) as its samples."""
+    return (
+        '{"format": "pytest-energy-baseline", "version": 1, "machine": {}, '
+        '"tests": {"t": {"runs": [{"samples": {"joules": ' + joules + "}}]}}}"
+    ).encode()
+
+
 @pytest.mark.parametrize(("content", "message"), [
     (b'{"format": "pytest-energy-baseline", "vers', "is corrupt (invalid JSON at line 1 column 38: Unterminated string*); restore it*"),
     (b"", "is corrupt (invalid JSON at line 1 column 1: Expecting value); restore it from version control or re-create it with --energy-save"),
@@ -170,7 +178,15 @@ def test_missing_baseline_warns_and_passes(suite):
      "has schema version 2, this pytest-energy reads version 1; upgrade pytest-energy or re-create it with --energy-save"),
     (json.dumps({"format": "pytest-energy-baseline", "version": 1, "machine": {},
                  "tests": {"t": {"runs": [{"samples": {}}]}}}).encode(),
-     "is malformed at test 't'; re-create it with --energy-save"),
+     "is malformed at test 't' (samples.joules is not a list of numbers); re-create it with --energy-save"),
+    *[(_with_joules(f"[{value}]"), f"is malformed at test 't' (sample {shown} is not a finite number >= 0)*")
+      for value, shown in (("-1.0", "-1.0"), ("true", "True"), ('"5"', "'5'"), ("null", "None"),
+                           ("[1.0]", "?1.0?"), ("1" + "0" * 400, "1000*"))],
+    (_with_joules("[NaN]"), "is corrupt (NaN is not a number JSON allows); restore it*"),
+    (_with_joules("[Infinity]"), "is corrupt (Infinity is not a number JSON allows); restore it*"),
+    *[(_with_joules(value), "is malformed at test 't' (samples.joules is not a list of numbers)*")
+      for value in ('"1.0"', "null", "{}", "[]")],
+    (b"[" * 100_000 + b"]" * 100_000, "is corrupt (nested too deeply); restore it*"),
 ])
 @pytest.mark.parametrize("mode", [["--energy-compare"], ["--energy-save"], ["--energy-compare", "--energy-save"]])
 def test_bad_baseline_is_a_one_line_error_and_stays_untouched(suite, content, message, mode):
@@ -335,3 +351,79 @@ def test_real_call_gate_with_three_saved_runs_uses_their_spread(tier1_suite):
     result, found = tier1_verdicts(tier1_suite, "1.25")
     assert found["test_long"] == "regression" and found["test_short"] == "inconclusive"
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def _saved(pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest(*GATE, "--energy-save", *args)
+
+
+def test_a_save_keeps_the_files_mode_and_writes_through_a_symlink(suite):
+    shared = suite.path / "shared" / "baseline.json"
+    _saved(suite, f"--energy-baseline={shared}").assert_outcomes(passed=3)
+    assert oct(os.stat(shared).st_mode & 0o777) == oct(0o666 & ~_umask())  # a new file: the umask's mode
+    os.chmod(shared, 0o640)
+    link = suite.path / ".energy" / "baseline.json"
+    link.parent.mkdir()
+    link.symlink_to(shared)
+    _saved(suite).assert_outcomes(passed=3)
+    assert link.is_symlink() and os.readlink(link) == str(shared)
+    assert oct(os.stat(shared).st_mode & 0o777) == "0o640"
+    assert len(json.load(open(shared))["tests"]["test_suite.py::test_steady"]["runs"]) == 2
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_a_save_removes_temp_files_that_killed_saves_left(suite):
+    _saved(suite).assert_outcomes(passed=3)
+    stale = suite.path / ".energy" / ".baseline.json.tmp-abc123.json"
+    stale.write_text('{"half": ')
+    other = suite.path / ".energy" / ".other.json.tmp-xyz.json"  # another file's: not ours to remove
+    other.write_text("{}")
+    _saved(suite).assert_outcomes(passed=3)
+    assert not stale.exists() and other.exists()
+
+
+def test_a_held_lock_times_out_in_one_line_and_other_outputs_are_written(suite):
+    from filelock import FileLock
+
+    path = baseline_path(suite)
+    os.makedirs(os.path.dirname(path))
+    out = suite.path / "results.json"
+    with FileLock(path + ".lock"):
+        open(path + ".lock.owner", "w").write("pid 4242 on buildhost")
+        result = _saved(suite, "--energy-lock-timeout=1.5", f"--energy-json={out}")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=3)
+    result.stderr.fnmatch_lines(["pytest-energy: waiting up to 1.5 s for the baseline lock held by pid 4242 on buildhost"])
+    result.stdout.fnmatch_lines([
+        f"energy warning: baseline not saved: baseline {path} stayed locked by pid 4242 on buildhost for 1.5 s, "
+        "nothing saved; if that process is gone remove *.lock, or raise --energy-lock-timeout",
+    ])
+    assert json.loads(out.read_text())["tests"]  # the JSON still written
+    assert not os.path.exists(path)
+
+
+def test_runs_of_another_meter_are_never_compared_against(suite, monkeypatch):
+    _saved(suite).assert_outcomes(passed=3)  # nvml
+    suite.runpytest("--energy", "--energy-repeat", "--energy-meter=estimate", "--energy-save",
+                    "--energy-min-time=0.01", "-k", "steady").assert_outcomes(passed=1, deselected=2)
+    data = json.load(open(baseline_path(suite)))
+    assert data["machine"]["meters"] == "estimate, nvml"  # describes what is stored
+    runs = data["tests"]["test_suite.py::test_steady"]["runs"]
+    assert [r["meter"] for r in runs] == ["nvml", "estimate"]
+    result, found = verdicts(suite)  # nvml again: judged against the nvml run only
+    assert result.ret == 0 and found["test_steady"] == "unchanged"
+    result, found = verdicts(suite, options=("--energy", "--energy-meter=estimate", "--energy-repeat",
+                                             "--energy-min-time=0.01"))
+    assert found["test_scaled"] == "new"  # no estimate run stored for it
+
+
+def test_results_json_is_strict(pytester, run_energy):
+    pytester.makepyfile("def test_a(): pass")
+    out = pytester.path / "energy.json"
+    run_energy()[0].assert_outcomes(passed=1)
+    json.loads(out.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
