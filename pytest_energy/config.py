@@ -160,6 +160,8 @@ def default(dest: str) -> Any:
     return next(option.default for option in OPTIONS if option.dest == dest)
 
 
+#: Options whose value is text: empty text is a mistake, not "unset".
+TEXT_OPTIONS = ("energy_json", "energy_markdown", "energy_baseline", "energy_country", "energy_powercap_root")
 #: Options that make no sense without measuring: each turns ``--energy`` on.
 IMPLY_ENERGY = ("energy_save", "energy_compare", "energy_json", "energy_markdown")
 
@@ -200,6 +202,9 @@ def _validate(raw: dict[str, Any]) -> Settings:
         raise ConfigError(str(exc)) from None
     _require(raw["energy_rounds"] >= 1, "--energy-rounds must be at least 1")
     _require(raw["energy_warmup"] >= 0, "--energy-warmup must be 0 or more")
+    for dest in TEXT_OPTIONS:
+        _require(raw[dest] is None or raw[dest].strip() != "",
+                 f"--{dest.replace('_', '-')} is empty; give a value or leave the option out")
     raw["energy"] = raw["energy"] or any(raw[dest] for dest in IMPLY_ENERGY)
     for dest in ("energy_min_time", "energy_max_time", "energy_time_budget", "energy_core_watts"):
         value = raw[dest]

@@ -68,3 +68,21 @@ def remove_stale_temps(path: str) -> int:
         except OSError:
             pass
     return removed
+
+
+def unwritable_reason(path: str) -> str | None:
+    """Why ``path`` could not be written (checked by creating a scratch file where it
+    would go), or None. Creates no directory and leaves nothing behind."""
+    if os.path.isdir(path):
+        return "is a directory"
+    directory = os.path.dirname(os.path.realpath(path))
+    while not os.path.exists(directory):
+        directory = os.path.dirname(directory)
+    if not os.path.isdir(directory):
+        return f"{directory} is not a directory"
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        return f"cannot write in {directory} ({exc.strerror or exc})"
+    return None

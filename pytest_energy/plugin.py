@@ -30,6 +30,7 @@ from .baseline import BaselineError
 from .config import MARKER_NAMES, MARKERS, OPTIONS, ConfigError, Settings, parse_marks, read_settings
 from .fixture import EnergyFixture
 from .gate import Gate
+from .jsonfile import unwritable_reason
 from .measuring import MARKS_KEY, STATE_KEY, MeasuringPlugin, RunState
 from .meters import MeterSet, select_meters
 from .native import NativeBuildError, build_extension
@@ -76,6 +77,14 @@ def _register_controller_plugins(config: pytest.Config, state: RunState) -> None
     from .outputs import GATE_KEY, FilePlugin, TerminalPlugin
 
     settings = state.settings
+    outputs = [("--energy-json", settings.json_path), ("--energy-markdown", settings.markdown_path)]
+    if settings.save:
+        outputs.append(("--energy-baseline", os.path.join(str(config.rootpath), settings.baseline_path)))
+    for option, path in outputs:
+        reason = unwritable_reason(path) if path else None
+        if reason:
+            state.meters.close()
+            raise pytest.UsageError(f"{option}={path}: {reason}; pick a path that can be written")
     if settings.compare or settings.save:
         try:
             gate = Gate.open(settings, str(config.rootpath), state.meters.label)

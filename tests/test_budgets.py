@@ -175,3 +175,21 @@ def test_budget_on_a_not_repeatable_test_is_judged_on_its_real_call(pytester, ru
     result.stdout.fnmatch_lines([
         "energy budget exceeded: * (real call; not repeatable: AssertionError: assert 2 == 1, estimate) > 1e-12 J",
     ])
+
+
+@pytest.mark.parametrize(("marker", "message"), [
+    ("energy(rounds=None)", "energy(rounds=None): leave rounds out to use the session's setting"),
+    ("energy(max_time=1e308)", "energy(max_time=1e+308): max_time must be at most 86400"),
+    ("energy_ratio(candidate='c', at_most=0.1, at_least=0.5)",
+     "energy_ratio(at_most=0.1, at_least=0.5): no ratio can pass; at_least must not exceed at_most"),
+])
+def test_more_bad_marker_arguments(pytester, marker, message):
+    pytester.makepyfile(f"""
+        import pytest
+
+        @pytest.mark.{marker}
+        def test_bad(): pass
+    """)
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: invalid energy marker: test_*.py::test_bad: {message}"])

@@ -208,3 +208,56 @@ def test_estimate_counts_cpu_time_of_children():
     subprocess.run([sys.executable, "-c", "sum(i*i for i in range(3_000_000))"], check=True)
     spent = meter.read()["cpu"] - before
     assert spent > 10.0 * 0.05  # the child burnt well over 50 ms of CPU
+
+
+@pytest.mark.parametrize(("option", "value", "reason"), [
+    ("--energy-json", "{dir}", "is a directory"),
+    ("--energy-json", "/proc/energy.json", "cannot write in /proc (*)"),
+    ("--energy-json", "{file}/x.json", "* is not a directory"),
+    ("--energy-markdown", "{dir}", "is a directory"),
+    ("--energy-baseline", "{file}/base.json", "* is not a directory"),
+])
+def test_unwritable_output_paths_stop_the_run_before_any_test(pytester, option, value, reason):
+    pytester.makepyfile(test_x="def test_a(): open('ran', 'w').close()")
+    (pytester.path / "adir").mkdir()
+    path = value.format(dir=pytester.path / "adir", file=pytester.path / "test_x.py")
+    extra = ["--energy-save"] if option == "--energy-baseline" else []
+    result = pytester.runpytest(f"{option}={path}", *extra)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {option}={path}: {reason}; pick a path that can be written"])
+    assert not (pytester.path / "ran").exists()
+
+
+@pytest.mark.parametrize("option", ["--energy-json", "--energy-markdown", "--energy-country", "--energy-baseline"])
+def test_empty_path_options_are_usage_errors(pytester, option):
+    pytester.makepyfile("def test_a(): pass")
+    for value in ("", " "):
+        result = pytester.runpytest("--energy", f"{option}={value}")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([f"ERROR: {option} is empty; give a value or leave the option out"])
+
+
+@pytest.mark.parametrize("args", [["--energy-json=out.json"], ["--energy-markdown=out.md"], ["--energy-save"],
+                                  ["--energy-compare"]])
+def test_gate_and_output_options_turn_measuring_on(pytester, args):
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest(*args)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["energy: 1 test measured*"])
+    pytester.makeini("[pytest]\nenergy_compare = true\n")
+    pytester.runpytest().stdout.fnmatch_lines(["energy: 1 test measured*"])
+
+
+@pytest.mark.parametrize("args", [["--energy-max-time=1e308"], ["--energy-min-time=1e308"],
+                                  ["--energy-time-budget=1e9"], ["--energy-idle-time=1e6"]])
+def test_huge_time_values_are_refused_at_start(pytester, args):
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest("--energy", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {args[0].split('=')[0]}=*: at most 86400 seconds (one day)"])
+
+
+def test_prefixes_follow_the_printed_value():
+    from pytest_energy.units import si
+
+    assert si(999.7e-6, "J") == "1 mJ" and si(999.4e-6, "J") == "999 µJ" and si(1234.0, "J") == "1.23 kJ"
