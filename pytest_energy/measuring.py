@@ -168,6 +168,9 @@ class MeasuringPlugin:
         #: Seconds of repetition spent so far (for --energy-time-budget).
         self.repeat_spent_s = 0.0
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+        #: Other workers' work lands in a machine-wide meter's windows.
+        self.shared = workers > 1 and any(not m.is_estimate for m in state.meters.meters)
 
     # -- session -------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
@@ -274,7 +277,7 @@ class MeasuringPlugin:
             meter=self.state.meters.label, is_estimate=self.state.meters.is_estimate,
             idle_watts=self.engine.idle_watts, call=call, measurement=measurement,
             repeat=None if measurement is None else REPEATED,
-            max_regression=marks.test.max_regression, worker=self.worker,
+            max_regression=marks.test.max_regression, worker=self.worker, shared=self.shared,
         )
         result.co2_g = self.settings.intensity.co2_g(result.joules)
         return result

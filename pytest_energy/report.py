@@ -41,6 +41,8 @@ def _note_cell(result: TestResult) -> str:
     notes = []
     if result.below_resolution:
         notes.append("below resolution")
+    if result.shared:
+        notes.append("shared: other workers ran meanwhile")
     if result.repeat in (NOT_REPEATABLE, CUT):
         notes.append(f"{result.repeat}: {result.repeat_reason}")
     if result.budget is not None:

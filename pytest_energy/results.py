@@ -52,6 +52,8 @@ class TestResult:
     #: The ``energy(max_regression=...)`` marker's fraction, if any.
     max_regression: float | None = None
     worker: str = "main"
+    #: Measured on a machine-wide meter while other xdist workers ran: their work is in it.
+    shared: bool = False
 
     @property
     def path(self) -> str:
@@ -108,7 +110,7 @@ class TestResult:
             "call": self.call.to_dict() if self.call else None,
             "repeat": self.repeat, "repeat_reason": self.repeat_reason,
             "budget": asdict(self.budget) if self.budget else None,
-            "max_regression": self.max_regression,
+            "max_regression": self.max_regression, "shared": self.shared,
         }
         if self.measurement is not None:
             data.update(self.measurement.to_dict())
@@ -127,6 +129,7 @@ class TestResult:
             repeat=data.get("repeat"), repeat_reason=data.get("repeat_reason", ""),
             co2_g=data["co2_g"], budget=BudgetCheck(**data["budget"]) if data.get("budget") else None,
             max_regression=data.get("max_regression"), worker=data.get("worker", "main"),
+            shared=data.get("shared", False),
         )
 
 

@@ -505,3 +505,23 @@ def test_the_fixture_keeps_its_result_when_no_round_fits(pytester, run_energy):
     result, data = run_energy("--energy-max-time=0.2")
     result.assert_outcomes(passed=1)
     assert "test_slow" not in by_test(data)
+
+
+def test_the_meters_own_reading_cost_is_subtracted_from_every_window():
+    class CostlyRead(ScriptedMeter):  # every read itself adds 1 J to the counter
+        def __init__(self):
+            self.total = 0.0
+
+        def read(self):
+            self.total += 1.0
+            return {"cpu": self.total}
+
+    meter = CostlyRead()
+    engine = Engine(MeterSet([meter]))
+    assert engine.measure_read_cost() == 1.0
+    start = engine.start_window()
+    meter.total += 0.25  # the call's own energy
+    window = engine.end_window(start, 0.001)
+    assert window.gross_joules == 1.25 and window.joules == 0.25
+    rounds = engine.run(lambda: None, ProtocolSettings(rounds=3, warmup=0, min_round_s=0.0)).rounds
+    assert [r.joules for r in rounds] == [0.0, 0.0, 0.0]  # a no-op call: only reading, all subtracted
