@@ -112,7 +112,7 @@ def repeated(nodeid, samples, max_regression=None):
 
 
 def stored(samples_per_run):
-    return [{"tier": 2, "call_joules": s[0], "samples": {"joules": s}} for s in samples_per_run]
+    return [{"tier": 2, "meter": "m", "call_joules": s[0], "samples": {"joules": s}} for s in samples_per_run]
 
 
 def test_compare_run_marks_missing_and_uses_per_test_threshold():
@@ -143,3 +143,9 @@ def test_single_value_rule(history, current, verdict):
 
 def test_single_value_below_resolution_is_never_a_regression():
     assert compare_value("t", 100.0, [1.0, 1.0, 1.0], Rule(), below_resolution=True).verdict == INCONCLUSIVE
+
+
+def test_runs_of_another_meter_are_left_out():
+    history = {"a": [{**run, "meter": "other"} for run in stored(runs(1.0))]}
+    (verdict, *_) = compare_run([repeated("a", runs(2.0, 1, seed=3)[0])], history, {}, Rule())
+    assert verdict.verdict == NEW
