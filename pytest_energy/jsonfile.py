@@ -75,6 +75,8 @@ def unwritable_reason(path: str) -> str | None:
     would go), or None. Creates no directory and leaves nothing behind."""
     if os.path.isdir(path):
         return "is a directory"
+    if os.path.exists(path) and not os.path.isfile(path):
+        return "is not a regular file (a rename would replace it)"
     directory = os.path.dirname(os.path.realpath(path))
     while not os.path.exists(directory):
         directory = os.path.dirname(directory)

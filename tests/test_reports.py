@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -261,3 +262,11 @@ def test_prefixes_follow_the_printed_value():
     from pytest_energy.units import si
 
     assert si(999.7e-6, "J") == "1 mJ" and si(999.4e-6, "J") == "999 µJ" and si(1234.0, "J") == "1.23 kJ"
+
+
+def test_a_special_file_is_never_replaced(pytester):
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest("--energy-json=/dev/null")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --energy-json=/dev/null: is not a regular file (a rename would replace it)*"])
+    assert not os.path.isfile("/dev/null")
