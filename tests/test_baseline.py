@@ -325,7 +325,11 @@ def tier1_verdicts(pytester, scale: str) -> tuple[pytest.RunResult, dict[str, st
     os.environ["SCALE"] = scale  # restored by the fixture's monkeypatch
     result, found = verdicts(pytester, options=TIER1)
     result.assert_outcomes(passed=2)
-    assert {t["tier"] for t in json.loads((pytester.path / "results.json").read_text())["tests"]} == {1}
+    tests = json.loads((pytester.path / "results.json").read_text())["tests"]
+    assert {t["tier"] for t in tests} == {1}
+    short = next(t for t in tests if t["nodeid"].endswith("test_short"))
+    # a no-op call is far below NVML's 0.1 s, unless a loaded machine stalls it that long
+    assert found["test_short"] == ("inconclusive" if short["below_resolution"] else found["test_long"])
     return result, found
 
 
@@ -335,8 +339,7 @@ def test_real_call_gate_after_one_saved_run_catches_3x_not_1_5x(tier1_suite):
     assert result.ret == 0 and found["test_long"] == "inconclusive"  # within the 2x margin
     result, found = tier1_verdicts(tier1_suite, "3")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert found["test_long"] == "regression"
-    assert found["test_short"] == "inconclusive"  # below resolution: never a regression alone
+    assert found["test_long"] == "regression"  # test_short: below resolution, never one alone
     assert found["test_calls.py (file total)"] == "regression"
     result.stdout.fnmatch_lines([
         "energy regression: test_calls.py::test_long: 2 J -> 6 J, +200.0% (a single value), above the 100%*",
@@ -349,7 +352,7 @@ def test_real_call_gate_with_three_saved_runs_uses_their_spread(tier1_suite):
     result, found = tier1_verdicts(tier1_suite, "1.05")
     assert result.ret == 0 and found["test_long"] == "unchanged"
     result, found = tier1_verdicts(tier1_suite, "1.25")
-    assert found["test_long"] == "regression" and found["test_short"] == "inconclusive"
+    assert found["test_long"] == "regression"
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 

@@ -107,10 +107,11 @@ def test_plugin_nvml_only(pytester, fake_pynvml, run_energy):
         assert round_["gross_joules"] == pytest.approx(100.0 * round_["window_s"], rel=0.05)
     # the real call: far shorter than the counter's 0.1 s updates, so marked, yet not hidden
     call = record["call"]
-    assert call["window_s"] < 0.1 and call["below_resolution"] is True
+    assert call["below_resolution"] is (call["window_s"] < 0.1)  # true unless a loaded machine stalls 0.1 s
     # within the counter's unit (1 mJ): such a figure is quantised, hence the mark
     assert call["gross_joules"] == pytest.approx(100.0 * call["window_s"], rel=0.05, abs=0.001)
     result.stdout.fnmatch_lines(["*1 test measured (1 repeated in rounds, 0 below the meters' resolution)*"])
+    assert by_test(data)["test_a"]["below_resolution"] is False  # its figure is the rounds' median
 
 
 def test_plugin_header_says_why_nvml_is_missing(pytester, monkeypatch):

@@ -120,7 +120,18 @@ def test_plugin_reports_gross_and_idle_subtracted_joules_across_wraps(pytester, 
         assert round_["gross_joules"] == pytest.approx(25.0 * round_["window_s"], rel=0.05)
         assert round_["joules"] == pytest.approx(20.0 * round_["window_s"], rel=0.05)
     assert sum(r["gross_joules"] for r in record["rounds"]) > 2 * 10.0  # the rounds spanned wraps
-    call = record["call"]  # the real call, tier 1: the same rule over its one window
+
+
+def test_plugin_real_call_on_rapl_is_gross_and_idle_subtracted(pytester, powercap, run_energy):
+    zone = SimZone("intel-rapl:0", "package-0", max_range_uj=10_000_000, watts=5.0)
+    root, _ = powercap([zone])
+    pytester.makepyfile(PLUGIN_SUITE.replace("+ 0.05", "+ 0.5"))  # a half-second real call, tier 1
+    result, data = run_energy(
+        "--energy-meter=rapl", f"--energy-powercap-root={root}", "--energy-idle-time=0.5",
+    )
+    result.assert_outcomes(passed=1)
+    call = by_test(data)["test_under_load"]["call"]
+    assert by_test(data)["test_under_load"]["tier"] == 1
     assert call["below_resolution"] is False and call["seconds"] <= call["window_s"]
     assert call["gross_joules"] == pytest.approx(25.0 * call["window_s"], rel=0.05)
     assert call["joules"] == pytest.approx(20.0 * call["window_s"] - data["read_cost_joules"], rel=0.05)
