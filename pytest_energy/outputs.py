@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from .baseline import machine_fingerprint
 from .gate import Gate
 from .jsonfile import write_json_atomic
 from .measuring import RunState
@@ -118,6 +119,7 @@ class FilePlugin:
             "version": 1,
             "plugin_version": __version__,
             "meters": state.meters.describe(),
+            "machine": machine_fingerprint(state.meters.label),
             "unavailable_meters": state.selection.unavailable,
             "idle_watts": state.engine.idle_watts,
             "read_cost_joules": state.engine.read_cost_j,

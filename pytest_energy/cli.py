@@ -1,0 +1,205 @@
+"""The ``pytest-energy`` command (also ``python -m pytest_energy``).
+
+- ``pytest-energy compare BASE.json HEAD.json``: verdicts of one run's results against
+  another's, with the gate's rules; exit status 1 on regressions.
+- ``pytest-energy merge OUT.json SHARD.json...``: results of sharded jobs into one file
+  (and, with ``--baseline``, into the baseline as ``--energy-save`` does).
+
+Bad input is one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import baseline as store
+from .config import default
+from .jsonfile import unwritable_reason, write_json_atomic
+from .report import comparison_table, markdown_summary, regression_line, verdict_counts
+from .results import TestResult
+from .verdict import REGRESSION, Rule, compare_run, file_totals
+
+RESULTS_FORMAT = "pytest-energy-results"
+
+
+class CliError(Exception):
+    """Bad input; the message names the problem and the fix."""
+
+
+@dataclass
+class ResultsFile:
+    """A loaded ``--energy-json`` file."""
+
+    path: str
+    data: dict[str, Any]
+    tests: list[TestResult]
+
+    @property
+    def meters(self) -> str:
+        return ", ".join(sorted({t.meter for t in self.tests})) or "none"
+
+    @property
+    def machine(self) -> dict[str, Any]:
+        return self.data.get("machine") or {}
+
+
+def load_results(path: str) -> ResultsFile:
+    """Read and validate a results file written by ``--energy-json``."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle, parse_constant=_reject_constant)
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file; give a results file written by --energy-json") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
+    except (ValueError, RecursionError) as exc:
+        reason = exc if isinstance(exc, ValueError) else "nested too deeply"
+        raise CliError(
+            f"{path}: not valid JSON ({reason}); give a results file written by --energy-json"
+        ) from None
+    is_results = isinstance(data, dict) and data.get("format") == RESULTS_FORMAT
+    if not is_results or not isinstance(data.get("tests"), list):
+        raise CliError(f"{path}: not a pytest-energy results file (no \"format\": \"{RESULTS_FORMAT}\"); "
+                       "give a file written by --energy-json")
+    try:
+        tests = [TestResult.from_dict(entry) for entry in data["tests"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CliError(
+            f"{path}: a test entry is malformed ({type(exc).__name__}: {exc}); re-run to write it again"
+        ) from None
+    return ResultsFile(path, data, tests)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    keys = sorted((set(a) | set(b)) - {"meters"})
+    return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in keys if a.get(k) != b.get(k)]
+
+
+def compare(args: argparse.Namespace) -> int:
+    base, head = load_results(args.base), load_results(args.head)
+    notes = []
+    if base.machine and head.machine and _differences(base.machine, head.machine):
+        notes.append(f"{base.path} and {head.path} come from different machines "
+                     f"({'; '.join(_differences(base.machine, head.machine))})")
+    if base.meters != head.meters:
+        notes.append(
+            f"meters differ ({base.meters} -> {head.meters}): tests are compared only with the same meter"
+        )
+    history = {r.nodeid: [store.run_entry(r, None, "")] for r in base.tests}
+    files = {
+        path: [{"joules": joules, "tests": digest, "meter": base.tests[0].meter}]
+        for path, (joules, digest) in file_totals(base.tests).items()
+    }
+    rule = Rule(max_regression=args.max_regression / 100, alpha=args.alpha)
+    comparisons = [c.to_dict() for c in compare_run(head.tests, history, files, rule)]
+    for note in notes:
+        print(f"energy warning: {note}")
+    print(comparison_table(comparisons))
+    regressions = [c for c in comparisons if c["verdict"] == REGRESSION]
+    for regression in regressions:
+        print(regression_line(regression))
+    print(f"energy check {'FAILED' if regressions else 'passed'}: {verdict_counts(comparisons)}")
+    summary = markdown_summary(head.tests, comparisons, head.meters, _intensity(head), notes)
+    _write_markdown(args.markdown, summary)
+    return 1 if regressions else 0
+
+
+def _intensity(results: ResultsFile) -> Any:
+    from .carbon import Intensity
+
+    settings = results.data.get("settings", {}).get("intensity") or {}
+    try:
+        return Intensity(**settings)
+    except TypeError:
+        return Intensity()
+
+
+def _write_markdown(path: str | None, text: str) -> None:
+    targets = [(path, "w")] if path else []
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        targets.append((os.environ["GITHUB_STEP_SUMMARY"], "a"))
+    for target, mode in targets:
+        with open(target, mode, encoding="utf-8") as handle:
+            handle.write(text + ("\n" if mode == "a" else ""))
+
+
+def merge(args: argparse.Namespace) -> int:
+    reason = unwritable_reason(args.out)
+    if reason:
+        raise CliError(f"{args.out}: {reason}; pick a path that can be written")
+    shards = [load_results(path) for path in args.shards]
+    meters = {shard.meters for shard in shards}
+    if len(meters) > 1:
+        raise CliError("shards measured with different meters ("
+                       + "; ".join(f"{s.path}: {s.meters}" for s in shards) + "); merge only like with like")
+    for shard in shards[1:]:
+        differences = _differences(shards[0].machine, shard.machine) if shard.machine else []
+        if differences:
+            raise CliError(f"{shard.path} comes from another machine than {shards[0].path} "
+                           f"({'; '.join(differences)}); merge only like with like")
+    seen: dict[str, str] = {}
+    for shard in shards:
+        for test in shard.tests:
+            if test.nodeid in seen:
+                raise CliError(f"{test.nodeid} is in both {seen[test.nodeid]} and {shard.path}; "
+                               "each test must come from one shard")
+            seen[test.nodeid] = shard.path
+    tests = sorted((t for s in shards for t in s.tests), key=lambda t: t.nodeid)
+    document = {
+        **shards[0].data,
+        "tests": [t.to_dict() for t in tests],
+        "comparisons": [],
+        "versus": sorted((v for s in shards for v in s.data.get("versus", [])), key=lambda v: v["nodeid"]),
+        "merged_from": [s.path for s in shards],
+    }
+    write_json_atomic(args.out, document)
+    print(f"pytest-energy: merged {len(tests)} tests from {len(shards)} files into {args.out}")
+    if args.baseline:
+        machine = shards[0].machine or store.machine_fingerprint(shards[0].meters)
+        try:
+            notes = store.save(
+                args.baseline, tests, machine, store.git_commit(os.getcwd()), default("energy_history"),
+                default("energy_lock_timeout"),
+            )
+        except store.BaselineError as exc:
+            raise CliError(str(exc)) from None
+        for note in notes:
+            print(f"energy warning: {note}")
+        print(f"pytest-energy: baseline saved to {args.baseline}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns its exit status."""
+    parser = argparse.ArgumentParser(prog="pytest-energy", description="pytest-energy's command line")
+    commands = parser.add_subparsers(dest="command", required=True)
+    compare_cmd = commands.add_parser(
+        "compare", help="verdicts of HEAD.json against BASE.json (--energy-json files)",
+    )
+    compare_cmd.add_argument("base", metavar="BASE.json")
+    compare_cmd.add_argument("head", metavar="HEAD.json")
+    compare_cmd.add_argument("--max-regression", type=float, default=default("energy_max_regression") * 100,
+                             metavar="PERCENT", help="increase that counts as a regression (default 10)")
+    compare_cmd.add_argument("--alpha", type=float, default=default("energy_alpha"),
+                             help="significance level (default 0.01)")
+    compare_cmd.add_argument("--markdown", metavar="PATH", help="also write a pull-request summary here")
+    merge_cmd = commands.add_parser("merge", help="results of sharded runs into one results file")
+    merge_cmd.add_argument("out", metavar="OUT.json")
+    merge_cmd.add_argument("shards", metavar="SHARD.json", nargs="+")
+    merge_cmd.add_argument("--baseline", metavar="FILE", help="also save the merged run into this baseline")
+    args = parser.parse_args(argv)
+    try:
+        return {"compare": compare, "merge": merge}[args.command](args)
+    except CliError as exc:
+        print(f"pytest-energy {args.command}: error: {exc}", file=sys.stderr)
+        return 2
