@@ -430,3 +430,15 @@ def test_results_json_is_strict(pytester, run_energy):
     out = pytester.path / "energy.json"
     run_energy()[0].assert_outcomes(passed=1)
     json.loads(out.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+
+
+def test_a_lock_path_that_is_a_directory_is_one_line_and_other_outputs_stay(suite):
+    path = baseline_path(suite)
+    os.makedirs(path + ".lock")
+    out = suite.path / "results.json"
+    result = _saved(suite, f"--energy-json={out}", "--energy-lock-timeout=1")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["energy warning: baseline not saved: *"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert json.loads(out.read_text())["tests"]
