@@ -4,6 +4,8 @@
   another's, with the gate's rules; exit status 1 on regressions.
 - ``pytest-energy merge OUT.json SHARD.json...``: results of sharded jobs into one file
   (and, with ``--baseline``, into the baseline as ``--energy-save`` does).
+- ``pytest-energy doctor``: what this machine can measure and how to fix what it cannot;
+  exit status 0 when a real meter is usable, 1 otherwise.
 
 Bad input is one line on stderr and exit status 2.
 """
@@ -179,6 +181,16 @@ def merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def doctor(args: argparse.Namespace) -> int:
+    from .config import POWERCAP_ENV
+    from .doctor import diagnose, render
+
+    root = args.powercap_root or os.environ.get(POWERCAP_ENV) or "/sys/class/powercap"
+    report = diagnose(root)
+    print(json.dumps(report, indent=2) if args.json else render(report))
+    return 0 if report["real_meter"] else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns its exit status."""
     parser = argparse.ArgumentParser(prog="pytest-energy", description="pytest-energy's command line")
@@ -197,9 +209,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     merge_cmd.add_argument("out", metavar="OUT.json")
     merge_cmd.add_argument("shards", metavar="SHARD.json", nargs="+")
     merge_cmd.add_argument("--baseline", metavar="FILE", help="also save the merged run into this baseline")
+    doctor_cmd = commands.add_parser(
+        "doctor", help="what this machine can measure, and how to fix what it cannot",
+    )
+    doctor_cmd.add_argument("--powercap-root", metavar="DIR", help="where powercap is mounted")
+    doctor_cmd.add_argument("--json", action="store_true", help="print the findings as JSON")
     args = parser.parse_args(argv)
     try:
-        return {"compare": compare, "merge": merge}[args.command](args)
+        return {"compare": compare, "merge": merge, "doctor": doctor}[args.command](args)
     except CliError as exc:
         print(f"pytest-energy {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -103,3 +103,66 @@ def test_bad_input_is_one_line_and_exit_2(pytester, content, message):
     assert result.ret == 2
     result.stderr.fnmatch_lines([f"pytest-energy compare: error: {message}"])
     assert "Traceback" not in result.stderr.str()
+
+
+def doctor(capsys, *args: str) -> tuple[int, str]:
+    from pytest_energy.cli import main
+
+    status = main(["doctor", *args])
+    return status, capsys.readouterr().out
+
+
+def test_doctor_readable_powercap_and_missing_nvml(powercap, capsys, monkeypatch):
+    from powercap_sim import two_socket_server
+
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    root, _ = powercap(two_socket_server())
+    status, out = doctor(capsys, f"--powercap-root={root}")
+    assert status == 0
+    assert "rapl: OK - rapl (package-0, package-1, dram-0, dram-1)" in out
+    assert "    intel-rapl:0 (package-0): energy_uj readable" in out
+    assert "nvml: NO - library missing (pip install 'pytest-energy[gpu]')" in out
+    assert "estimate: OK - modelled figures, labelled 'estimate'" in out
+    assert out.rstrip().endswith("verdict: a real meter is usable")
+
+
+def test_doctor_root_only_counters_give_the_chmod_fix(powercap, capsys, monkeypatch):
+    from powercap_sim import SimZone
+
+    from pytest_energy.meters import rapl
+
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    root, _ = powercap([SimZone("intel-rapl:0", "package-0")])
+    real_open, real_read = open, rapl._read_text
+
+    def denied(path, *args, **kwargs):  # root reads any file: inject the kernel's error
+        if str(path).endswith("energy_uj"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", denied)
+    monkeypatch.setattr(rapl, "_read_text", lambda path: denied(path) if path.endswith("energy_uj") else real_read(path))
+    status, out = doctor(capsys, f"--powercap-root={root}")
+    assert status == 1
+    assert "    intel-rapl:0 (package-0): energy_uj root-only" in out
+    assert "    fix: Linux >= 5.10 lets only root read energy_uj (CVE-2020-8694); fix: sudo chmod -R a+r" in out
+    assert out.rstrip().endswith("verdict: no real meter: figures will be estimates")
+
+
+def test_doctor_absent_powercap_gives_the_container_hint_and_json(tmp_path, capsys, fake_pynvml):
+    status, out = doctor(capsys, f"--powercap-root={tmp_path / 'none'}", "--json")
+    report = json.loads(out)
+    assert status == 0 and report["real_meter"] is True  # the fake GPU
+    rapl_finding, nvml_finding, estimate_finding = report["meters"]
+    assert rapl_finding["usable"] is False and "not found" in rapl_finding["summary"]
+    assert rapl_finding["fix"].startswith("in a container, mount the host's /sys/class/powercap")
+    assert nvml_finding["usable"] is True and nvml_finding["summary"].startswith("nvml (gpu-0 NVIDIA A100")
+    assert any(d.startswith("CPU model: ") for d in estimate_finding["details"])
+
+
+def test_doctor_names_mig_and_cuda_visible_devices(tmp_path, capsys, fake_pynvml, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "MIG-1234")
+    status, out = doctor(capsys, f"--powercap-root={tmp_path / 'none'}")
+    assert status == 1
+    assert "nvml: NO - MIG is enabled (CUDA_VISIBLE_DEVICES=MIG-1234)" in out
+    assert "    CUDA_VISIBLE_DEVICES=MIG-1234" in out

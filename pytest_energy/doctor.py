@@ -1,0 +1,124 @@
+"""``pytest-energy doctor``: what this machine can measure, and how to fix what it cannot."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .carbon import Intensity
+from .codecarbon_data import data_file
+from .meters import MeterOptions, MeterUnavailable, open_meter
+from .meters.estimate import core_watts, cpu_model
+from .meters.rapl import PERMISSION_FIX, ZONE_RE
+
+CONTAINER_HINT = (
+    "in a container, mount the host's /sys/class/powercap (read-only) and point "
+    "PYTEST_ENERGY_POWERCAP_ROOT or --energy-powercap-root at it"
+)
+
+
+@dataclass
+class Finding:
+    """One meter's state: usable or not, what was seen, and the fix."""
+
+    meter: str
+    usable: bool
+    summary: str
+    details: list[str] = field(default_factory=list)
+    fix: str = ""
+
+
+def _zones(root: str) -> list[str]:
+    """One line per powercap zone: its name and whether ``energy_uj`` can be read."""
+    lines = []
+    for entry in sorted(os.listdir(root)):
+        if not ZONE_RE.match(entry):
+            continue
+        path = os.path.join(root, entry)
+        try:
+            with open(os.path.join(path, "name")) as handle:
+                name = handle.read().strip()
+        except OSError:
+            name = "?"
+        try:
+            with open(os.path.join(path, "energy_uj")) as handle:
+                int(handle.read().strip())
+            state = "energy_uj readable"
+        except PermissionError:
+            state = "energy_uj root-only"
+        except (OSError, ValueError) as exc:
+            state = f"energy_uj unreadable ({getattr(exc, 'strerror', None) or 'not a number'})"
+        lines.append(f"{entry} ({name}): {state}")
+    return lines
+
+
+def check_rapl(root: str) -> Finding:
+    """RAPL through powercap under ``root``."""
+    if not os.path.isdir(root):
+        return Finding("rapl", False, f"absent: {root} not found", fix=CONTAINER_HINT)
+    zones = _zones(root)
+    try:
+        meter = open_meter("rapl", MeterOptions(powercap_root=root))
+    except MeterUnavailable as exc:
+        fix = PERMISSION_FIX if "permission" in str(exc) else CONTAINER_HINT if not zones else ""
+        return Finding("rapl", False, str(exc), zones, fix)
+    try:
+        return Finding("rapl", True, meter.describe(), zones)
+    finally:
+        meter.close()
+
+
+def check_nvml() -> Finding:
+    """NVIDIA GPUs through NVML."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    details = [f"CUDA_VISIBLE_DEVICES={visible}"] if visible is not None else []
+    try:
+        meter = open_meter("nvml", MeterOptions())
+    except MeterUnavailable as exc:
+        fix = "pip install 'pytest-energy[gpu]'" if "library missing" in str(exc) else ""
+        return Finding("nvml", False, str(exc), details, fix)
+    try:
+        return Finding("nvml", True, meter.describe(), details)
+    finally:
+        meter.close()
+
+
+def check_estimate() -> Finding:
+    """The estimate: always usable, modelled, with where its watts come from."""
+    watts, source = core_watts(MeterOptions())
+    details = [f"CPU model: {cpu_model() or 'unknown'}", f"{watts:.3g} W per busy core: {source}"]
+    if data_file("hardware/cpu_power.csv") is None:
+        details.append("TDP table: none (pip install 'pytest-energy[carbon]' for codecarbon's)")
+    return Finding("estimate", True, "modelled figures, labelled 'estimate'", details)
+
+
+def diagnose(powercap_root: str) -> dict[str, Any]:
+    """Every finding, the carbon intensity in use by default, and whether a real meter works."""
+    findings = [check_rapl(powercap_root), check_nvml(), check_estimate()]
+    intensity = Intensity()
+    countries = data_file("private_infra/global_energy_mix.json") is not None
+    return {
+        "real_meter": any(f.usable for f in findings if f.meter != "estimate"),
+        "meters": [asdict(f) for f in findings],
+        "carbon": {
+            "intensity": intensity.describe(),
+            "countries": "available (--energy-country=ISO3)" if countries
+            else "not installed (pip install 'pytest-energy[carbon]')",
+        },
+    }
+
+
+def render(report: dict[str, Any]) -> str:
+    """The report as lines for a terminal."""
+    lines = []
+    for finding in report["meters"]:
+        lines.append(f"{finding['meter']}: {'OK' if finding['usable'] else 'NO'} - {finding['summary']}")
+        lines += [f"    {detail}" for detail in finding["details"]]
+        if finding["fix"]:
+            lines.append(f"    fix: {finding['fix']}")
+    lines.append(f"carbon: {report['carbon']['intensity']}; country data {report['carbon']['countries']}")
+    verdict = "a real meter is usable" if report["real_meter"] else "no real meter: figures will be estimates"
+    lines.append(f"verdict: {verdict}")
+    return "\n".join(re.sub(r"\s+$", "", line) for line in lines)
