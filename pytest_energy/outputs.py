@@ -42,13 +42,14 @@ class TerminalPlugin:
         results = sorted(state.results.values(), key=lambda r: r.nodeid)
         if verbosity >= 0:
             terminalreporter.section("energy")
+            width = terminalreporter._tw.fullwidth if verbosity <= 0 else None  # -v: full node ids
             if results:
-                write(file_table(results, _regressions(self.config.stash.get(GATE_KEY, None))))
+                write(file_table(results, _regressions(self.config.stash.get(GATE_KEY, None)), width))
                 top = default_top(len(results), state.settings.top, verbosity > 0)
                 cut = top is not None and top < len(results)
                 shown = f" (top {top} of {len(results)}; -v shows all)" if cut else ""
                 terminalreporter.write_sep("-", f"energy per test{shown}")
-                write(tests_table(results, top))
+                write(tests_table(results, top, width))
             if state.versus:
                 terminalreporter.write_sep("-", "energy: candidates side by side")
                 write(versus_table(list(state.versus.values())))

@@ -55,6 +55,37 @@ def _note_cell(result: TestResult) -> str:
     return "; ".join(notes)
 
 
+#: A shortened column keeps at least this many characters.
+MIN_SHORTENED = 24
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut in the middle with ``...`` to at most ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 3) // 2
+    return text[:head] + "..." + text[len(text) - (limit - 3 - head):]
+
+
+def fitted_table(
+    rows: list[list[str]], headers: list[str], width: int | None, columns: tuple[int, ...],
+) -> str:
+    """A tabulate table; when wider than ``width``, the given columns (node ids first, then
+    notes) are shortened in the middle until it fits or they reach :data:`MIN_SHORTENED`."""
+    from tabulate import tabulate
+
+    table = tabulate(rows, headers=headers, disable_numparse=True)
+    for column in columns:
+        excess = max(len(line) for line in table.splitlines()) - width if width else 0
+        longest = max((len(row[column]) for row in rows), default=0)
+        if excess <= 0 or longest <= MIN_SHORTENED:
+            continue
+        limit = max(MIN_SHORTENED, longest - excess)
+        rows = [[*row[:column], shorten(row[column], limit), *row[column + 1:]] for row in rows]
+        table = tabulate(rows, headers=headers, disable_numparse=True)
+    return table
+
+
 def default_top(count: int, top: int | None, verbose: bool) -> int | None:
     """How many tests the table shows: all with -v, else --energy-top, else 20 past 50 tests."""
     if verbose:
@@ -64,10 +95,8 @@ def default_top(count: int, top: int | None, verbose: bool) -> int | None:
     return DEFAULT_TOP if count > LONG_SUITE else None
 
 
-def file_table(results: list[TestResult], regressions: Iterable[str] = ()) -> str:
+def file_table(results: list[TestResult], regressions: Iterable[str] = (), width: int | None = None) -> str:
     """Per file: tests, the sum of their real calls, gCO2e, regressions."""
-    from tabulate import tabulate  # imported only when a report is printed
-
     by_file: dict[str, list[TestResult]] = {}
     for result in results:
         by_file.setdefault(result.path, []).append(result)
@@ -80,15 +109,12 @@ def file_table(results: list[TestResult], regressions: Iterable[str] = ()) -> st
         rows.append([path, len(tests), si(joules, "J"), si(sum(t.co2_g for t in tests), "g"), count or ""])
     rows.append([f"TOTAL ({len(results)} tests)", len(results),
                  si(sum(j for j, _ in totals.values()), "J"), si(sum(r.co2_g for r in results), "g"), ""])
-    return tabulate(rows, headers=["file", "tests", "J (real calls)", "gCO2e", "regressions"],
-                    disable_numparse=True)
+    return fitted_table(rows, ["file", "tests", "J (real calls)", "gCO2e", "regressions"], width, (0,))
 
 
-def tests_table(results: list[TestResult], top: int | None = None) -> str:
+def tests_table(results: list[TestResult], top: int | None = None, width: int | None = None) -> str:
     """The most expensive tests (all when ``top`` is None), then every test with a
-    budget or a failed or cut repetition; sorted by energy per call."""
-    from tabulate import tabulate
-
+    budget or a failed or cut repetition; sorted by energy per call. Fitted to ``width``."""
     ordered = sorted(results, key=lambda r: r.joules, reverse=True)
     shown = ordered if top is None else ordered[:top]
     shown += [r for r in ordered[len(shown):] if r.budget is not None or r.repeat in (NOT_REPEATABLE, CUT)]
@@ -98,7 +124,7 @@ def tests_table(results: list[TestResult], top: int | None = None) -> str:
         for r in shown
     ]
     headers = ["test", "measured", "J/call", "95% CI", "s/call", "gCO2e", "meter", "notes"]
-    return tabulate(rows, headers=headers, disable_numparse=True)
+    return fitted_table(rows, headers, width, (0, len(headers) - 1))
 
 
 # -- comparisons with a baseline ---------------------------------------------------------

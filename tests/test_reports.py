@@ -67,7 +67,8 @@ def _table(lines: list[str], first: str) -> list[list[str]]:
     return [re.split(r"\s{2,}", lines[start].strip()), *rows]
 
 
-def test_terminal_tables_per_file_then_tests_by_energy(pytester, run_energy):
+def test_terminal_tables_per_file_then_tests_by_energy(pytester, run_energy, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # wide enough for the full ids
     pytester.makepyfile(SUITE)
     pytester.makepyfile(test_other="def test_x(): pass")
     result, data = run_energy()
@@ -88,7 +89,8 @@ def test_terminal_tables_per_file_then_tests_by_energy(pytester, run_energy):
     result.stdout.no_fnmatch_line("*::test_mid *")
 
 
-def test_big_suite_shows_top_20_and_always_budgets_and_not_repeatable(pytester, run_energy):
+def test_big_suite_shows_top_20_and_always_budgets_and_not_repeatable(pytester, run_energy, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # wide enough for the full ids and notes
     pytester.makepyfile(test_many="""
         import pytest
 
@@ -272,3 +274,24 @@ def test_a_special_file_is_never_replaced(pytester):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: --energy-json=/dev/null: is not a regular file (a rename would replace it)*"])
     assert not os.path.isfile("/dev/null")
+
+
+def test_tables_fit_the_terminal_and_the_json_keeps_full_ids(pytester, run_energy, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    pytester.makepyfile(test_a_rather_long_module_name_for_energy_tables="""
+        import pytest
+
+        @pytest.mark.parametrize("case", ["a-very-long-parameter-value-that-makes-the-node-id-wide-" + str(n) for n in range(3)])
+        def test_with_a_long_descriptive_name_that_goes_on(case):
+            pass
+    """)
+    result, data = run_energy()
+    lines = result.stdout.lines
+    section = lines[lines.index(next(line for line in lines if "= energy =" in line)):]
+    table = [line for line in section if line and not line.startswith(("energy:", "="))]
+    assert table and all(len(line) <= 100 for line in table), [len(line) for line in table]
+    assert any("..." in line for line in table)  # shortened in the middle
+    assert all("..." not in t["nodeid"] for t in data["tests"])
+    assert max(len(t["nodeid"]) for t in data["tests"]) > 100
+    verbose, _ = run_energy("-v")
+    assert any(t["nodeid"] in verbose.stdout.str() for t in data["tests"])  # -v: full ids

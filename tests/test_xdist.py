@@ -49,7 +49,8 @@ def test_n2_reports_every_test_and_windows_never_overlap(pytester):
         assert end <= next_start, f"measured windows overlap: {windows}"
 
 
-def test_n2_idle_power_is_measured_once_by_the_controller(pytester, powercap):
+def test_n2_idle_power_is_measured_once_by_the_controller(pytester, powercap, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # the notes column unshortened
     from powercap_sim import SimZone
 
     root, _ = powercap([SimZone("intel-rapl:0", "package-0", watts=7.0)])
