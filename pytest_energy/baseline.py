@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .jsonfile import remove_stale_temps, write_json_atomic
+from .jsonfile import reject_non_finite, remove_stale_temps, write_json_atomic
 from .results import TestResult
 from .verdict import file_totals
 
@@ -100,13 +100,15 @@ class Baseline:
         return self.files.get(path, {}).get("runs", [])
 
     def machine_differences(self, machine: dict[str, Any]) -> list[str]:
-        """``key: old -> new`` for each fingerprint field that differs (the meters are
-        recorded per run, and compared per run)."""
-        keys = sorted((set(self.machine) | set(machine)) - {"meters"})
-        return [
-            f"{k}: {self.machine.get(k)!r} -> {machine.get(k)!r}"
-            for k in keys if self.machine.get(k) != machine.get(k)
-        ]
+        """``key: old -> new`` for each fingerprint field that differs from this file's."""
+        return machine_differences(self.machine, machine)
+
+
+def machine_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """``key: old -> new`` for each fingerprint field that differs (the meters are
+    recorded per run, and compared per run)."""
+    keys = sorted((set(old) | set(new)) - {"meters"})
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
 
 
 def load(path: str) -> Baseline | None:
@@ -123,7 +125,7 @@ def load(path: str) -> Baseline | None:
             "with --energy-baseline"
         ) from None
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = json.loads(text, parse_constant=reject_non_finite)
     except json.JSONDecodeError as exc:
         raise BaselineError(
             f"baseline {path} is corrupt (invalid JSON at line {exc.lineno} column {exc.colno}: "
@@ -137,10 +139,6 @@ def load(path: str) -> Baseline | None:
         ) from None
     _validate(path, data)
     return Baseline(path, data)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def _number(value: Any) -> bool:

@@ -22,7 +22,7 @@ from typing import Any
 
 from . import baseline as store
 from .config import default
-from .jsonfile import unwritable_reason, write_json_atomic
+from .jsonfile import reject_non_finite, unwritable_reason, write_json_atomic
 from .report import comparison_table, markdown_summary, regression_line, verdict_counts
 from .results import TestResult
 from .verdict import REGRESSION, Rule, compare_run, file_totals
@@ -55,7 +55,7 @@ def load_results(path: str) -> ResultsFile:
     """Read and validate a results file written by ``--energy-json``."""
     try:
         with open(path, encoding="utf-8") as handle:
-            data = json.load(handle, parse_constant=_reject_constant)
+            data = json.load(handle, parse_constant=reject_non_finite)
     except FileNotFoundError:
         raise CliError(f"{path}: no such file; give a results file written by --energy-json") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -78,21 +78,17 @@ def load_results(path: str) -> ResultsFile:
     return ResultsFile(path, data, tests)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
-def _differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    keys = sorted((set(a) | set(b)) - {"meters"})
-    return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in keys if a.get(k) != b.get(k)]
+def _machines_differ(a: ResultsFile, b: ResultsFile) -> list[str]:
+    """How the two files' machines differ ([] when either does not say)."""
+    return store.machine_differences(a.machine, b.machine) if a.machine and b.machine else []
 
 
 def compare(args: argparse.Namespace) -> int:
     base, head = load_results(args.base), load_results(args.head)
     notes = []
-    if base.machine and head.machine and _differences(base.machine, head.machine):
-        notes.append(f"{base.path} and {head.path} come from different machines "
-                     f"({'; '.join(_differences(base.machine, head.machine))})")
+    differences = _machines_differ(base, head)
+    if differences:
+        notes.append(f"{base.path} and {head.path} come from different machines ({'; '.join(differences)})")
     if base.meters != head.meters:
         notes.append(
             f"meters differ ({base.meters} -> {head.meters}): tests are compared only with the same meter"
@@ -145,7 +141,7 @@ def merge(args: argparse.Namespace) -> int:
         raise CliError("shards measured with different meters ("
                        + "; ".join(f"{s.path}: {s.meters}" for s in shards) + "); merge only like with like")
     for shard in shards[1:]:
-        differences = _differences(shards[0].machine, shard.machine) if shard.machine else []
+        differences = _machines_differ(shards[0], shard)
         if differences:
             raise CliError(f"{shard.path} comes from another machine than {shards[0].path} "
                            f"({'; '.join(differences)}); merge only like with like")

@@ -21,6 +21,11 @@ def finite(data: Any) -> Any:
     return data
 
 
+def reject_non_finite(name: str) -> Any:
+    """``parse_constant`` for ``json.load``: NaN and infinities are not JSON numbers."""
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def _temp_prefix(path: str) -> str:
     return f".{os.path.basename(path)}.tmp-"
 
