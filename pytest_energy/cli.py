@@ -22,7 +22,13 @@ from typing import Any
 
 from . import baseline as store
 from .config import default
-from .jsonfile import reject_non_finite, unwritable_reason, write_json_atomic
+from .jsonfile import (
+    markdown_outputs,
+    reject_non_finite,
+    unwritable_reason,
+    write_json_atomic,
+    write_markdown,
+)
 from .report import comparison_table, markdown_summary, regression_line, verdict_counts
 from .results import TestResult
 from .verdict import REGRESSION, Rule, compare_run, file_totals
@@ -108,7 +114,8 @@ def compare(args: argparse.Namespace) -> int:
         print(regression_line(regression))
     print(f"energy check {'FAILED' if regressions else 'passed'}: {verdict_counts(comparisons)}")
     summary = markdown_summary(head.tests, comparisons, head.meters, _intensity(head), notes)
-    _write_markdown(args.markdown, summary)
+    for target, mode in markdown_outputs(args.markdown):
+        write_markdown(target, mode, summary)
     return 1 if regressions else 0
 
 
@@ -120,15 +127,6 @@ def _intensity(results: ResultsFile) -> Any:
         return Intensity(**settings)
     except TypeError:
         return Intensity()
-
-
-def _write_markdown(path: str | None, text: str) -> None:
-    targets = [(path, "w")] if path else []
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
-        targets.append((os.environ["GITHUB_STEP_SUMMARY"], "a"))
-    for target, mode in targets:
-        with open(target, mode, encoding="utf-8") as handle:
-            handle.write(text + ("\n" if mode == "a" else ""))
 
 
 def merge(args: argparse.Namespace) -> int:

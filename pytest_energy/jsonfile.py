@@ -1,4 +1,4 @@
-"""Stable, atomic JSON files."""
+"""Output files: stable, atomic JSON, and the markdown summary's destinations."""
 
 from __future__ import annotations
 
@@ -93,3 +93,20 @@ def unwritable_reason(path: str) -> str | None:
     except OSError as exc:
         return f"cannot write in {directory} ({exc.strerror or exc})"
     return None
+
+
+def markdown_outputs(path: str | None) -> list[tuple[str, str]]:
+    """Where a markdown summary goes, as (file, open mode): ``path`` is replaced, and
+    GitHub's ``$GITHUB_STEP_SUMMARY`` (when set) is appended to."""
+    targets = [(path, "w")] if path else []
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        targets.append((step_summary, "a"))
+    return targets
+
+
+def write_markdown(path: str, mode: str, text: str) -> None:
+    """Write (``"w"``) or append (``"a"``, as its own paragraph) a markdown summary."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, mode, encoding="utf-8") as handle:
+        handle.write(text + "\n" if mode == "a" else text)

@@ -7,14 +7,13 @@ one line; the other outputs and pytest's summary are still written.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
 
 from .baseline import machine_fingerprint
 from .gate import Gate
-from .jsonfile import write_json_atomic
+from .jsonfile import markdown_outputs, write_json_atomic, write_markdown
 from .measuring import RunState
 from .report import default_top, file_table, markdown_summary, tests_table, versus_table
 from .results import REPEATED
@@ -86,13 +85,10 @@ class FilePlugin:
         self.session = session
         if settings.json_path:
             self._write(settings.json_path, lambda path: write_json_atomic(path, self.json_document()))
-        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if settings.markdown_path or step_summary:
-            text = self._markdown()
-            if settings.markdown_path:
-                self._write(settings.markdown_path, lambda path: _write_text(path, text, "w"))
-            if step_summary:
-                self._write(step_summary, lambda path: _write_text(path, text + "\n", "a"))
+        targets = markdown_outputs(settings.markdown_path)
+        text = self._markdown() if targets else ""
+        for target, mode in targets:
+            self._write(target, lambda path, mode=mode: write_markdown(path, mode, text))
 
     def _write(self, path: str, write: Any) -> None:
         try:
@@ -131,9 +127,3 @@ class FilePlugin:
             "versus": [state.versus[key] for key in sorted(state.versus)],
             "faults": list(state.faults),
         }
-
-
-def _write_text(path: str, text: str, mode: str) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, mode, encoding="utf-8") as handle:
-        handle.write(text)
