@@ -31,6 +31,8 @@ from .results import CUT, NOT_REPEATABLE, REPEATED, TestResult, judge_budget
 from .versus import VersusResult
 
 MARKS_KEY = pytest.StashKey[Marks]()
+#: The marks of a test without energy markers.
+NO_MARKS = Marks()
 _RESULTS_KEY = pytest.StashKey[list[TestResult]]()
 _VERSUS_RESULT_KEY = pytest.StashKey[dict[str, Any]]()
 _DEFERRED_TEARDOWN_KEY = pytest.StashKey[BaseException]()
@@ -218,7 +220,7 @@ class MeasuringPlugin:
     # -- one test ------------------------------------------------------------------------
     def protocol_for(self, item: pytest.Item) -> ProtocolSettings:
         """The session's protocol with the test's ``energy`` marker applied."""
-        test = item.stash.get(MARKS_KEY, Marks()).test
+        test = item.stash.get(MARKS_KEY, NO_MARKS).test
         s = self.settings
         return ProtocolSettings(
             rounds=test.rounds or s.rounds,
@@ -228,17 +230,14 @@ class MeasuringPlugin:
         )
 
     def _wants_repeat(self, item: pytest.Item) -> bool:
-        asked = self.settings.repeat or item.stash.get(MARKS_KEY, Marks()).repeat
+        asked = self.settings.repeat or item.stash.get(MARKS_KEY, NO_MARKS).repeat
         return asked and self.protocol_for(item).rounds > 1
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
         if "energy" in getattr(item, "fixturenames", ()) or self.state.faults:
             outcome = yield  # the fixture measures, or nothing can
-            measured = item.stash.get(MEASUREMENTS_KEY, [])
-            self._guard(lambda: self._record(item, [
-                self._result(item, None, m, label) for label, m in measured if m.rounds
-            ]), item)
+            self._guard(lambda: self._record_fixture(item), item)
         else:
             start = self._guard(self.engine.start_window)
             t0 = time.perf_counter()
@@ -271,7 +270,7 @@ class MeasuringPlugin:
         self, item: pytest.Item, call: CallWindow | None, measurement: Measurement | None,
         label: str | None = None,
     ) -> TestResult:
-        marks = item.stash.get(MARKS_KEY, Marks())
+        marks = item.stash.get(MARKS_KEY, NO_MARKS)
         result = TestResult(
             nodeid=item.nodeid if label is None else f"{item.nodeid}::{label}",
             meter=self.state.meters.label, is_estimate=self.state.meters.is_estimate,
@@ -285,6 +284,14 @@ class MeasuringPlugin:
     @staticmethod
     def _record(item: pytest.Item, results: list[TestResult]) -> None:
         item.stash[_RESULTS_KEY] = results
+
+    def _record_fixture(self, item: pytest.Item) -> None:
+        """What the ``energy`` fixture measured: its callable, or its candidates side by side."""
+        measured = item.stash.get(MEASUREMENTS_KEY, [])
+        self._record(item, [self._result(item, None, m, label) for label, m in measured if m.rounds])
+        versus = item.stash.get(VERSUS_KEY, None)
+        if versus is not None and versus.measured:
+            item.stash[_VERSUS_RESULT_KEY] = {"nodeid": item.nodeid, **versus.to_dict()}
 
     def _repeat(self, item: pytest.Item, result: TestResult) -> None:
         """Tier 2 after a passed real call; every failure ends as ``result.repeat``."""
@@ -313,13 +320,11 @@ class MeasuringPlugin:
                     {"": ItemSource(item, failed)}, protocol,
                     call_s={"": result.call.seconds if result.call else 0.0},
                 )
-        except KeyboardInterrupt:
-            with contextlib.suppress(BaseException):
-                teardown_item(item)
-            raise
         except BaseException as exc:  # a failing repeat costs the figure, never the outcome
             with contextlib.suppress(BaseException):
                 teardown_item(item)
+            if isinstance(exc, KeyboardInterrupt):  # the user's, as far as anyone can tell
+                raise
             result.repeat, result.repeat_reason = NOT_REPEATABLE, one_line(exc)
             return
         finally:
@@ -339,7 +344,7 @@ class MeasuringPlugin:
 
     def _judge(self, item: pytest.Item) -> str | None:
         """Budgets and ratio markers: the failure message, if any (an ordinary test failure)."""
-        marks = item.stash.get(MARKS_KEY, Marks())
+        marks = item.stash.get(MARKS_KEY, NO_MARKS)
         failures = []
         results = item.stash.get(_RESULTS_KEY, [])
         if marks.budget is not None:
@@ -349,11 +354,8 @@ class MeasuringPlugin:
                 if message:
                     label = result.nodeid[len(item.nodeid) + 2:]
                     failures.append(f"{label}: {message}" if label else message)
-        versus = item.stash.get(VERSUS_KEY, None)
-        if versus is not None and versus.measured:
-            item.stash[_VERSUS_RESULT_KEY] = {"nodeid": item.nodeid, **versus.to_dict()}
         if marks.ratio is not None:
-            failures.append(_check_ratio(marks.ratio, versus) or "")
+            failures.append(_check_ratio(marks.ratio, item.stash.get(VERSUS_KEY, None)) or "")
         return "\n".join(f for f in failures if f) or None
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
