@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -59,28 +60,30 @@ def check_rapl(root: str) -> Finding:
     if not os.path.isdir(root):
         return Finding("rapl", False, f"absent: {root} not found", fix=CONTAINER_HINT)
     zones = _zones(root)
-    try:
-        meter = open_meter("rapl", MeterOptions(powercap_root=root))
-    except MeterUnavailable as exc:
-        fix = PERMISSION_FIX if "permission" in str(exc) else CONTAINER_HINT if not zones else ""
-        return Finding("rapl", False, str(exc), zones, fix)
-    try:
-        return Finding("rapl", True, meter.describe(), zones)
-    finally:
-        meter.close()
+    return _try_meter(
+        "rapl", MeterOptions(powercap_root=root), zones,
+        lambda why: PERMISSION_FIX if "permission" in why else "" if zones else CONTAINER_HINT,
+    )
 
 
 def check_nvml() -> Finding:
     """NVIDIA GPUs through NVML."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     details = [f"CUDA_VISIBLE_DEVICES={visible}"] if visible is not None else []
+    return _try_meter(
+        "nvml", MeterOptions(), details,
+        lambda why: "pip install 'pytest-energy[gpu]'" if "library missing" in why else "",
+    )
+
+
+def _try_meter(name: str, options: MeterOptions, details: list[str], fix: Callable[[str], str]) -> Finding:
+    """Open the meter: usable with its description, or not with the reason and ``fix(reason)``."""
     try:
-        meter = open_meter("nvml", MeterOptions())
+        meter = open_meter(name, options)
     except MeterUnavailable as exc:
-        fix = "pip install 'pytest-energy[gpu]'" if "library missing" in str(exc) else ""
-        return Finding("nvml", False, str(exc), details, fix)
+        return Finding(name, False, str(exc), details, fix(str(exc)))
     try:
-        return Finding("nvml", True, meter.describe(), details)
+        return Finding(name, True, meter.describe(), details)
     finally:
         meter.close()
 
