@@ -4,6 +4,8 @@
   another's, with the gate's rules; exit status 1 on regressions.
 - ``pytest-energy merge OUT.json SHARD.json...``: results of sharded jobs into one file
   (and, with ``--baseline``, into the baseline as ``--energy-save`` does).
+- ``pytest-energy ab BASE [HEAD] -- [PYTEST ARGS]``: two git revisions measured in turns
+  (:mod:`pytest_energy.ab`); exit status 1 on regressions.
 - ``pytest-energy doctor``: what this machine can measure and how to fix what it cannot;
   exit status 0 when a real meter is usable, 1 otherwise.
 
@@ -185,8 +187,28 @@ def doctor(args: argparse.Namespace) -> int:
     return 0 if report["real_meter"] else 1
 
 
+def _verdict_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--max-regression", type=float, default=default("energy_max_regression") * 100,
+                         metavar="PERCENT", help="increase that counts as a regression (default 10)")
+    command.add_argument("--alpha", type=float, default=default("energy_alpha"),
+                         help="significance level (default 0.01)")
+    command.add_argument("--markdown", metavar="PATH",
+                         help="also write a pull-request summary here (and to $GITHUB_STEP_SUMMARY)")
+
+
+def run_ab(args: argparse.Namespace, pytest_args: list[str]) -> int:
+    from .ab import ab
+
+    return ab(args, pytest_args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns its exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pytest_args: list[str] = []
+    if "--" in argv:  # pytest-energy ab BASE -- PYTEST ARGS
+        split = argv.index("--")
+        argv, pytest_args = argv[:split], argv[split + 1:]
     parser = argparse.ArgumentParser(prog="pytest-energy", description="pytest-energy's command line")
     commands = parser.add_subparsers(dest="command", required=True)
     compare_cmd = commands.add_parser(
@@ -194,11 +216,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     compare_cmd.add_argument("base", metavar="BASE.json")
     compare_cmd.add_argument("head", metavar="HEAD.json")
-    compare_cmd.add_argument("--max-regression", type=float, default=default("energy_max_regression") * 100,
-                             metavar="PERCENT", help="increase that counts as a regression (default 10)")
-    compare_cmd.add_argument("--alpha", type=float, default=default("energy_alpha"),
-                             help="significance level (default 0.01)")
-    compare_cmd.add_argument("--markdown", metavar="PATH", help="also write a pull-request summary here")
+    _verdict_options(compare_cmd)
+    ab_cmd = commands.add_parser(
+        "ab", help="measure two git revisions in turns: pytest-energy ab BASE [HEAD] -- [PYTEST ARGS]",
+    )
+    ab_cmd.add_argument("base", metavar="BASE", help="git revision of the base (e.g. origin/main)")
+    ab_cmd.add_argument("head", metavar="HEAD", nargs="?",
+                        help="git revision of the head (default: the working tree)")
+    ab_cmd.add_argument("--prepare", metavar="CMD",
+                        help="run in each tree, in a virtualenv of its own, before measuring "
+                        "(e.g. 'pip install -e .')")
+    ab_cmd.add_argument("--json", metavar="PATH", help="write both sides' rounds and the verdicts here")
+    _verdict_options(ab_cmd)
     merge_cmd = commands.add_parser("merge", help="results of sharded runs into one results file")
     merge_cmd.add_argument("out", metavar="OUT.json")
     merge_cmd.add_argument("shards", metavar="SHARD.json", nargs="+")
@@ -209,7 +238,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     doctor_cmd.add_argument("--powercap-root", metavar="DIR", help="where powercap is mounted")
     doctor_cmd.add_argument("--json", action="store_true", help="print the findings as JSON")
     args = parser.parse_args(argv)
+    if pytest_args and args.command != "ab":
+        parser.error("only pytest-energy ab takes pytest args after --")
     try:
+        if args.command == "ab":
+            return run_ab(args, pytest_args)
         return {"compare": compare, "merge": merge, "doctor": doctor}[args.command](args)
     except CliError as exc:
         print(f"pytest-energy {args.command}: error: {exc}", file=sys.stderr)

@@ -39,6 +39,8 @@ from .protocol import Engine, ProtocolSettings
 SETTINGS_KEY = pytest.StashKey[Settings]()
 NATIVE_CACHE = "pytest-energy-native"
 MEASURING = "energy-measuring"
+LOCKSTEP = "energy-lockstep"
+LOCKSTEP_FLAG = "--energy-lockstep"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -49,6 +51,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         else:
             group.addoption(option.flag, default=None, help=option.help, metavar=option.kind.upper())
         parser.addini(option.dest, option.help, type="string", default="")
+    group.addoption(LOCKSTEP_FLAG, default=None, metavar="SIDE@SOCKET",
+                    help="internal: take turns with another revision's run (set by pytest-energy ab)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -69,6 +73,23 @@ def pytest_configure(config: pytest.Config) -> None:
     if workerinput is None:
         _register_controller_plugins(config, state)
     config.pluginmanager.register(MeasuringPlugin(config, state), MEASURING)
+    lockstep = config.getoption(LOCKSTEP_FLAG)
+    if lockstep and workerinput is None:
+        _register_lockstep(config, state, lockstep)
+
+
+def _register_lockstep(config: pytest.Config, state: RunState, value: str) -> None:
+    from .lockstep import LockstepPlugin, parse_address
+    from .turns import TurnClient
+
+    side, address = parse_address(value)
+    if config.getoption("numprocesses", None):
+        raise pytest.UsageError("pytest-energy ab runs each revision in one process: drop -n")
+    try:
+        client = TurnClient(address, side)
+    except OSError as exc:
+        raise pytest.UsageError(f"{LOCKSTEP_FLAG}: cannot reach {address} ({exc.strerror or exc})") from None
+    config.pluginmanager.register(LockstepPlugin(client, state.engine), LOCKSTEP)
 
 
 def _register_controller_plugins(config: pytest.Config, state: RunState) -> None:
@@ -120,7 +141,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(STATE_KEY, None)
     if state is not None:
         state.meters.close()
-    for name in (MEASURING, "energy-baseline", "energy-terminal", "energy-files", "energy-xdist"):
+    for name in (MEASURING, "energy-baseline", "energy-terminal", "energy-files", "energy-xdist", LOCKSTEP):
         plugin = config.pluginmanager.get_plugin(name)
         if plugin is not None:
             config.pluginmanager.unregister(plugin, name)

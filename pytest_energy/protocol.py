@@ -221,6 +221,10 @@ class Engine:
         self.lock = lock
         #: Joules an empty window reads: the meters' own reading cost, subtracted per window.
         self.read_cost_j = 0.0
+        #: Called after every warmup call and round of tier 2: ``pytest-energy ab`` hands
+        #: the machine to the other revision's process there. The time it blocks does not
+        #: count against ``max_time_s``.
+        self.between_rounds: Callable[[], None] | None = None
 
     def measure_idle(self, seconds: float) -> float:
         """Measure idle power of the real meters over ``seconds`` (0 W for the estimate)."""
@@ -300,6 +304,7 @@ class Engine:
                         break
                     _, seconds, round_cost[label] = self._calls(source, 1, deadline, read=False)
                     per_call[label] = seconds
+                    deadline += self._hand_over()
             iterations = {
                 label: 1 if single else
                 _iterations(per_call.get(label), min_round_s, deadline, settings.rounds)
@@ -315,6 +320,7 @@ class Engine:
                         break
                     round_, _, round_cost[label] = self._calls(source, count, deadline, read=True)
                     assert round_ is not None
+                    deadline += self._hand_over()
                     per_call[label] = round_.seconds / round_.iterations
                     grown = _grow(count, round_.seconds, min_round_s, deadline, settings.rounds)
                     if not single and round_.seconds < min_round_s / 2 and grown > count:
@@ -331,6 +337,14 @@ class Engine:
             for label in sources if rounds[label]
         }
         return measurements, order
+
+    def _hand_over(self) -> float:
+        """Run :attr:`between_rounds`; the seconds it took."""
+        if self.between_rounds is None:
+            return 0.0
+        started = time.perf_counter()
+        self.between_rounds()
+        return time.perf_counter() - started
 
     def _calls(
         self, source: Source, count: int, deadline: float, *, read: bool,

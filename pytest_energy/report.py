@@ -145,22 +145,42 @@ def _by_change(comparisons: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(comparisons, key=lambda c: (c["change"] is None, -(c["change"] or 0), c["nodeid"]))
 
 
-def comparison_table(comparisons: Iterable[dict[str, Any]]) -> str:
-    """Baseline against current per test, sorted by change (largest increase first)."""
+def _ratio_cell(c: dict[str, Any]) -> str:
+    """``1.12 (1.08-1.16)``: head/base, the geometric mean of the paired rounds' ratios."""
+    if c["change"] is None:
+        return ""
+    return f"{1 + c['change']:.3g} ({1 + c['change_ci_low']:.3g}-{1 + c['change_ci_high']:.3g})"
+
+
+def comparison_table(comparisons: Iterable[dict[str, Any]], sides: tuple[str, str] | None = None) -> str:
+    """Baseline against current per test, sorted by change (largest increase first); with
+    ``sides`` (``pytest-energy ab``), base against head with the paired ratio."""
     from tabulate import tabulate
 
+    paired = sides is not None
     rows = [
-        [c["nodeid"], _joules(c["baseline_median"]), _joules(c["current_median"]), _change_cell(c),
+        [c["nodeid"], _joules(c["baseline_median"]), _joules(c["current_median"]),
+         _ratio_cell(c) if paired else _change_cell(c),
+         *([c["pairs"] or ""] if paired else []),
          "" if c["p_increase"] is None else f"{min(c['p_increase'], c['p_decrease']):.3g}",
          c["meter"], c["verdict"]]
         for c in _by_change(comparisons)
     ]
-    headers = ["test", "baseline J/call", "current J/call", "change (95% CI)", "p", "meter", "verdict"]
+    first, second = sides or ("baseline", "current")
+    middle = ["ratio (95% CI)", "pairs"] if paired else ["change (95% CI)"]
+    headers = ["test", f"{first} J/call", f"{second} J/call", *middle, "p", "meter", "verdict"]
     return tabulate(rows, headers=headers, disable_numparse=True)
 
 
 def regression_line(c: dict[str, Any]) -> str:
     """One line naming a regression and the figures behind it."""
+    if c.get("pairs") is not None:  # base and head measured in turns
+        return (
+            f"energy regression: {c['nodeid']}: {si(c['baseline_median'], 'J')} -> "
+            f"{si(c['current_median'], 'J')} per call, head/base {_ratio_cell(c)} over {c['pairs']} "
+            f"paired rounds, p={c['p_increase']:.2g}, reaching +{c['max_regression'] * 100:g}% within its "
+            f"uncertainty ({c['meter']})"
+        )
     if c["p_increase"] is None:  # a single value: a real call or a file's total
         return (
             f"energy regression: {c['nodeid']}: {si(c['baseline_median'], 'J')} -> "
@@ -181,7 +201,7 @@ def verdict_counts(comparisons: Iterable[dict[str, Any]]) -> str:
     counts: dict[str, int] = {}
     for c in comparisons:
         counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
-    order = ("regression", "improvement", "unchanged", "inconclusive", "new", "missing")
+    order = ("regression", "improvement", "unchanged", "inconclusive", "new", "missing", "removed")
     parts = []
     for verdict in order:
         if counts.get(verdict):
@@ -225,6 +245,28 @@ def markdown_summary(
         lines += ["", "</details>"]
     lines += ["", "<details><summary>Per file and per test</summary>", "", "```",
               file_table(results, [c["nodeid"] for c in regressions]), "", tests_table(results), "```",
+              "", "</details>", ""]
+    return "\n".join(lines)
+
+
+def ab_markdown(comparisons: list[dict[str, Any]], sides: list[str], meters: str) -> str:
+    """The ``pytest-energy ab`` summary for one pull-request comment: regressions first,
+    then every verdict folded."""
+    base, head = sides
+    regressions = [c for c in _by_change(comparisons) if c["verdict"] == "regression"]
+    status = ":x: energy regressions" if regressions else ":white_check_mark: no energy regression"
+    lines = ["## Energy: base against head (pytest-energy ab)", "",
+             f"**{status}**: {verdict_counts(comparisons)}. {base} -> {head}, measured in turns "
+             f"(base, head, base, ...). Meter: `{meters}`.", ""]
+    header = ["| test | base J/call | head J/call | head/base (95% CI) | verdict |", "|---|---|---|---|---|"]
+
+    def row(c: dict[str, Any]) -> str:
+        return (f"| `{c['nodeid']}` | {_joules(c['baseline_median'])} | {_joules(c['current_median'])} "
+                f"| {_ratio_cell(c)} | {c['verdict']} |")
+
+    if regressions:
+        lines += ["### :warning: Regressions", "", *header, *map(row, regressions), ""]
+    lines += ["<details><summary>All verdicts</summary>", "", *header, *map(row, _by_change(comparisons)),
               "", "</details>", ""]
     return "\n".join(lines)
 

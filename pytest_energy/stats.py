@@ -138,3 +138,50 @@ def mann_whitney_greater(x: Sequence[float], y: Sequence[float]) -> float:
         return 1.0
     z = (u - n1 * n2 / 2 - 0.5) / math.sqrt(variance)
     return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def paired_ratio(
+    base: Sequence[float], head: Sequence[float], confidence: float = 0.95,
+    resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0,
+) -> tuple[float, float, float]:
+    """Geometric mean of ``head[i] / base[i]`` over the pairs (both positive), with a
+    percentile bootstrap CI: the ratio of two revisions measured in turns."""
+    logs = [math.log(h / b) for b, h in zip(base, head, strict=False) if b > 0 and h > 0]
+    if not logs:
+        return math.nan, math.nan, math.nan
+    ratio = math.exp(statistics.fmean(logs))
+    if len(logs) < 2:
+        return ratio, ratio, ratio
+    rng = random.Random(seed)
+    means = [statistics.fmean(rng.choices(logs, k=len(logs))) for _ in range(resamples)]
+    low, high = _percentile_interval(means, confidence)
+    return ratio, math.exp(low), math.exp(high)
+
+
+def wilcoxon_greater(differences: Sequence[float]) -> float:
+    """One-sided p-value that paired ``differences`` tend to be positive (Wilcoxon
+    signed-rank; zeros dropped, ties as midranks). Exact for small samples, normal
+    approximation with tie correction otherwise."""
+    values = [d for d in differences if d != 0]
+    n = len(values)
+    if n == 0:
+        return 1.0
+    ranks = _midranks([abs(d) for d in values])
+    doubled = [round(2 * r) for r in ranks]
+    observed = sum(r for r, d in zip(doubled, values, strict=True) if d > 0)
+    if n <= EXACT_MANN_WHITNEY_MAX:
+        total = sum(doubled)
+        counts = [0] * (total + 1)  # counts[s]: sign assignments whose positive ranks sum to s
+        counts[0] = 1
+        for rank in doubled:
+            for s in range(total, rank - 1, -1):
+                counts[s] += counts[s - rank]
+        return sum(counts[observed:]) / 2**n
+    ties: dict[float, int] = {}
+    for r in ranks:
+        ties[r] = ties.get(r, 0) + 1
+    variance = n * (n + 1) * (2 * n + 1) / 24 - sum(t**3 - t for t in ties.values()) / 48
+    if variance <= 0:
+        return 1.0
+    z = (observed / 2 - n * (n + 1) / 4 - 0.5) / math.sqrt(variance)
+    return 0.5 * math.erfc(z / math.sqrt(2))

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .results import TestResult
-from .stats import bootstrap_ratio_ci, mann_whitney_greater
+from .stats import bootstrap_ratio_ci, mann_whitney_greater, paired_ratio, wilcoxon_greater
 
 #: Stored single values needed before their spread (a prediction interval) is used.
 MIN_HISTORY_FOR_SPREAD = 3
@@ -40,8 +40,8 @@ SINGLE_VALUE_MARGIN = 1.0
 #: Criterion 3 allows the measured change this many standard errors (from the CI) of slack.
 UNCERTAINTY_SE = 1.5
 
-REGRESSION, IMPROVEMENT, UNCHANGED, INCONCLUSIVE, NEW, MISSING = (
-    "regression", "improvement", "unchanged", "inconclusive", "new", "missing",
+REGRESSION, IMPROVEMENT, UNCHANGED, INCONCLUSIVE, NEW, MISSING, REMOVED = (
+    "regression", "improvement", "unchanged", "inconclusive", "new", "missing", "removed",
 )
 
 
@@ -71,6 +71,8 @@ class Comparison:
     p_decrease: float | None = None
     history_spread: float | None = None
     max_regression: float | None = None
+    #: Paired rounds behind a base/head verdict (``pytest-energy ab``).
+    pairs: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON and xdist."""
@@ -131,6 +133,41 @@ def compare_samples(
     return Comparison(
         nodeid, verdict, meter, base_median, cur_median, change, ci_low, ci_high, p_up, p_down,
         spread, threshold,
+    )
+
+
+def compare_paired(
+    key: str, base: list[float], head: list[float], rule: Rule, meter: str = "",
+) -> Comparison:
+    """Verdict from rounds measured in turns (``pytest-energy ab``): ``base[i]`` and
+    ``head[i]`` ran next to each other, so drift of the machine hits both alike.
+
+    The change is the geometric mean of the pairs' ratios, with its bootstrap CI; a
+    **regression** is significant (one-sided Wilcoxon signed-rank on the log ratios,
+    p < ``alpha``) and reaches ``max_regression`` within its uncertainty, as above. No
+    history spread: the pairing is what takes run-to-run drift out.
+    """
+    pairs = [(b, h) for b, h in zip(base, head, strict=False) if b > 0 and h > 0]
+    if not pairs:
+        return Comparison(key, INCONCLUSIVE, meter, pairs=0)
+    bases, heads = [b for b, _ in pairs], [h for _, h in pairs]
+    ratio, low, high = paired_ratio(bases, heads)
+    logs = [math.log(h / b) for b, h in pairs]
+    p_up, p_down = wilcoxon_greater(logs), wilcoxon_greater([-x for x in logs])
+    change, ci_low, ci_high = ratio - 1, low - 1, high - 1
+    threshold = rule.max_regression
+    margin = UNCERTAINTY_SE * (ci_high - ci_low) / (2 * 1.96)
+    if p_up < rule.alpha and change + margin >= threshold:
+        verdict = REGRESSION
+    elif p_down < rule.alpha and -change + margin >= threshold:
+        verdict = IMPROVEMENT
+    elif -threshold < ci_low and ci_high < threshold:
+        verdict = UNCHANGED
+    else:
+        verdict = INCONCLUSIVE
+    return Comparison(
+        key, verdict, meter, statistics.median(bases), statistics.median(heads), change, ci_low, ci_high,
+        p_up, p_down, max_regression=threshold, pairs=len(pairs),
     )
 
 

@@ -1,0 +1,399 @@
+"""``pytest-energy ab BASE [HEAD] -- [PYTEST ARGS]``: two revisions measured in turns.
+
+Each revision gets its own temporary tree (``git worktree``; the working tree, when HEAD
+is not given, is copied: tracked and untracked files, not ignored ones), prepared by
+``--prepare CMD`` in a virtualenv of its own. Both trees then run pytest with every test
+repeated in rounds, and the two processes take turns (:mod:`pytest_energy.turns`): for a
+test both have, the rounds go base, head, base, head... Verdicts come from the pairs
+(:func:`~pytest_energy.verdict.compare_paired`), per test, per file and for all shared
+tests. Trees, virtualenvs and processes are removed on success, failure and Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+from .cli import CliError, ResultsFile, load_results
+from .jsonfile import markdown_outputs, unwritable_reason, write_json_atomic, write_markdown
+from .lockstep import SOURCE_ENV
+from .report import ab_markdown, comparison_table, regression_line, verdict_counts
+from .results import TestResult
+from .turns import ARRIVE, COLLECTED, SIDES, Coordinator, Turns, TurnsError
+from .verdict import NEW, REGRESSION, REMOVED, Comparison, Rule, compare_paired
+
+AB_FORMAT = "pytest-energy-ab"
+#: Rounds per test unless the pytest args say otherwise: enough pairs for the signed-rank test.
+AB_ROUNDS = 20
+#: Label of the verdict over all shared tests.
+ALL_SHARED = "all shared tests (total)"
+#: pytest's exit statuses that still leave results: passed, tests failed, none collected.
+RESULTS_EXIT = (0, 1, 5)
+
+
+@dataclass
+class Side:
+    """One revision: where it is checked out and how its pytest runs."""
+
+    name: str
+    #: As given on the command line ("working tree" when HEAD was not given).
+    revision: str
+    commit: str | None
+    root: str
+    #: Where pytest runs: the tree, plus the subdirectory the command was run from.
+    cwd: str
+    python: str
+    env: dict[str, str]
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.revision}{f' {self.commit[:10]}' if self.commit else ''})"
+
+
+def progress(line: str) -> None:
+    print(f"ab: {line}", file=sys.stderr, flush=True)
+
+
+def git(repo: str, *args: str) -> str:
+    """``git -C repo args``; stdout stripped, :class:`CliError` with git's message on failure."""
+    done = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True)
+    if done.returncode:
+        lines = done.stderr.strip().splitlines()
+        raise CliError(f"git {' '.join(args)} failed: {lines[-1] if lines else done.returncode}")
+    return done.stdout.strip()
+
+
+def find_repo(cwd: str) -> tuple[str, str]:
+    """The checkout's top directory and the command's subdirectory within it."""
+    try:
+        top = git(cwd, "rev-parse", "--show-toplevel")
+        prefix = git(cwd, "rev-parse", "--show-prefix")
+    except (CliError, FileNotFoundError):
+        raise CliError(
+            f"{cwd} is not in a git repository; run pytest-energy ab inside your project's checkout"
+        ) from None
+    return top, prefix
+
+
+def resolve(repo: str, revision: str) -> str:
+    try:
+        return git(repo, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
+    except CliError:
+        raise CliError(f"unknown revision {revision!r}: give a branch, tag or commit of this repository"
+                       ) from None
+
+
+class Workspace:
+    """A temporary directory with one tree per side; :meth:`close` removes everything,
+    processes included."""
+
+    def __init__(self, repo: str) -> None:
+        self.repo = repo
+        self.root = tempfile.mkdtemp(prefix="pytest-energy-ab-")
+        self.worktrees: list[str] = []
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def checkout(self, name: str, commit: str) -> str:
+        path = os.path.join(self.root, name)
+        git(self.repo, "worktree", "add", "--detach", "--quiet", path, commit)
+        self.worktrees.append(path)
+        return path
+
+    def copy_working_tree(self, name: str) -> str:
+        """Tracked and untracked files (not ignored ones), as they are now."""
+        path = os.path.join(self.root, name)
+        listed = git(self.repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+        for relative in filter(None, listed.split("\0")):
+            source = os.path.join(self.repo, relative)
+            if not os.path.lexists(source) or os.path.isdir(source):
+                continue  # deleted but still tracked, or a submodule
+            target = os.path.join(path, relative)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copy2(source, target, follow_symlinks=False)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def virtualenv(self, name: str) -> tuple[str, dict[str, str]]:
+        """A virtualenv that also sees this environment's packages (pytest, pytest-energy),
+        after its own: the python and the environment to run in it."""
+        import site
+        import venv
+
+        path = os.path.join(self.root, f"{name}-venv")
+        venv.EnvBuilder(with_pip=True).create(path)
+        python = os.path.join(path, "bin", "python")
+        own = subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        outer = [p for p in [*site.getsitepackages(), site.getusersitepackages()] if os.path.isdir(p)]
+        with open(os.path.join(own, "zz_pytest_energy_outer.pth"), "w", encoding="utf-8") as handle:
+            handle.writelines(f"import site; site.addsitedir({p!r})\n" for p in outer)
+        env = {**os.environ, "VIRTUAL_ENV": path, "PATH": os.path.join(path, "bin") + os.pathsep
+               + os.environ.get("PATH", "")}
+        env.pop("PYTHONHOME", None)
+        return python, env
+
+    def start(self, command: list[str], cwd: str, env: dict[str, str], log: str) -> subprocess.Popen[bytes]:
+        with open(log, "wb") as out:
+            process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+        self.processes.append(process)
+        return process
+
+    def close(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                _kill_group(process, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                _kill_group(process, signal.SIGKILL)
+                process.wait()
+        git_quiet = ["git", "-C", self.repo, "worktree"]
+        for path in self.worktrees:
+            subprocess.run([*git_quiet, "remove", "--force", path], capture_output=True)
+        subprocess.run([*git_quiet, "prune"], capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _kill_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def last_line(path: str) -> str:
+    """The last non-empty line of a log, for one-line errors."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = [line.strip() for line in handle if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1] if lines else "(no output)"
+
+
+def prepare(workspace: Workspace, side: Side, command: str) -> None:
+    """Run ``--prepare`` in the side's tree and virtualenv; one line and exit 2 if it fails."""
+    progress(f"preparing {side.describe()}: {command}")
+    side.python, side.env = workspace.virtualenv(side.name)
+    log = os.path.join(workspace.root, f"{side.name}-prepare.log")
+    with open(log, "wb") as out:
+        status = subprocess.run(command, shell=True, cwd=side.root, env=side.env, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+    if status:
+        raise CliError(f"--prepare failed for {side.describe()}: {command!r} exited with {status}: "
+                       f"{last_line(log)}")
+
+
+def run_sides(
+    workspace: Workspace, sides: list[Side], pytest_args: list[str],
+) -> tuple[Turns, dict[str, str]]:
+    """Both pytest processes, in turns; returns the turn log and each side's results file."""
+    address = os.path.join(workspace.root, "turns.sock")
+    results = {side.name: os.path.join(workspace.root, f"{side.name}.json") for side in sides}
+    logs = {side.name: os.path.join(workspace.root, f"{side.name}.log") for side in sides}
+    announce = Announcer()
+    coordinator = Coordinator(address, announce)
+    processes = {}
+    for side in sides:
+        command = [
+            side.python, "-m", "pytest", "--energy", "--energy-repeat", f"--energy-rounds={AB_ROUNDS}",
+            f"--energy-json={results[side.name]}", f"--energy-lockstep={side.name}@{address}",
+            "-p", "no:randomly", *pytest_args,
+        ]
+        processes[side.name] = workspace.start(command, side.cwd, side.env, logs[side.name])
+    turns = coordinator.serve(lambda: {name: p.poll() is None for name, p in processes.items()})
+    for name, process in processes.items():
+        status = process.wait()
+        if status not in RESULTS_EXIT:
+            raise CliError(f"pytest for {name} stopped with exit status {status}: {last_line(logs[name])}")
+    return turns, results
+
+
+class Announcer:
+    """Progress lines as the processes report in: which side, which test, how many left."""
+
+    def __init__(self) -> None:
+        self.started: set[str] = set()
+
+    def __call__(self, turns: Turns, side: str, message: dict[str, Any]) -> None:
+        event = message["event"]
+        if event == COLLECTED:
+            if message.get("leaks"):
+                raise TurnsError(
+                    f"{side}'s tests import code from your checkout, not from their own tree "
+                    f"({message['leaks'][0]}): install the project per tree with "
+                    "--prepare 'pip install -e .', or add its source folder to pytest's pythonpath"
+                )
+            progress(f"{side}: {len(message.get('tests') or [])} tests collected")
+        elif event == ARRIVE:
+            test = message["test"]
+            other = [s for s in SIDES if s != side][0]
+            if turns.waiting.get(other) == (ARRIVE, test) and test not in self.started:
+                self.started.add(test)
+                shared = turns.shared or []
+                done = len(self.started)
+                progress(f"[{done}/{len(shared)}, {len(shared) - done} left] {test}: base and head in turns")
+
+
+# -- verdicts ----------------------------------------------------------------------------
+
+@dataclass
+class AbResult:
+    """Paired verdicts and what only one side has."""
+
+    comparisons: list[Comparison]
+    pairs: list[tuple[TestResult, TestResult]]
+    new: list[TestResult]
+    removed: list[TestResult]
+
+
+def paired_verdicts(base: list[TestResult], head: list[TestResult], rule: Rule) -> AbResult:
+    """Per shared test, per file and for all shared tests, from the rounds' pairs."""
+    by_id = {r.nodeid: r for r in base}
+    head_ids = {r.nodeid for r in head}
+    pairs = [(by_id[r.nodeid], r) for r in head if r.nodeid in by_id]
+    comparisons = []
+    for b, h in pairs:
+        own = h.max_regression
+        test_rule = rule if own is None else Rule(max_regression=own, alpha=rule.alpha)
+        comparisons.append(compare_paired(h.nodeid, b.samples, h.samples, test_rule, h.meter))
+    repeated = [(b, h) for b, h in pairs if b.measurement is not None and h.measurement is not None]
+    by_file: dict[str, list[tuple[TestResult, TestResult]]] = {}
+    for b, h in repeated:
+        by_file.setdefault(h.path, []).append((b, h))
+    groups = [(f"{path} (file total)", group) for path, group in sorted(by_file.items())]
+    if len(by_file) > 1:
+        groups.append((ALL_SHARED, repeated))
+    for key, group in groups:
+        meter = group[0][1].meter
+        comparisons.append(compare_paired(key, *_summed(group), rule, meter))
+    new = [r for r in head if r.nodeid not in by_id]
+    removed = [r for r in base if r.nodeid not in head_ids]
+    comparisons += [Comparison(r.nodeid, NEW, r.meter, current_median=r.joules) for r in new]
+    comparisons += [Comparison(r.nodeid, REMOVED, r.meter, baseline_median=r.joules) for r in removed]
+    return AbResult(comparisons, pairs, new, removed)
+
+
+def _summed(group: list[tuple[TestResult, TestResult]]) -> tuple[list[float], list[float]]:
+    """Round i of a group: the sum of its tests' round i (one call each), base and head."""
+    count = min(min(len(b.samples), len(h.samples)) for b, h in group)
+    base = [sum(b.samples[i] for b, _ in group) for i in range(count)]
+    head = [sum(h.samples[i] for _, h in group) for i in range(count)]
+    return base, head
+
+
+def lockstep_order(base: TestResult, head: TestResult) -> list[str]:
+    """Which side measured each kept round, in the order they ran."""
+    rounds = [(r.started, "base") for r in (base.measurement.rounds if base.measurement else [])]
+    rounds += [(r.started, "head") for r in (head.measurement.rounds if head.measurement else [])]
+    return [side for _, side in sorted(rounds)]
+
+
+# -- the command -------------------------------------------------------------------------
+
+def ab(args: argparse.Namespace, pytest_args: list[str]) -> int:
+    for option, path in (("--json", args.json), ("--markdown", args.markdown)):
+        reason = unwritable_reason(path) if path else None
+        if reason:
+            raise CliError(f"{option}={path}: {reason}; pick a path that can be written")
+    repo, prefix = find_repo(os.getcwd())
+    base_commit = resolve(repo, args.base)
+    head_commit = resolve(repo, args.head) if args.head else None
+    workspace = Workspace(repo)
+    restore = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        sides = _checkout(workspace, args, base_commit, head_commit, prefix)
+        if args.prepare:
+            for side in sides:
+                prepare(workspace, side, args.prepare)
+        turns, paths = run_sides(workspace, sides, pytest_args)
+        files = {name: load_results(path) for name, path in paths.items()}
+    except TurnsError as exc:
+        raise CliError(str(exc)) from None
+    except KeyboardInterrupt:
+        progress("interrupted: stopping both runs and removing the trees")
+        return 130
+    finally:
+        workspace.close()
+        signal.signal(signal.SIGTERM, restore)
+    return _report(args, sides, files, turns, pytest_args)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _checkout(
+    workspace: Workspace, args: argparse.Namespace, base: str, head: str | None, prefix: str,
+) -> list[Side]:
+    roots = {
+        "base": workspace.checkout("base", base),
+        "head": workspace.checkout("head", head) if head else workspace.copy_working_tree("head"),
+    }
+    env = {**os.environ, SOURCE_ENV: workspace.repo}
+    revisions = {"base": (args.base, base), "head": (args.head or "working tree", head)}
+    return [
+        Side(name, *revisions[name], root, os.path.join(root, prefix), sys.executable, env)
+        for name, root in roots.items()
+    ]
+
+
+def _report(
+    args: argparse.Namespace, sides: list[Side], files: dict[str, ResultsFile], turns: Turns,
+    pytest_args: list[str],
+) -> int:
+    base, head = files["base"], files["head"]
+    if base.meters != head.meters:
+        raise CliError(f"base was measured with {base.meters} and head with {head.meters}; "
+                       "give both the same --energy-meter")
+    rule = Rule(max_regression=args.max_regression / 100, alpha=args.alpha)
+    result = paired_verdicts(base.tests, head.tests, rule)
+    comparisons = [c.to_dict() for c in result.comparisons]
+    print(comparison_table(comparisons, sides=("base", "head")))
+    regressions = [c for c in comparisons if c["verdict"] == REGRESSION]
+    for regression in regressions:
+        print(regression_line(regression))
+    print(f"energy ab {'FAILED' if regressions else 'passed'}: {verdict_counts(comparisons)} "
+          f"({sides[0].describe()} -> {sides[1].describe()}, {head.meters})")
+    if args.json:
+        write_json_atomic(args.json, _document(args, sides, result, comparisons, head, turns, pytest_args))
+    summary = ab_markdown(comparisons, [s.describe() for s in sides], head.meters)
+    for target, mode in markdown_outputs(args.markdown):
+        write_markdown(target, mode, summary)
+    return 1 if regressions else 0
+
+
+def _document(
+    args: argparse.Namespace, sides: list[Side], result: AbResult, comparisons: list[dict[str, Any]],
+    head: ResultsFile, turns: Turns, pytest_args: list[str],
+) -> dict[str, Any]:
+    return {
+        "format": AB_FORMAT,
+        "version": 1,
+        **{s.name: {"revision": s.revision, "commit": s.commit} for s in sides},
+        "meter": head.meters,
+        "machine": head.machine,
+        "settings": {
+            "max_regression": args.max_regression / 100, "alpha": args.alpha, "prepare": args.prepare,
+            "pytest_args": pytest_args, **head.data.get("settings", {}),
+        },
+        "comparisons": comparisons,
+        "tests": [
+            {"nodeid": h.nodeid, "base": b.to_dict(), "head": h.to_dict(), "lockstep": lockstep_order(b, h)}
+            for b, h in result.pairs
+        ],
+        "new": [r.to_dict() for r in result.new],
+        "removed": [r.to_dict() for r in result.removed],
+        "turns": [list(entry) for entry in turns.log],
+    }
+

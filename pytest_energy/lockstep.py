@@ -1,0 +1,89 @@
+"""The pytest side of ``pytest-energy ab``: this process runs only while it has the turn.
+
+Registered in ``pytest_configure`` only with ``--energy-lockstep=SIDE@SOCKET`` (which
+``pytest-energy ab`` passes; not meant to be typed). The process asks for the turn
+before it measures idle power, reports its tests after collection, gives the turn up at
+each test both revisions have, and after every warmup call and round of it.
+
+Both processes run on the one CPU core the coordinator names: taking turns, they never
+need two, and on a shared machine one core can be slower than another for minutes, which
+would otherwise hit one revision only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from .protocol import Engine
+from .turns import SIDES, TurnClient
+
+#: Set by ``pytest-energy ab``: the user's checkout, which a tree's tests must not import from.
+SOURCE_ENV = "PYTEST_ENERGY_AB_SOURCE"
+
+
+def parse_address(value: str) -> tuple[str, str]:
+    """``base@/tmp/x/turns.sock`` -> ("base", "/tmp/x/turns.sock")."""
+    side, _, address = value.partition("@")
+    if side not in SIDES or not address:
+        raise pytest.UsageError(
+            f"--energy-lockstep={value}: expected SIDE@SOCKET, SIDE base or head (set by pytest-energy ab)"
+        )
+    return side, address
+
+
+class LockstepPlugin:
+    """Takes turns with the other revision's process through a :class:`TurnClient`."""
+
+    def __init__(self, client: TurnClient, engine: Engine) -> None:
+        self.client = client
+        self.engine = engine
+        self.shared: set[str] = set()
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> Iterator[None]:
+        cpu = self.client.hello()  # before idle power is measured
+        if cpu is not None and hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, {cpu})
+        return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> Iterator[None]:
+        result = yield
+        self.shared = self.client.collected([item.nodeid for item in session.items], imported_from_source())
+        return result
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+        if item.nodeid not in self.shared:
+            return (yield)
+        self.client.arrive(item.nodeid)
+        self.engine.between_rounds = lambda: self.client.pass_turn(item.nodeid)
+        try:
+            return (yield)
+        finally:
+            self.engine.between_rounds = None
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.client.end()
+
+
+def imported_from_source() -> list[str]:
+    """Modules this process imported from the user's checkout instead of its own tree
+    (an editable install of the project outside the tree): their figures would be wrong."""
+    source = os.environ.get(SOURCE_ENV)
+    if not source:
+        return []
+    source = os.path.realpath(source) + os.sep
+    own = (os.path.realpath(os.getcwd()) + os.sep, os.path.dirname(os.path.realpath(__file__)) + os.sep)
+    leaks = []
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if path:
+            real = os.path.realpath(path)
+            if real.startswith(source) and not real.startswith(own):
+                leaks.append(real)
+    return sorted(leaks)

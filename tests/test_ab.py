@@ -1,0 +1,275 @@
+"""``pytest-energy ab``: two revisions of real git repositories measured in turns."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pytest_energy.cli import main
+from pytest_energy.turns import ARRIVE, COLLECTED, END, HELLO, PASS, Turns, TurnsError
+
+WORK = '''
+N = {n}
+
+
+def work(n):
+    return sum(i * i for i in range(n))
+
+
+def test_loop():
+    assert work(N) > 0
+
+
+def test_small():
+    assert work(3000) > 0
+'''
+#: Short rounds keep these tests quick; the verdicts still rest on 20 pairs.
+FAST = ["--", "-q", "-p", "no:cacheprovider", "--energy-min-time=0.02"]
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
+def make_repo(path: Path, files: dict[str, str]) -> Path:
+    path.mkdir()
+    git(path, "init", "-q")
+    git(path, "config", "user.email", "dev@example.com")
+    git(path, "config", "user.name", "dev")
+    commit(path, files, "base")
+    return path
+
+
+def commit(repo: Path, files: dict[str, str], message: str = "head") -> None:
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
+
+
+@pytest.fixture
+def run_ab(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    """Run ``pytest-energy ab`` in a repo; (exit status, stdout, stderr). Temporary trees
+    go under tmp_path/tmp, so that their removal can be checked."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr("tempfile.tempdir", None)
+
+    def run(repo: Path, *args: str) -> tuple[int, str, str]:
+        monkeypatch.chdir(repo)
+        status = main(["ab", *args])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    yield run
+    assert list(scratch.iterdir()) == [], "temporary trees left behind"
+
+
+def worktrees(repo: Path) -> list[str]:
+    return [line for line in git(repo, "worktree", "list", "--porcelain").splitlines() if line.startswith("worktree")]
+
+
+def test_heavier_test_fails_with_its_ratio_and_the_order_is_recorded(tmp_path: Path, run_ab) -> None:
+    repo = make_repo(tmp_path / "repo", {"tests/test_work.py": WORK.format(n=20000)})
+    commit(repo, {"tests/test_work.py": WORK.format(n=60000)})
+    status, out, err = run_ab(repo, "HEAD~1", "HEAD", "--json", str(tmp_path / "ab.json"), *FAST)
+    assert status == 1, out + err
+    line = next(li for li in out.splitlines() if li.startswith("energy regression: tests/test_work.py::test_loop"))
+    ratio = float(line.split("head/base ")[1].split()[0])
+    assert 2 < ratio < 4.5, line  # three times the work
+    assert "paired rounds" in line and "(estimate)" in line
+    assert "test_small" not in "".join(li for li in out.splitlines() if li.startswith("energy regression"))
+    assert "energy ab FAILED" in out
+    assert "[1/2, 1 left] tests/test_work.py::test_loop: base and head in turns" in err
+    document = json.loads((tmp_path / "ab.json").read_text())
+    assert document["format"] == "pytest-energy-ab"
+    assert document["base"]["commit"] == git(repo, "rev-parse", "HEAD~1").strip()
+    for test in document["tests"]:
+        order = test["lockstep"]
+        assert len(order) == 40 and order.count("base") == 20
+        assert all(a != b for a, b in zip(order, order[1:], strict=False)), order  # base, head, base, head...
+        assert test["base"]["repeat"] == "repeated" and len(test["head"]["samples"]["joules"]) == 20
+    verdicts = {c["nodeid"]: c["verdict"] for c in document["comparisons"]}
+    assert verdicts["tests/test_work.py::test_loop"] == "regression"
+    assert verdicts["tests/test_work.py (file total)"] == "regression"
+    assert worktrees(repo) == [f"worktree {repo}"]
+
+
+def test_unchanged_code_passes_and_the_working_tree_is_head(tmp_path: Path, run_ab) -> None:
+    repo = make_repo(tmp_path / "repo", {"tests/test_work.py": WORK.format(n=20000), "README": "a\n"})
+    (repo / "README").write_text("b\n")  # uncommitted, and a new untracked test file
+    (repo / "tests" / "test_added.py").write_text("def test_added():\n    assert sum(range(1000))\n")
+    (repo / ".gitignore").write_text("ignored.py\n")
+    (repo / "tests" / "ignored.py").write_text("raise SystemExit('ignored files are not copied')\n")
+    status, out, err = run_ab(repo, "HEAD", "--markdown", str(tmp_path / "ab.md"), *FAST)
+    assert status == 0, out + err
+    rows = {line.split()[0]: line.split()[-1] for line in out.splitlines() if line.startswith("tests/")}
+    assert rows["tests/test_work.py::test_loop"] in ("unchanged", "inconclusive", "improvement")
+    assert rows["tests/test_added.py::test_added"] == "new"
+    assert "energy ab passed" in out and "head (working tree)" in out
+    summary = (tmp_path / "ab.md").read_text()
+    assert summary.startswith("## Energy: base against head (pytest-energy ab)")
+    assert "| `tests/test_added.py::test_added` |  |" in summary and "no energy regression" in summary
+
+
+def test_tests_added_and_removed_are_listed(tmp_path: Path, run_ab) -> None:
+    repo = make_repo(tmp_path / "repo", {"tests/test_work.py": WORK.format(n=5000),
+                                         "tests/test_old.py": "def test_old():\n    pass\n"})
+    git(repo, "rm", "-q", "tests/test_old.py")
+    commit(repo, {"tests/test_fresh.py": "def test_fresh():\n    pass\n"})
+    status, out, err = run_ab(repo, "HEAD~1", "HEAD", "--json", str(tmp_path / "ab.json"), *FAST)
+    assert status == 0, out + err
+    document = json.loads((tmp_path / "ab.json").read_text())
+    assert [r["nodeid"] for r in document["new"]] == ["tests/test_fresh.py::test_fresh"]
+    assert [r["nodeid"] for r in document["removed"]] == ["tests/test_old.py::test_old"]
+    verdicts = {c["nodeid"]: c["verdict"] for c in document["comparisons"]}
+    assert verdicts["tests/test_fresh.py::test_fresh"] == "new"
+    assert verdicts["tests/test_old.py::test_old"] == "removed"
+    assert "base: 3 tests collected" in err and "head: 3 tests collected" in err
+
+
+def test_prepare_runs_in_a_virtualenv_per_tree(tmp_path: Path, run_ab) -> None:
+    check = (
+        "import os, sys\n\n"
+        "def test_prepared():\n"
+        "    assert open('prepared.txt').read().strip() == sys.prefix\n"
+        "    assert sys.prefix.endswith('-venv') and os.getcwd() in open('where.txt').read()\n"
+    )
+    repo = make_repo(tmp_path / "repo", {"tests/test_prepared.py": check})
+    commit(repo, {"README": "head\n"})
+    prepare = "python -c 'import sys; print(sys.prefix)' > prepared.txt && pwd > where.txt"
+    status, out, err = run_ab(repo, "HEAD~1", "HEAD", "--prepare", prepare, *FAST)
+    assert status == 0, out + err
+    assert "preparing base (HEAD~1" in err and "preparing head (HEAD" in err
+    assert "tests/test_prepared.py::test_prepared" in out
+
+
+def test_failing_prepare_is_one_line_and_removes_the_trees(tmp_path: Path, run_ab) -> None:
+    repo = make_repo(tmp_path / "repo", {"tests/test_work.py": WORK.format(n=100)})
+    status, out, err = run_ab(repo, "HEAD", "--prepare", "echo building; echo 'no compiler' >&2; exit 3")
+    assert status == 2
+    error = [line for line in err.splitlines() if "error" in line]
+    assert error == ["pytest-energy ab: error: --prepare failed for base (HEAD "
+                     f"{git(repo, 'rev-parse', 'HEAD')[:10]}): \"echo building; echo 'no compiler' >&2; exit 3\" "
+                     "exited with 3: no compiler"]
+    assert worktrees(repo) == [f"worktree {repo}"]
+
+
+def test_code_imported_from_the_checkout_is_refused(tmp_path: Path, run_ab, monkeypatch) -> None:
+    files = {"src/mypkg/__init__.py": "def work():\n    return 1\n",
+             "tests/test_pkg.py": "import mypkg\n\ndef test_pkg():\n    assert mypkg.work() == 1\n"}
+    repo = make_repo(tmp_path / "repo", files)
+    monkeypatch.setenv("PYTHONPATH", str(repo / "src"))  # as an editable install of the checkout would
+    status, out, err = run_ab(repo, "HEAD", *FAST)
+    assert status == 2
+    assert f"tests import code from your checkout, not from their own tree ({repo / 'src' / 'mypkg'}" in err
+    assert "--prepare 'pip install -e .'" in err
+    assert worktrees(repo) == [f"worktree {repo}"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["no-such-branch"], "error: unknown revision 'no-such-branch': give a branch, tag or commit"),
+        (["HEAD", "--", "-n", "2"], "pytest for base stopped with exit status 4"),
+    ],
+)
+def test_bad_input_is_one_line(tmp_path: Path, run_ab, args: list[str], message: str) -> None:
+    pytest.importorskip("xdist")
+    repo = make_repo(tmp_path / "repo", {"tests/test_work.py": WORK.format(n=100)})
+    status, out, err = run_ab(repo, *args)
+    assert status == 2
+    lines = [line for line in err.splitlines() if line.startswith("pytest-energy ab: error")]
+    assert len(lines) == 1 and message in lines[0], err
+
+
+def test_outside_a_git_repository(tmp_path: Path, run_ab) -> None:
+    (tmp_path / "plain").mkdir()
+    status, _, err = run_ab(tmp_path / "plain", "HEAD")
+    assert status == 2
+    assert err.strip() == (f"pytest-energy ab: error: {tmp_path / 'plain'} is not in a git repository; "
+                           "run pytest-energy ab inside your project's checkout")
+
+
+def test_ctrl_c_stops_both_runs_and_removes_the_trees(tmp_path: Path) -> None:
+    slow = (
+        "import os, time\n\n"
+        "def test_slow():\n"
+        f"    with open({str(tmp_path / 'pids')!r}, 'a') as f:\n"
+        "        f.write(f'{os.getpid()}\\n')\n"
+        "    time.sleep(0.05)\n"
+    )
+    repo = make_repo(tmp_path / "repo", {"tests/test_slow.py": slow})
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest_energy", "ab", "HEAD", "--", "-q", "--energy-rounds=1000"],
+        cwd=repo, env={**os.environ, "TMPDIR": str(scratch)}, stderr=subprocess.PIPE, text=True,
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "base and head in turns" in line:
+            break
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 130
+    assert "interrupted: stopping both runs and removing the trees" in process.stderr.read()
+    pids = {int(p) for p in (tmp_path / "pids").read_text().split()}
+    assert len(pids) == 2
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert list(scratch.iterdir()) == []
+    assert worktrees(repo) == [f"worktree {repo}"]
+
+
+# -- the turn rules, without processes -------------------------------------------------------
+
+def _collected(turns: Turns, base: list[str], head: list[str]) -> None:
+    for side, tests in (("base", base), ("head", head)):
+        turns.receive(side, HELLO)
+        assert turns.next() == side
+        turns.receive(side, COLLECTED, tests=tests)
+
+
+def test_turns_alternate_within_a_shared_test_and_one_side_finishes_alone() -> None:
+    turns = Turns()
+    _collected(turns, ["a", "b"], ["a", "b", "c"])
+    assert turns.shared == ["a", "b"]
+    assert turns.next() == "base"
+    turns.receive("base", ARRIVE, "a")
+    assert turns.next() == "head"
+    turns.receive("head", ARRIVE, "a")
+    ran = []
+    for _ in range(4):
+        side = turns.next()
+        ran.append(side)
+        turns.receive(side, PASS, "a")
+    assert ran == ["base", "head", "base", "head"]
+    assert turns.next() == "base"
+    turns.receive("base", ARRIVE, "b")  # base's rounds of a are done; head finishes a alone
+    assert turns.next() == "head"
+    turns.receive("head", PASS, "a")
+    assert turns.next() == "head"
+    turns.receive("head", ARRIVE, "b")
+    assert turns.next() == "base"  # both at b: base first
+    turns.receive("base", END)
+    assert turns.next() == "head"
+    turns.receive("head", END)
+    assert turns.done and turns.next() is None
+
+
+def test_turns_refuse_shared_tests_in_different_orders() -> None:
+    turns = Turns()
+    turns.receive("base", COLLECTED, tests=["a", "b"])
+    with pytest.raises(TurnsError, match="different orders"):
+        turns.receive("head", COLLECTED, tests=["b", "a"])
