@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-from .cli import CliError, ResultsFile, load_results
+from .cli import AB_FORMAT, CliError, ResultsFile, load_results
 from .jsonfile import markdown_outputs, unwritable_reason, write_json_atomic, write_markdown
 from .lockstep import SOURCE_ENV
 from .report import ab_markdown, comparison_table, regression_line, verdict_counts
@@ -29,7 +29,6 @@ from .results import TestResult
 from .turns import ARRIVE, COLLECTED, SIDES, Coordinator, Turns, TurnsError
 from .verdict import NEW, REGRESSION, REMOVED, Comparison, Rule, compare_paired
 
-AB_FORMAT = "pytest-energy-ab"
 #: Rounds per test unless the pytest args say otherwise: enough pairs for the signed-rank test.
 AB_ROUNDS = 20
 #: Label of the verdict over all shared tests.
@@ -119,9 +118,9 @@ class Workspace:
         os.makedirs(path, exist_ok=True)
         return path
 
-    def virtualenv(self, name: str) -> tuple[str, dict[str, str]]:
+    def virtualenv(self, name: str, env: dict[str, str]) -> tuple[str, dict[str, str]]:
         """A virtualenv that also sees this environment's packages (pytest, pytest-energy),
-        after its own: the python and the environment to run in it."""
+        after its own: its python, and ``env`` changed to run in it."""
         import site
         import venv
 
@@ -135,8 +134,8 @@ class Workspace:
         outer = [p for p in [*site.getsitepackages(), site.getusersitepackages()] if os.path.isdir(p)]
         with open(os.path.join(own, "zz_pytest_energy_outer.pth"), "w", encoding="utf-8") as handle:
             handle.writelines(f"import site; site.addsitedir({p!r})\n" for p in outer)
-        env = {**os.environ, "VIRTUAL_ENV": path, "PATH": os.path.join(path, "bin") + os.pathsep
-               + os.environ.get("PATH", "")}
+        bin_dir = os.path.join(path, "bin")
+        env = {**env, "VIRTUAL_ENV": path, "PATH": bin_dir + os.pathsep + env.get("PATH", "")}
         env.pop("PYTHONHOME", None)
         return python, env
 
@@ -184,7 +183,7 @@ def last_line(path: str) -> str:
 def prepare(workspace: Workspace, side: Side, command: str) -> None:
     """Run ``--prepare`` in the side's tree and virtualenv; one line and exit 2 if it fails."""
     progress(f"preparing {side.describe()}: {command}")
-    side.python, side.env = workspace.virtualenv(side.name)
+    side.python, side.env = workspace.virtualenv(side.name, side.env)
     log = os.path.join(workspace.root, f"{side.name}-prepare.log")
     with open(log, "wb") as out:
         status = subprocess.run(command, shell=True, cwd=side.root, env=side.env, stdout=out,
@@ -384,8 +383,8 @@ def _document(
         "meter": head.meters,
         "machine": head.machine,
         "settings": {
-            "max_regression": args.max_regression / 100, "alpha": args.alpha, "prepare": args.prepare,
-            "pytest_args": pytest_args, **head.data.get("settings", {}),
+            **head.data.get("settings", {}), "max_regression": args.max_regression / 100, "alpha": args.alpha,
+            "prepare": args.prepare, "pytest_args": pytest_args,
         },
         "comparisons": comparisons,
         "tests": [

@@ -6,6 +6,8 @@
   (and, with ``--baseline``, into the baseline as ``--energy-save`` does).
 - ``pytest-energy ab BASE [HEAD] -- [PYTEST ARGS]``: two git revisions measured in turns
   (:mod:`pytest_energy.ab`); exit status 1 on regressions.
+- ``pytest-energy report [RESULTS.json] [--baseline FILE] [--ab AB.json] -o energy.html``:
+  the HTML report (:mod:`pytest_energy.html`).
 - ``pytest-energy doctor``: what this machine can measure and how to fix what it cannot;
   exit status 0 when a real meter is usable, 1 otherwise.
 
@@ -30,6 +32,7 @@ from .jsonfile import (
     unwritable_reason,
     write_json_atomic,
     write_markdown,
+    write_text_atomic,
 )
 from .report import comparison_table, markdown_summary, regression_line, verdict_counts
 from .results import TestResult
@@ -61,22 +64,9 @@ class ResultsFile:
 
 def load_results(path: str) -> ResultsFile:
     """Read and validate a results file written by ``--energy-json``."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle, parse_constant=reject_non_finite)
-    except FileNotFoundError:
-        raise CliError(f"{path}: no such file; give a results file written by --energy-json") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(f"{path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
-    except (ValueError, RecursionError) as exc:
-        reason = exc if isinstance(exc, ValueError) else "nested too deeply"
-        raise CliError(
-            f"{path}: not valid JSON ({reason}); give a results file written by --energy-json"
-        ) from None
-    is_results = isinstance(data, dict) and data.get("format") == RESULTS_FORMAT
-    if not is_results or not isinstance(data.get("tests"), list):
-        raise CliError(f"{path}: not a pytest-energy results file (no \"format\": \"{RESULTS_FORMAT}\"); "
-                       "give a file written by --energy-json")
+    data = _load_document(path, RESULTS_FORMAT, "--energy-json")
+    if not isinstance(data.get("tests"), list):
+        raise CliError(f"{path}: has no list of tests; give a file written by --energy-json")
     try:
         tests = [TestResult.from_dict(entry) for entry in data["tests"]]
     except (KeyError, TypeError, ValueError) as exc:
@@ -177,6 +167,56 @@ def merge(args: argparse.Namespace) -> int:
     return 0
 
 
+AB_FORMAT = "pytest-energy-ab"
+
+
+def _load_document(path: str, form: str, writer: str) -> dict[str, Any]:
+    """A JSON document of ``"format": form``; :class:`CliError` naming what is wrong."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle, parse_constant=reject_non_finite)
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file; give a file written by {writer}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
+    except (ValueError, RecursionError) as exc:
+        reason = exc if isinstance(exc, ValueError) else "nested too deeply"
+        raise CliError(f"{path}: not valid JSON ({reason}); give a file written by {writer}") from None
+    if not isinstance(data, dict) or data.get("format") != form:
+        raise CliError(f"{path}: not a {form} file (no \"format\": \"{form}\"); "
+                       f"give a file written by {writer}")
+    return data
+
+
+def report(args: argparse.Namespace) -> int:
+    from .html import render
+
+    if not (args.results or args.baseline or args.ab):
+        raise CliError("nothing to report: give a results file (--energy-json), --baseline or --ab")
+    reason = unwritable_reason(args.output)
+    if reason:
+        raise CliError(f"-o {args.output}: {reason}; pick a path that can be written")
+    results = load_results(args.results).data if args.results else None
+    baseline = None
+    if args.baseline:
+        try:
+            loaded = store.load(args.baseline)
+        except store.BaselineError as exc:
+            raise CliError(str(exc)) from None
+        if loaded is None:
+            raise CliError(f"{args.baseline}: no such file; give a baseline written by --energy-save")
+        baseline = loaded.data
+    ab = _load_document(args.ab, AB_FORMAT, "pytest-energy ab --json") if args.ab else None
+    if ab is not None:
+        try:
+            [TestResult.from_dict(t[side]) for t in ab["tests"] for side in ("base", "head")]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CliError(f"{args.ab}: a test entry is malformed ({type(exc).__name__}: {exc})") from None
+    write_text_atomic(args.output, render(results, baseline, ab))
+    print(f"pytest-energy: report written to {args.output}")
+    return 0
+
+
 def doctor(args: argparse.Namespace) -> int:
     from .config import POWERCAP_ENV
     from .doctor import diagnose, render
@@ -232,6 +272,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     merge_cmd.add_argument("out", metavar="OUT.json")
     merge_cmd.add_argument("shards", metavar="SHARD.json", nargs="+")
     merge_cmd.add_argument("--baseline", metavar="FILE", help="also save the merged run into this baseline")
+    report_cmd = commands.add_parser("report", help="a self-contained HTML report with tables and plots")
+    report_cmd.add_argument("results", metavar="RESULTS.json", nargs="?",
+                            help="a file written by --energy-json")
+    report_cmd.add_argument("--baseline", metavar="FILE", help="a baseline: each test's history as trends")
+    report_cmd.add_argument("--ab", metavar="AB.json", help="a file written by pytest-energy ab --json")
+    report_cmd.add_argument("-o", "--output", metavar="PATH", default="energy.html",
+                            help="where to write the report (default energy.html)")
     doctor_cmd = commands.add_parser(
         "doctor", help="what this machine can measure, and how to fix what it cannot",
     )
@@ -243,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "ab":
             return run_ab(args, pytest_args)
-        return {"compare": compare, "merge": merge, "doctor": doctor}[args.command](args)
+        return {"compare": compare, "merge": merge, "report": report, "doctor": doctor}[args.command](args)
     except CliError as exc:
         print(f"pytest-energy {args.command}: error: {exc}", file=sys.stderr)
         return 2

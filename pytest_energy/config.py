@@ -82,6 +82,8 @@ OPTIONS = (
            "fail on regressions even when the baseline comes from another machine"),
     Option("energy_markdown", "markdown_path", "str", None,
            "write a pull-request summary (markdown) here; also appended to $GITHUB_STEP_SUMMARY"),
+    Option("energy_html", "html_path", "str", None,
+           "write a self-contained HTML report (tables, plots) here"),
 )
 
 
@@ -144,6 +146,7 @@ class Settings:
     alpha: float
     compare_any_machine: bool
     markdown_path: str | None
+    html_path: str | None
     meter_options: MeterOptions = MeterOptions()
     intensity: Intensity = Intensity()
 
@@ -161,9 +164,12 @@ def default(dest: str) -> Any:
 
 
 #: Options whose value is text: empty text is a mistake, not "unset".
-TEXT_OPTIONS = ("energy_json", "energy_markdown", "energy_baseline", "energy_country", "energy_powercap_root")
+TEXT_OPTIONS = (
+    "energy_json", "energy_markdown", "energy_html", "energy_baseline", "energy_country",
+    "energy_powercap_root",
+)
 #: Options that make no sense without measuring: each turns ``--energy`` on.
-IMPLY_ENERGY = ("energy_save", "energy_compare", "energy_json", "energy_markdown")
+IMPLY_ENERGY = ("energy_save", "energy_compare", "energy_json", "energy_markdown", "energy_html")
 
 
 def read_settings(

@@ -31,7 +31,13 @@ def _temp_prefix(path: str) -> str:
 
 
 def write_json_atomic(path: str, data: Any) -> None:
-    """Write ``data`` as sorted, indented, strict JSON through a temporary file and a rename.
+    """Write ``data`` as sorted, indented, strict JSON, as :func:`write_text_atomic` does."""
+    text = json.dumps(finite(data), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    write_text_atomic(path, text)
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Write ``text`` (UTF-8) through a temporary file and a rename.
 
     Readers see the old file or the new one, never a partial write; an interrupted write
     leaves the old file as it was and removes the temporary file. A symlink is written
@@ -49,9 +55,8 @@ def write_json_atomic(path: str, data: Any) -> None:
         mode = 0o666 & ~umask
     handle, tmp = tempfile.mkstemp(dir=directory, prefix=_temp_prefix(path), suffix=".json")
     try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(finite(data), out, indent=2, sort_keys=True, allow_nan=False)
-            out.write("\n")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, mode)

@@ -1,4 +1,5 @@
-"""Output plugins on the controller: the terminal section, the JSON file, the markdown summary.
+"""Output plugins on the controller: the terminal section, the JSON file, the markdown
+summary, the HTML report.
 
 Each writes what :class:`~pytest_energy.measuring.RunState` (and the baseline plugin's
 gate, when registered) hold. A file that cannot be written costs that file only, said in
@@ -7,13 +8,15 @@ one line; the other outputs and pytest's summary are still written.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
 
-from .baseline import machine_fingerprint
+from .baseline import BaselineError, machine_fingerprint
+from .baseline import load as load_baseline
 from .gate import Gate
-from .jsonfile import markdown_outputs, write_json_atomic, write_markdown
+from .jsonfile import markdown_outputs, write_json_atomic, write_markdown, write_text_atomic
 from .measuring import RunState
 from .report import default_top, file_table, markdown_summary, tests_table, versus_table
 from .results import REPEATED
@@ -73,7 +76,7 @@ class TerminalPlugin:
 
 
 class FilePlugin:
-    """``--energy-json`` and ``--energy-markdown`` (and ``$GITHUB_STEP_SUMMARY``)."""
+    """``--energy-json``, ``--energy-markdown`` (and ``$GITHUB_STEP_SUMMARY``), ``--energy-html``."""
 
     def __init__(self, config: pytest.Config, state: RunState) -> None:
         self.config = config
@@ -85,6 +88,8 @@ class FilePlugin:
         self.session = session
         if settings.json_path:
             self._write(settings.json_path, lambda path: write_json_atomic(path, self.json_document()))
+        if settings.html_path:
+            self._write(settings.html_path, self._write_html)
         targets = markdown_outputs(settings.markdown_path)
         text = self._markdown() if targets else ""
         for target, mode in targets:
@@ -97,6 +102,17 @@ class FilePlugin:
             self.state.faults.append(f"{path} not written: {exc.strerror or exc}")
             if self.session.exitstatus == pytest.ExitCode.OK:
                 self.session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _write_html(self, path: str) -> None:
+        """The HTML report, with the baseline's history (as saved by this run, if it was)."""
+        from .html import render
+
+        gate = self.config.stash.get(GATE_KEY, None)
+        baseline = gate.baseline if gate is not None else None
+        if gate is not None and gate.saved:
+            with contextlib.suppress(BaselineError):
+                baseline = load_baseline(gate.path) or baseline
+        write_text_atomic(path, render(self.json_document(), baseline.data if baseline else None))
 
     def _markdown(self) -> str:
         gate = self.config.stash.get(GATE_KEY, None)

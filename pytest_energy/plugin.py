@@ -98,7 +98,8 @@ def _register_controller_plugins(config: pytest.Config, state: RunState) -> None
     from .outputs import GATE_KEY, FilePlugin, TerminalPlugin
 
     settings = state.settings
-    outputs = [("--energy-json", settings.json_path), ("--energy-markdown", settings.markdown_path)]
+    outputs = [("--energy-json", settings.json_path), ("--energy-markdown", settings.markdown_path),
+               ("--energy-html", settings.html_path)]
     if settings.save:
         outputs.append(("--energy-baseline", os.path.join(str(config.rootpath), settings.baseline_path)))
     for option, path in outputs:

@@ -37,6 +37,8 @@ MIN_HISTORY_FOR_SPREAD = 3
 #: With less history, a single value must change by more than this (1.0: twice) to count.
 SINGLE_VALUE_MARGIN = 1.0
 
+#: Fewer paired rounds than this (a test not repeatable on one side) give no verdict.
+MIN_PAIRS = 3
 #: Criterion 3 allows the measured change this many standard errors (from the CI) of slack.
 UNCERTAINTY_SE = 1.5
 
@@ -148,8 +150,8 @@ def compare_paired(
     history spread: the pairing is what takes run-to-run drift out.
     """
     pairs = [(b, h) for b, h in zip(base, head, strict=False) if b > 0 and h > 0]
-    if not pairs:
-        return Comparison(key, INCONCLUSIVE, meter, pairs=0)
+    if len(pairs) < MIN_PAIRS:
+        return Comparison(key, INCONCLUSIVE, meter, pairs=len(pairs))
     bases, heads = [b for b, _ in pairs], [h for _, h in pairs]
     ratio, low, high = paired_ratio(bases, heads)
     logs = [math.log(h / b) for b, h in pairs]

@@ -102,6 +102,12 @@ def test_heavier_test_fails_with_its_ratio_and_the_order_is_recorded(tmp_path: P
     assert verdicts["tests/test_work.py::test_loop"] == "regression"
     assert verdicts["tests/test_work.py (file total)"] == "regression"
     assert worktrees(repo) == [f"worktree {repo}"]
+    # the HTML report of it: ratios with their CI, both sides' rounds
+    assert main(["report", "--ab", str(tmp_path / "ab.json"), "-o", str(tmp_path / "ab.html")]) == 0
+    page = (tmp_path / "ab.html").read_text()
+    assert "Base against head (pytest-energy ab)" in page and "head/base energy per call (estimate)" in page
+    assert "tests/test_work.py::test_loop" in page and "http" not in page
+    assert page.count('fill="#9e9e9e"') == page.count('fill="#1565c0" fill-opacity') >= 40  # base and head dots
 
 
 def test_unchanged_code_passes_and_the_working_tree_is_head(tmp_path: Path, run_ab) -> None:

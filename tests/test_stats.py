@@ -17,6 +17,7 @@ from pytest_energy.stats import (
     bootstrap_ratio_ci,
     mann_whitney_greater,
     summarize,
+    wilcoxon_greater,
 )
 from pytest_energy.verdict import (
     IMPROVEMENT,
@@ -26,6 +27,7 @@ from pytest_energy.verdict import (
     REGRESSION,
     UNCHANGED,
     Rule,
+    compare_paired,
     compare_run,
     compare_samples,
     compare_value,
@@ -149,3 +151,33 @@ def test_runs_of_another_meter_are_left_out():
     history = {"a": [{**run, "meter": "other"} for run in stored(runs(1.0))]}
     (verdict, *_) = compare_run([repeated("a", runs(2.0, 1, seed=3)[0])], history, {}, Rule())
     assert verdict.verdict == NEW
+
+
+def test_wilcoxon_matches_scipy():
+    # reference p-values from scipy.stats.wilcoxon(d, alternative="greater")
+    assert wilcoxon_greater([1, 2, 3, 4, 5]) == pytest.approx(0.03125)
+    assert wilcoxon_greater([1, -2, 3, 4, 5]) == pytest.approx(0.09375)
+    assert wilcoxon_greater([1, 1, 2, -1, 3, 3, -0.5, 2, 2, 4, 1]) == pytest.approx(0.0048828125)
+    rng = random.Random(1)
+    large = [rng.gauss(0.3, 1) for _ in range(40)]  # normal approximation, continuity-corrected
+    assert wilcoxon_greater(large) == pytest.approx(0.0026429885259041854, rel=1e-9)
+    assert wilcoxon_greater([0, 0, 0]) == 1.0
+
+
+def test_paired_verdicts_take_shared_drift_out():
+    rng = random.Random(3)
+    drift = [1 + 0.4 * math.sin(i) for i in range(20)]  # the machine's speed moves 40% over the run
+    base = [d * (1 + rng.gauss(0, 0.02)) for d in drift]
+    same = [d * (1 + rng.gauss(0, 0.02)) for d in drift]
+    heavier = [1.12 * d * (1 + rng.gauss(0, 0.02)) for d in drift]
+    rule = Rule(max_regression=0.10, alpha=0.01)
+    unchanged = compare_paired("t", base, same, rule)
+    assert unchanged.verdict == "unchanged" and unchanged.pairs == 20
+    assert -0.03 < unchanged.change_ci_low < unchanged.change < unchanged.change_ci_high < 0.03
+    regression = compare_paired("t", base, heavier, rule)
+    assert regression.verdict == "regression" and regression.p_increase < 1e-4
+    assert regression.change == pytest.approx(0.12, abs=0.02)
+    # unpaired, the same samples are too spread to tell anything
+    assert compare_samples("t", heavier, [base], rule).verdict == "inconclusive"
+    assert compare_paired("t", heavier, base, rule).verdict == "improvement"
+    assert compare_paired("t", base[:2], heavier[:2], rule).verdict == "inconclusive"
