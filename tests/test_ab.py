@@ -149,6 +149,7 @@ def test_prepare_runs_in_a_virtualenv_per_tree(tmp_path: Path, run_ab) -> None:
         "def test_prepared():\n"
         "    assert open('prepared.txt').read().strip() == sys.prefix\n"
         "    assert sys.prefix.endswith('-venv') and os.getcwd() in open('where.txt').read()\n"
+        "    assert int(open('/proc/self/personality').read(), 16) & 0x0040000  # same layout, both sides\n"
     )
     repo = make_repo(tmp_path / "repo", {"tests/test_prepared.py": check})
     commit(repo, {"README": "head\n"})
