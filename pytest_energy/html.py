@@ -15,8 +15,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from .report import shorten
-from .results import CUT, NOT_REPEATABLE, TestResult
+from .report import budget_text, result_notes, shorten
+from .results import TestResult
 from .units import percent, si, si_range
 
 #: Plots show at most this many tests (tables show all).
@@ -191,25 +191,6 @@ def _verdict(verdict: str | None) -> str:
     return f'<td><span class="tag" style="background:{color}">{esc(verdict)}</span></td>'
 
 
-def _notes(result: TestResult) -> str:
-    notes = []
-    if result.below_resolution:
-        notes.append("below resolution")
-    if result.shared:
-        notes.append("shared: other workers ran meanwhile")
-    if result.repeat in (NOT_REPEATABLE, CUT):
-        notes.append(f"{result.repeat}: {result.repeat_reason}")
-    return "; ".join(notes)
-
-
-def _budget(result: TestResult) -> str:
-    if result.budget is None:
-        return ""
-    limits = " ".join(f"{v:g} {u}" for v, u in ((result.budget.joules, "J"), (result.budget.co2_g, "gCO2e"))
-                      if v is not None)
-    return f"{'OVER' if result.budget.status == 'over' else 'ok'} ({limits})"
-
-
 def result_row(result: TestResult, verdict: str | None) -> str:
     m = result.measurement
     ci = si_range(m.summary.ci_low, m.summary.ci_high, "J") if m is not None and m.summary.n > 1 else ""
@@ -220,9 +201,9 @@ def result_row(result: TestResult, verdict: str | None) -> str:
         f"<td>{esc(result.nodeid)}</td>", _cell(how), _cell(("~" if result.below_resolution else "")
                                                           + si(result.joules, "J"), result.joules),
         _cell(ci), _cell(si(watts, "W"), watts), _cell(si(result.seconds, "s"), result.seconds),
-        _cell(si(result.co2_g, "g"), result.co2_g), _cell(_budget(result)), _verdict(verdict),
+        _cell(si(result.co2_g, "g"), result.co2_g), _cell(budget_text(result)), _verdict(verdict),
         _cell(result.meter + (" (estimate)" if result.is_estimate and result.meter != "estimate" else "")),
-        _cell(_notes(result)), f"<td>{strip}</td>",
+        _cell("; ".join(result_notes(result))), f"<td>{strip}</td>",
     ]) + "</tr>"
 
 

@@ -37,7 +37,8 @@ def _how_cell(result: TestResult) -> str:
     return "real call"
 
 
-def _note_cell(result: TestResult) -> str:
+def result_notes(result: TestResult) -> list[str]:
+    """What a reader must know about a figure: resolution, sharing, failed repetition."""
     notes = []
     if result.below_resolution:
         notes.append("below resolution")
@@ -45,14 +46,22 @@ def _note_cell(result: TestResult) -> str:
         notes.append("shared: other workers ran meanwhile")
     if result.repeat in (NOT_REPEATABLE, CUT):
         notes.append(f"{result.repeat}: {result.repeat_reason}")
-    if result.budget is not None:
-        budget = result.budget
-        limits = " ".join(
-            f"{value:g} {unit}" for value, unit in ((budget.joules, "J"), (budget.co2_g, "gCO2e"))
-            if value is not None
-        )
-        notes.append(f"budget {'OVER' if result.budget.status == 'over' else 'ok'} ({limits})")
-    return "; ".join(notes)
+    return notes
+
+
+def budget_text(result: TestResult) -> str:
+    """``ok (5 J)`` or ``OVER (5 J 0.01 gCO2e)``; '' without a budget."""
+    budget = result.budget
+    if budget is None:
+        return ""
+    pairs = ((budget.joules, "J"), (budget.co2_g, "gCO2e"))
+    limits = " ".join(f"{value:g} {unit}" for value, unit in pairs if value is not None)
+    return f"{'OVER' if budget.status == 'over' else 'ok'} ({limits})"
+
+
+def _note_cell(result: TestResult) -> str:
+    budget = budget_text(result)
+    return "; ".join([*result_notes(result), *([f"budget {budget}"] if budget else [])])
 
 
 #: A shortened column keeps at least this many characters.

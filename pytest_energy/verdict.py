@@ -122,20 +122,26 @@ def compare_samples(
     p_up = mann_whitney_greater(current, baseline)
     p_down = mann_whitney_greater(baseline, current)
     spread = history_spread(history)
+    verdict = _classify(change, ci_low, ci_high, p_up, p_down, rule, spread)
+    return Comparison(
+        nodeid, verdict, meter, base_median, cur_median, change, ci_low, ci_high, p_up, p_down,
+        spread, rule.max_regression,
+    )
+
+
+def _classify(
+    change: float, ci_low: float, ci_high: float, p_up: float, p_down: float, rule: Rule, spread: float,
+) -> str:
+    """The rule of the module docstring, for a change with its CI and one-sided p-values."""
     threshold = rule.max_regression
     margin = UNCERTAINTY_SE * (ci_high - ci_low) / (2 * 1.96)
     if p_up < rule.alpha and change > spread and change + margin >= threshold:
-        verdict = REGRESSION
-    elif p_down < rule.alpha and -change > spread and -change + margin >= threshold:
-        verdict = IMPROVEMENT
-    elif -threshold < ci_low and ci_high < threshold:
-        verdict = UNCHANGED
-    else:
-        verdict = INCONCLUSIVE
-    return Comparison(
-        nodeid, verdict, meter, base_median, cur_median, change, ci_low, ci_high, p_up, p_down,
-        spread, threshold,
-    )
+        return REGRESSION
+    if p_down < rule.alpha and -change > spread and -change + margin >= threshold:
+        return IMPROVEMENT
+    if -threshold < ci_low and ci_high < threshold:
+        return UNCHANGED
+    return INCONCLUSIVE
 
 
 def compare_paired(
@@ -157,19 +163,10 @@ def compare_paired(
     logs = [math.log(h / b) for b, h in pairs]
     p_up, p_down = wilcoxon_greater(logs), wilcoxon_greater([-x for x in logs])
     change, ci_low, ci_high = ratio - 1, low - 1, high - 1
-    threshold = rule.max_regression
-    margin = UNCERTAINTY_SE * (ci_high - ci_low) / (2 * 1.96)
-    if p_up < rule.alpha and change + margin >= threshold:
-        verdict = REGRESSION
-    elif p_down < rule.alpha and -change + margin >= threshold:
-        verdict = IMPROVEMENT
-    elif -threshold < ci_low and ci_high < threshold:
-        verdict = UNCHANGED
-    else:
-        verdict = INCONCLUSIVE
+    verdict = _classify(change, ci_low, ci_high, p_up, p_down, rule, spread=0.0)
     return Comparison(
         key, verdict, meter, statistics.median(bases), statistics.median(heads), change, ci_low, ci_high,
-        p_up, p_down, max_regression=threshold, pairs=len(pairs),
+        p_up, p_down, max_regression=rule.max_regression, pairs=len(pairs),
     )
 
 
