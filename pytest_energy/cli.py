@@ -64,7 +64,7 @@ class ResultsFile:
 
 def load_results(path: str) -> ResultsFile:
     """Read and validate a results file written by ``--energy-json``."""
-    data = _load_document(path, RESULTS_FORMAT, "--energy-json")
+    data = _load_document(path, RESULTS_FORMAT, "results file", "--energy-json")
     if not isinstance(data.get("tests"), list):
         raise CliError(f"{path}: has no list of tests; give a file written by --energy-json")
     try:
@@ -170,21 +170,22 @@ def merge(args: argparse.Namespace) -> int:
 AB_FORMAT = "pytest-energy-ab"
 
 
-def _load_document(path: str, form: str, writer: str) -> dict[str, Any]:
-    """A JSON document of ``"format": form``; :class:`CliError` naming what is wrong."""
+def _load_document(path: str, form: str, kind: str, writer: str) -> dict[str, Any]:
+    """A JSON document of ``"format": form`` (a ``kind``, written by ``writer``);
+    :class:`CliError` naming what is wrong."""
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle, parse_constant=reject_non_finite)
     except FileNotFoundError:
-        raise CliError(f"{path}: no such file; give a file written by {writer}") from None
+        raise CliError(f"{path}: no such file; give a {kind} written by {writer}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CliError(f"{path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
     except (ValueError, RecursionError) as exc:
         reason = exc if isinstance(exc, ValueError) else "nested too deeply"
-        raise CliError(f"{path}: not valid JSON ({reason}); give a file written by {writer}") from None
+        raise CliError(f"{path}: not valid JSON ({reason}); give a {kind} written by {writer}") from None
     if not isinstance(data, dict) or data.get("format") != form:
-        raise CliError(f"{path}: not a {form} file (no \"format\": \"{form}\"); "
-                       f"give a file written by {writer}")
+        raise CliError(f"{path}: not a pytest-energy {kind} (no \"format\": \"{form}\"); "
+                       f"give a {kind} written by {writer}")
     return data
 
 
@@ -206,7 +207,7 @@ def report(args: argparse.Namespace) -> int:
         if loaded is None:
             raise CliError(f"{args.baseline}: no such file; give a baseline written by --energy-save")
         baseline = loaded.data
-    ab = _load_document(args.ab, AB_FORMAT, "pytest-energy ab --json") if args.ab else None
+    ab = _load_document(args.ab, AB_FORMAT, "ab file", "pytest-energy ab --json") if args.ab else None
     if ab is not None:
         try:
             [TestResult.from_dict(t[side]) for t in ab["tests"] for side in ("base", "head")]
