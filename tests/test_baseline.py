@@ -289,11 +289,10 @@ def test_interrupted_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
     store.save(path, [record], {"cpu_model": "x"}, None, 10)
     before = open(path, "rb").read()
 
-    def half_then_interrupt(data, out, **kwargs):
-        out.write(json.dumps(data)[:20])
+    def interrupt(fd):  # the new text is in the temporary file, not yet renamed
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("pytest_energy.jsonfile.json.dump", half_then_interrupt)
+    monkeypatch.setattr("pytest_energy.jsonfile.os.fsync", interrupt)
     with pytest.raises(KeyboardInterrupt):
         store.save(path, [replace(record, nodeid="t::b")], {"cpu_model": "x"}, None, 10)
     assert open(path, "rb").read() == before
