@@ -121,14 +121,24 @@ class Workspace:
         return path
 
     def virtualenv(self, name: str, env: dict[str, str]) -> tuple[str, dict[str, str]]:
-        """A virtualenv that also sees this environment's packages (pytest, pytest-energy),
-        after its own: its python, and ``env`` changed to run in it."""
-        import site
+        """A fresh virtualenv: its python, and ``env`` changed to run in it."""
         import venv
 
         path = os.path.join(self.root, f"{name}-venv")
         venv.EnvBuilder(with_pip=True).create(path)
         python = os.path.join(path, "bin", "python")
+        bin_dir = os.path.join(path, "bin")
+        env = {**env, "VIRTUAL_ENV": path, "PATH": bin_dir + os.pathsep + env.get("PATH", "")}
+        env.pop("PYTHONHOME", None)
+        return python, env
+
+    @staticmethod
+    def share_packages(python: str) -> None:
+        """Let the virtualenv of ``python`` see this environment's packages (pytest,
+        pytest-energy) after its own. Done after ``--prepare``: a build run by it must see
+        only the virtualenv (an outer setuptools would shadow the one pip isolates)."""
+        import site
+
         own = subprocess.run(
             [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
             capture_output=True, text=True, check=True,
@@ -136,10 +146,6 @@ class Workspace:
         outer = [p for p in [*site.getsitepackages(), site.getusersitepackages()] if os.path.isdir(p)]
         with open(os.path.join(own, "zz_pytest_energy_outer.pth"), "w", encoding="utf-8") as handle:
             handle.writelines(f"import site; site.addsitedir({p!r})\n" for p in outer)
-        bin_dir = os.path.join(path, "bin")
-        env = {**env, "VIRTUAL_ENV": path, "PATH": bin_dir + os.pathsep + env.get("PATH", "")}
-        env.pop("PYTHONHOME", None)
-        return python, env
 
     def start(self, command: list[str], cwd: str, env: dict[str, str], log: str) -> subprocess.Popen[bytes]:
         """A pytest run, with the address layout of the other side (see :func:`same_layout`)."""
@@ -210,7 +216,8 @@ def last_line(path: str) -> str:
 
 
 def prepare(workspace: Workspace, side: Side, command: str) -> None:
-    """Run ``--prepare`` in the side's tree and virtualenv; one line and exit 2 if it fails."""
+    """Run ``--prepare`` in the side's tree and a fresh virtualenv (one line and exit 2 if it
+    fails); pytest then runs in that virtualenv."""
     progress(f"preparing {side.describe()}: {command}")
     side.python, side.env = workspace.virtualenv(side.name, side.env)
     log = os.path.join(workspace.root, f"{side.name}-prepare.log")
@@ -220,6 +227,7 @@ def prepare(workspace: Workspace, side: Side, command: str) -> None:
     if status:
         raise CliError(f"--prepare failed for {side.describe()}: {command!r} exited with {status}: "
                        f"{last_line(log)}")
+    workspace.share_packages(side.python)
 
 
 def run_sides(

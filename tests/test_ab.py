@@ -160,6 +160,22 @@ def test_prepare_runs_in_a_virtualenv_per_tree(tmp_path: Path, run_ab) -> None:
     assert "tests/test_prepared.py::test_prepared" in out
 
 
+def test_a_src_layout_installed_per_tree_measures_each_trees_code(tmp_path: Path, run_ab) -> None:
+    pyproject = ('[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+                 '[project]\nname = "mypkg"\nversion = "1"\n')
+    code = "def work():\n    return sum(i * i for i in range({n}))\n"
+    files = {"pyproject.toml": pyproject, "src/mypkg/__init__.py": code.format(n=20000),
+             "tests/test_pkg.py": "import mypkg\n\ndef test_pkg():\n    assert mypkg.work() > 0\n"}
+    repo = make_repo(tmp_path / "repo", files)
+    commit(repo, {"src/mypkg/__init__.py": code.format(n=60000)})
+    # what `pip install -e .` leaves in the tree's virtualenv, made offline: a .pth to its src/
+    prepare = ("python -c \"import os, sysconfig; "
+               "open(os.path.join(sysconfig.get_paths()['purelib'], 'mypkg.pth'), 'w').write(os.path.abspath('src'))\"")
+    status, out, err = run_ab(repo, "HEAD~1", "HEAD", "--prepare", prepare, *FAST)
+    assert status == 1, out + err
+    assert "energy regression: tests/test_pkg.py::test_pkg" in out
+
+
 def test_failing_prepare_is_one_line_and_removes_the_trees(tmp_path: Path, run_ab) -> None:
     repo = make_repo(tmp_path / "repo", {"tests/test_work.py": WORK.format(n=100)})
     status, out, err = run_ab(repo, "HEAD", "--prepare", "echo building; echo 'no compiler' >&2; exit 3")
