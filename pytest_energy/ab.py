@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .cli import AB_FORMAT, CliError, ResultsFile, load_results
-from .jsonfile import markdown_outputs, unwritable_reason, write_json_atomic, write_markdown
+from .jsonfile import markdown_outputs, unwritable_output, write_json_atomic, write_markdown
 from .lockstep import SOURCE_ENV
 from .report import ab_markdown, comparison_table, regression_line, verdict_counts
 from .results import TestResult
@@ -338,10 +338,10 @@ def lockstep_order(base: TestResult, head: TestResult) -> list[str]:
 # -- the command -------------------------------------------------------------------------
 
 def ab(args: argparse.Namespace, pytest_args: list[str]) -> int:
-    for option, path in (("--json", args.json), ("--markdown", args.markdown)):
-        reason = unwritable_reason(path) if path else None
-        if reason:
-            raise CliError(f"{option}={path}: {reason}; pick a path that can be written")
+    problem = unwritable_output((f"{option}={path}", path) for option, path in
+                                (("--json", args.json), ("--markdown", args.markdown)))
+    if problem:
+        raise CliError(problem)
     repo, prefix = find_repo(os.getcwd())
     base_commit = resolve(repo, args.base)
     head_commit = resolve(repo, args.head) if args.head else None

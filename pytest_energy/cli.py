@@ -29,7 +29,7 @@ from .config import default
 from .jsonfile import (
     markdown_outputs,
     reject_non_finite,
-    unwritable_reason,
+    unwritable_output,
     write_json_atomic,
     write_markdown,
     write_text_atomic,
@@ -122,9 +122,9 @@ def _intensity(results: ResultsFile) -> Any:
 
 
 def merge(args: argparse.Namespace) -> int:
-    reason = unwritable_reason(args.out)
-    if reason:
-        raise CliError(f"{args.out}: {reason}; pick a path that can be written")
+    problem = unwritable_output([(args.out, args.out)])
+    if problem:
+        raise CliError(problem)
     shards = [load_results(path) for path in args.shards]
     meters = {shard.meters for shard in shards}
     if len(meters) > 1:
@@ -194,9 +194,9 @@ def report(args: argparse.Namespace) -> int:
 
     if not (args.results or args.baseline or args.ab):
         raise CliError("nothing to report: give a results file (--energy-json), --baseline or --ab")
-    reason = unwritable_reason(args.output)
-    if reason:
-        raise CliError(f"-o {args.output}: {reason}; pick a path that can be written")
+    problem = unwritable_output([(f"-o {args.output}", args.output)])
+    if problem:
+        raise CliError(problem)
     results = load_results(args.results).data if args.results else None
     baseline = None
     if args.baseline:

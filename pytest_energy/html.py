@@ -12,12 +12,14 @@ from __future__ import annotations
 import datetime
 import html
 import math
+import statistics
 from collections.abc import Iterable
 from typing import Any
 
 from .report import budget_text, result_notes, shorten
 from .results import TestResult
 from .units import percent, si, si_range
+from .verdict import file_totals
 
 #: Plots show at most this many tests (tables show all).
 PLOT_TOP = 25
@@ -251,15 +253,16 @@ def results_section(results: dict[str, Any]) -> str:
     by_file: dict[str, list[TestResult]] = {}
     for t in tests:
         by_file.setdefault(t.path, []).append(t)
+    totals = file_totals(tests)  # the sums of real calls, as the terminal's table has them
     file_rows = []
     for path, group in sorted(by_file.items()):
-        joules = sum(t.call.joules if t.call else t.joules for t in group)
+        joules = totals.get(path, (0.0, ""))[0]
         co2 = sum(t.co2_g for t in group)
         file_rows.append("<tr>" + "".join([
             f"<td>{esc(path)}</td>", _cell(len(group), len(group)), _cell(si(joules, "J"), joules),
             _cell(si(co2, "g"), co2), _verdict(verdicts.get(f"{path} (file total)")),
         ]) + "</tr>")
-    total = sum(t.call.joules if t.call else t.joules for t in tests)
+    total = sum(joules for joules, _ in totals.values())
     return "".join([
         f"<h2>Tests</h2><p><b>{len(tests)}</b> tests measured, {esc(si(total, 'J'))} in their real calls, "
         f"{esc(si(sum(t.co2_g for t in tests), 'g'))}CO2e ({esc(meter)}).</p>",
@@ -282,7 +285,7 @@ def history_section(baseline: dict[str, Any]) -> str:
         for i, run in enumerate(r for r in runs if r.get("meter") == meter):
             samples = run["samples"]["joules"]
             commit = (run.get("commit") or "")[:7] or f"run {i + 1}"
-            points.append((commit, sorted(samples)[len(samples) // 2], min(samples), max(samples)))
+            points.append((commit, statistics.median(samples), min(samples), max(samples)))
         trends.append((points[-1][1], nodeid, points, meter))
     trends.sort(reverse=True)
     shown = trends[:PLOT_TOP]

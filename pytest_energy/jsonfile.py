@@ -7,6 +7,7 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -97,6 +98,16 @@ def unwritable_reason(path: str) -> str | None:
             pass
     except OSError as exc:
         return f"cannot write in {directory} ({exc.strerror or exc})"
+    return None
+
+
+def unwritable_output(outputs: Iterable[tuple[str, str | None]]) -> str | None:
+    """For (label, path) pairs, the one-line error for the first path that cannot be
+    written (``<label>: <why>; pick a path that can be written``); unset paths are skipped."""
+    for label, path in outputs:
+        reason = unwritable_reason(path) if path else None
+        if reason:
+            return f"{label}: {reason}; pick a path that can be written"
     return None
 
 

@@ -86,10 +86,11 @@ class FilePlugin:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         settings = self.state.settings
         self.session = session
+        document = self.json_document() if settings.json_path or settings.html_path else {}
         if settings.json_path:
-            self._write(settings.json_path, lambda path: write_json_atomic(path, self.json_document()))
+            self._write(settings.json_path, lambda path: write_json_atomic(path, document))
         if settings.html_path:
-            self._write(settings.html_path, self._write_html)
+            self._write(settings.html_path, lambda path: self._write_html(path, document))
         targets = markdown_outputs(settings.markdown_path)
         text = self._markdown() if targets else ""
         for target, mode in targets:
@@ -103,8 +104,9 @@ class FilePlugin:
             if self.session.exitstatus == pytest.ExitCode.OK:
                 self.session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
-    def _write_html(self, path: str) -> None:
-        """The HTML report, with the baseline's history (as saved by this run, if it was)."""
+    def _write_html(self, path: str, document: dict[str, Any]) -> None:
+        """The HTML report of ``document`` (:meth:`json_document`), with the baseline's
+        history (as saved by this run, if it was)."""
         from .html import render
 
         gate = self.config.stash.get(GATE_KEY, None)
@@ -112,7 +114,7 @@ class FilePlugin:
         if gate is not None and gate.saved:
             with contextlib.suppress(BaselineError):
                 baseline = load_baseline(gate.path) or baseline
-        write_text_atomic(path, render(self.json_document(), baseline.data if baseline else None))
+        write_text_atomic(path, render(document, baseline.data if baseline else None))
 
     def _markdown(self) -> str:
         gate = self.config.stash.get(GATE_KEY, None)

@@ -30,7 +30,7 @@ from .baseline import BaselineError
 from .config import MARKER_NAMES, MARKERS, OPTIONS, ConfigError, Settings, parse_marks, read_settings
 from .fixture import EnergyFixture
 from .gate import Gate
-from .jsonfile import unwritable_reason
+from .jsonfile import unwritable_output
 from .measuring import MARKS_KEY, STATE_KEY, MeasuringPlugin, RunState
 from .meters import MeterSet, select_meters
 from .native import NativeBuildError, build_extension
@@ -102,11 +102,10 @@ def _register_controller_plugins(config: pytest.Config, state: RunState) -> None
                ("--energy-html", settings.html_path)]
     if settings.save:
         outputs.append(("--energy-baseline", os.path.join(str(config.rootpath), settings.baseline_path)))
-    for option, path in outputs:
-        reason = unwritable_reason(path) if path else None
-        if reason:
-            state.meters.close()
-            raise pytest.UsageError(f"{option}={path}: {reason}; pick a path that can be written")
+    problem = unwritable_output((f"{option}={path}", path) for option, path in outputs)
+    if problem:
+        state.meters.close()
+        raise pytest.UsageError(problem)
     if settings.compare or settings.save:
         try:
             gate = Gate.open(settings, str(config.rootpath), state.meters.label)

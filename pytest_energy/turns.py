@@ -96,9 +96,8 @@ class Turns:
 
     def _pick(self, a: str, b: str) -> str:
         (event_a, test_a), (event_b, test_b) = self.waiting[a], self.waiting[b]
-        last = self.log[-1][0]
         if event_a == PASS and event_b == PASS:
-            return b if last == a else a  # alternate
+            return b if self.log[-1][0] == a else a  # alternate: not the side that just passed
         if PASS in (event_a, event_b):
             passer, other = (a, b) if event_a == PASS else (b, a)
             # the partner starts or goes on with the same test; else the passer carries on alone
