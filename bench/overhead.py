@@ -28,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from pytest_energy.meters import MeterOptions, estimate, nvml, rapl  # noqa: E402
+from pytest_energy.measurement.meters import MeterOptions, estimate, nvml, rapl  # noqa: E402
 
 TRIVIAL = "def test_{i}():\n    assert {i} == {i}\n"
 ONE_MS = (

@@ -23,9 +23,10 @@ import random
 import statistics
 from collections.abc import Callable
 
-from pytest_energy.meters import MeterOptions, MeterSet, estimate
-from pytest_energy.protocol import Engine, ProtocolSettings
-from pytest_energy.verdict import REGRESSION, Rule, compare_samples
+from pytest_energy.judge.rules import REGRESSION, Rule, judge_samples
+from pytest_energy.measurement.engine import Engine
+from pytest_energy.measurement.meters import MeterOptions, MeterSet, estimate
+from pytest_energy.settings import ProtocolSettings
 
 ROUNDS, HISTORY = 5, 10
 FACTORS = (1.0, 1.10, 1.25, 1.50)
@@ -36,7 +37,7 @@ Run = list[float]
 
 def verdicts(history: list[Run], current: Run) -> tuple[bool, bool]:
     """(pytest-energy flags a regression, the median +10% rule does)."""
-    ours = compare_samples("t", current, history, RULE).verdict == REGRESSION
+    ours = judge_samples("t", current, history, RULE).verdict == REGRESSION
     theirs = statistics.median(current) > 1.10 * statistics.median(history[-1])
     return ours, theirs
 

@@ -1,18 +1,142 @@
-"""One test's energy result: its real call (tier 1) and, where asked, its rounds (tier 2).
+"""Typed results shared by every module: a measured window, rounds, and one test's result.
 
-Typed between modules; :meth:`TestResult.to_dict` / :meth:`TestResult.from_dict` are used
-only at the JSON, baseline and xdist boundaries.
+A test's figure travels as these dataclasses from the engine to the reports;
+``to_dict``/``from_dict`` are used only at the JSON, baseline and xdist boundaries.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import hashlib
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
-from .carbon import Intensity
-from .config import Budget
-from .protocol import CallWindow, Measurement
+from .settings import ProtocolSettings
+from .stats import Summary, summarize
 from .units import si, si_range
+
+
+@dataclass(frozen=True)
+class CallWindow:
+    """Tier 1: one real call between two readings (whole-call figures)."""
+
+    joules: float
+    gross_joules: float
+    #: Seconds the call took.
+    seconds: float
+    #: Seconds between the two readings, over which idle power is subtracted.
+    window_s: float
+    #: The window is shorter than the meters resolve: the figure is not precise alone.
+    below_resolution: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Round:
+    """One measured round of ``iterations`` calls (whole-round figures)."""
+
+    joules: float
+    gross_joules: float
+    #: Seconds the calls took.
+    seconds: float
+    iterations: int
+    #: Seconds between the two meter readings, over which idle power is subtracted.
+    window_s: float
+    #: Wall-clock (epoch) seconds when the round's window opened and closed.
+    started: float
+    ended: float
+
+
+@dataclass
+class Measurement:
+    """Every round of one repeated test or callable, with the meter that produced it."""
+
+    meter: str
+    is_estimate: bool
+    rounds: list[Round]
+    idle_watts: float
+    settings: ProtocolSettings = ProtocolSettings()
+    #: True when the time cap stopped warmup or rounds early.
+    capped: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def iterations(self) -> int:
+        """Calls per round (of the last round; a round cut by the deadline may hold fewer)."""
+        return self.rounds[-1].iterations if self.rounds else 0
+
+    @property
+    def joules_per_call(self) -> list[float]:
+        """Attributable joules per call, one sample per round."""
+        return [r.joules / r.iterations for r in self.rounds]
+
+    @property
+    def gross_joules_per_call(self) -> list[float]:
+        """Gross joules (idle included) per call, one sample per round."""
+        return [r.gross_joules / r.iterations for r in self.rounds]
+
+    @property
+    def seconds_per_call(self) -> list[float]:
+        """Seconds per call, one sample per round."""
+        return [r.seconds / r.iterations for r in self.rounds]
+
+    @property
+    def samples(self) -> dict[str, list[float]]:
+        """The per-call samples by quantity, one per round, as JSON and baselines hold them."""
+        return {
+            "joules": self.joules_per_call,
+            "gross_joules": self.gross_joules_per_call,
+            "seconds": self.seconds_per_call,
+        }
+
+    @cached_property
+    def summary(self) -> Summary:
+        """Summary of attributable joules per call."""
+        return summarize(self.joules_per_call)
+
+    @cached_property
+    def seconds_summary(self) -> Summary:
+        """Summary of seconds per call."""
+        return summarize(self.seconds_per_call)
+
+    @property
+    def watts(self) -> float:
+        """Mean attributable power over the measured rounds."""
+        seconds = sum(r.seconds for r in self.rounds)
+        return sum(r.joules for r in self.rounds) / seconds if seconds > 0 else 0.0
+
+    @property
+    def window(self) -> tuple[float, float]:
+        """Epoch seconds from the first round's start to the last round's end."""
+        return self.rounds[0].started, self.rounds[-1].ended
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON: raw rounds, per-call samples and summaries."""
+        return {
+            "iterations": self.iterations,
+            "capped": self.capped,
+            "settings": asdict(self.settings),
+            "warnings": list(self.warnings),
+            "rounds": [asdict(r) for r in self.rounds],
+            "samples": self.samples,
+            "summary": self.summary.to_dict(),
+            "seconds_summary": self.seconds_summary.to_dict(),
+            "watts": self.watts,
+            "window": list(self.window),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], meter: str, is_estimate: bool, idle_watts: float) -> Measurement:
+        """Inverse of :meth:`to_dict` (derived figures are recomputed)."""
+        return cls(
+            meter=meter, is_estimate=is_estimate, rounds=[Round(**r) for r in data["rounds"]],
+            idle_watts=idle_watts, settings=ProtocolSettings(**data["settings"]),
+            capped=data["capped"], warnings=list(data["warnings"]),
+        )
+
 
 #: ``TestResult.repeat`` values: repetition was not asked for (None), or:
 REPEATED, NOT_REPEATABLE, CUT = "repeated", "not repeatable", "cut"
@@ -133,15 +257,134 @@ class TestResult:
         )
 
 
-def judge_budget(result: TestResult, budget: Budget, intensity: Intensity) -> BudgetCheck:
-    """Judge ``budget`` on the result's figure; the message says which figure it was."""
-    joules = result.joules
-    message = None
-    if budget.joules is not None and joules > budget.joules:
-        message = f"energy budget exceeded: {result.describe_figure()} > {budget.joules:g} J"
-    elif budget.co2_g is not None and intensity.co2_g(joules) > budget.co2_g:
-        message = (
-            f"energy budget exceeded: {intensity.co2_g(joules):.3g} gCO2e from {result.describe_figure()} "
-            f"at {intensity.describe()} > {budget.co2_g:g} gCO2e"
+def file_totals(results: list[TestResult]) -> dict[str, tuple[float, str]]:
+    """Per file: the sum of its tests' real-call joules, and a digest of which tests
+    those are (totals of different sets of tests are not compared)."""
+    joules: dict[str, float] = {}
+    ids: dict[str, list[str]] = {}
+    for result in results:
+        if result.call is not None:
+            joules[result.path] = joules.get(result.path, 0.0) + result.call.joules
+            ids.setdefault(result.path, []).append(result.nodeid)
+    return {path: (joules[path], _digest(ids[path])) for path in joules}
+
+
+def _digest(nodeids: list[str]) -> str:
+    return hashlib.sha1("\n".join(sorted(nodeids)).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """One test's figures as a baseline keeps them (one entry of its history)."""
+
+    meter: str
+    #: 1: the real call only; 2: repeated rounds.
+    tier: int
+    #: Joules per call: one per round, or the real call's single value.
+    joules: list[float]
+    seconds: list[float] = field(default_factory=list)
+    #: The real call (None for fixture-measured tests).
+    call_joules: float | None = None
+    below_resolution: bool = False
+    commit: str | None = None
+    time: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_result(cls, result: TestResult, commit: str | None = None, when: str = "") -> StoredRun:
+        """The stored form of one test's result."""
+        return cls(
+            meter=result.meter, tier=result.tier, joules=list(result.samples),
+            seconds=result.measurement.seconds_per_call if result.measurement else [result.seconds],
+            call_joules=result.call.joules if result.call else None,
+            below_resolution=bool(result.call and result.call.below_resolution),
+            commit=commit, time=when,
+            settings=asdict(result.measurement.settings) if result.measurement else {},
         )
-    return BudgetCheck(budget.joules, budget.co2_g, "over" if message else "ok", message)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The baseline file's form."""
+        return {
+            "commit": self.commit, "time": self.time, "meter": self.meter, "tier": self.tier,
+            "call_joules": self.call_joules, "below_resolution": self.below_resolution,
+            "samples": {"joules": list(self.joules), "seconds": list(self.seconds)},
+            "settings": dict(self.settings),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StoredRun:
+        """Inverse of :meth:`to_dict` (a file already validated)."""
+        samples = data["samples"]
+        return cls(
+            meter=str(data.get("meter", "")), tier=2 if data.get("tier", 2) == 2 else 1,
+            joules=list(samples["joules"]), seconds=list(samples.get("seconds") or []),
+            call_joules=data.get("call_joules"), below_resolution=bool(data.get("below_resolution")),
+            commit=data.get("commit"), time=str(data.get("time") or ""),
+            settings=data.get("settings") if isinstance(data.get("settings"), dict) else {},
+        )
+
+
+@dataclass(frozen=True)
+class StoredTotal:
+    """A file's total (the sum of its tests' real calls) as a baseline keeps it."""
+
+    meter: str
+    joules: float
+    #: Digest of the node ids summed (totals of different sets of tests are not compared).
+    tests: str
+    commit: str | None = None
+    time: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The baseline file's form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StoredTotal:
+        """Inverse of :meth:`to_dict`."""
+        return cls(meter=str(data.get("meter", "")), joules=data["joules"], tests=str(data.get("tests", "")),
+                   commit=data.get("commit"), time=str(data.get("time") or ""))
+
+
+@dataclass
+class Baseline:
+    """A loaded baseline file: each test's and file's stored runs, oldest first."""
+
+    path: str
+    machine: dict[str, Any] = field(default_factory=dict)
+    tests: dict[str, list[StoredRun]] = field(default_factory=dict)
+    files: dict[str, list[StoredTotal]] = field(default_factory=dict)
+    commit: str | None = None
+    history: int = 0
+
+    @classmethod
+    def from_dict(cls, path: str, data: dict[str, Any]) -> Baseline:
+        """A validated document, typed."""
+        return cls(
+            path, dict(data["machine"]),
+            {nodeid: [StoredRun.from_dict(run) for run in entry["runs"]]
+             for nodeid, entry in data["tests"].items()},
+            {name: [StoredTotal.from_dict(run) for run in entry["runs"]]
+             for name, entry in (data.get("files") or {}).items()},
+            data.get("commit") if isinstance(data.get("commit"), str) else None,
+            data.get("history") if isinstance(data.get("history"), int) else 0,
+        )
+
+    def runs(self, nodeid: str) -> list[StoredRun]:
+        """The test's stored runs, oldest first ([] when the test is new)."""
+        return self.tests.get(nodeid, [])
+
+    def file_runs(self, path: str) -> list[StoredTotal]:
+        """The file's stored totals, oldest first."""
+        return self.files.get(path, [])
+
+    def machine_differences(self, machine: dict[str, Any]) -> list[str]:
+        """``key: old -> new`` for each fingerprint field that differs from this file's."""
+        return machine_differences(self.machine, machine)
+
+
+def machine_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """``key: old -> new`` for each fingerprint field that differs (the meters are
+    recorded per run, and compared per run)."""
+    keys = sorted((set(old) | set(new)) - {"meters"})
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]

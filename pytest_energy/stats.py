@@ -140,7 +140,7 @@ def mann_whitney_greater(x: Sequence[float], y: Sequence[float]) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2))
 
 
-def paired_ratio(
+def geometric_mean_ratio(
     base: Sequence[float], head: Sequence[float], confidence: float = 0.95,
     resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0,
 ) -> tuple[float, float, float]:

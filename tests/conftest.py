@@ -3,7 +3,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,20 +26,16 @@ def run_energy(pytester: pytest.Pytester) -> Callable[..., tuple[pytest.RunResul
     return run
 
 
-def reads_around_sleep(read: Callable[[], Any], seconds: float) -> tuple[Any, Any, float, float]:
-    """``read()`` before and after a sleep, each read bracketed by the clock.
+@pytest.fixture
+def fake_clock(monkeypatch: pytest.MonkeyPatch):
+    """The clock every window, deadline and budget reads, faked for this test (and the
+    pytester runs inside it): it moves 1 ms per reading, and by what ``advance`` or
+    ``sleep`` say. Work a test stands for is ``timing.clock.advance(seconds)``."""
+    from pytest_energy import timing
 
-    Returns (start, end, inner_s, outer_s): the true span between the two readings lies
-    between inner_s (end of the first read to start of the second) and outer_s.
-    """
-    a = time.perf_counter()
-    start = read()
-    b = time.perf_counter()
-    time.sleep(seconds)
-    c = time.perf_counter()
-    end = read()
-    d = time.perf_counter()
-    return start, end, c - b, d - a
+    clock = timing.FakeClock(tick=0.001)
+    monkeypatch.setattr(timing, "clock", clock)
+    return clock
 
 
 def by_test(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -55,7 +50,7 @@ def powercap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     In-process reads of ``energy_uj`` go through the real file but are synced to the
     simulator first, so they are exact however the machine schedules threads.
     """
-    from pytest_energy.meters import rapl
+    from pytest_energy.measurement.meters import rapl
 
     sims: list[powercap_sim.PowerSim] = []
     read_file = rapl._read_text
@@ -119,7 +114,7 @@ def fake_codecarbon(pytester: pytest.Pytester) -> Path:
 @pytest.fixture(autouse=True)
 def _fresh_tdp_lookup() -> None:
     """The TDP table is read once per process; tests swap codecarbon's data in between."""
-    from pytest_energy.meters import estimate
+    from pytest_energy.measurement.meters import estimate
 
     estimate._tdp_table.cache_clear()
     estimate.lookup_tdp.cache_clear()

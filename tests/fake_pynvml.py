@@ -6,7 +6,7 @@ Configure ``GPUS`` before the meter opens.
 
 from __future__ import annotations
 
-import time
+from pytest_energy import timing
 
 NVML_ERROR_UNINITIALIZED = 1
 NVML_ERROR_NOT_SUPPORTED = 3
@@ -78,7 +78,7 @@ def nvmlInit() -> None:
     if INIT_ERROR is not None:
         raise NVMLError(INIT_ERROR)
     _state["init"] += 1
-    _state["t0"] = time.perf_counter()
+    _state["t0"] = timing.clock.perf_counter()
 
 
 def nvmlShutdown() -> None:
@@ -117,7 +117,7 @@ def nvmlDeviceGetTotalEnergyConsumption(handle: int) -> int:
     gpu = GPUS[handle]
     if not gpu["energy_counter"]:
         raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
-    elapsed_mj = int(gpu["watts"] * (time.perf_counter() - _state["t0"]) * 1000)
+    elapsed_mj = int(gpu["watts"] * (timing.clock.perf_counter() - _state["t0"]) * 1000)
     return elapsed_mj + consumed_mj[0] + 123_456_789
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_energy.ab.turns import ARRIVE, COLLECTED, END, HELLO, PASS, Turns, TurnsError
 from pytest_energy.cli import main
-from pytest_energy.turns import ARRIVE, COLLECTED, END, HELLO, PASS, Turns, TurnsError
 
 WORK = '''
 N = {n}
@@ -78,15 +78,38 @@ def worktrees(repo: Path) -> list[str]:
     return [line for line in git(repo, "worktree", "list", "--porcelain").splitlines() if line.startswith("worktree")]
 
 
+#: Work counted exactly: the fake NVML counter (tests/fake_pynvml.py) with no background
+#: power moves only by what the tests consume, so head/base is exactly their ratio.
+EXACT_WORK = '''
+import pynvml
+
+
+def test_loop():
+    pynvml.consume({mj})
+
+
+def test_small():
+    pynvml.consume(1000)
+'''
+EXACT_CONFTEST = """
+import pynvml
+
+pynvml.GPUS[0]["watts"] = 0.0
+"""
+
+
 def test_heavier_test_fails_with_its_ratio_and_the_order_is_recorded(tmp_path: Path, run_ab) -> None:
-    repo = make_repo(tmp_path / "repo", {"tests/test_work.py": WORK.format(n=20000)})
-    commit(repo, {"tests/test_work.py": WORK.format(n=60000)})
-    status, out, err = run_ab(repo, "HEAD~1", "HEAD", "--json", str(tmp_path / "ab.json"), *FAST)
+    fake_nvml = (Path(__file__).parent / "fake_pynvml.py").read_text()
+    repo = make_repo(tmp_path / "repo", {"tests/test_work.py": EXACT_WORK.format(mj=1000),
+                                         "tests/conftest.py": EXACT_CONFTEST, "tests/pynvml.py": fake_nvml})
+    commit(repo, {"tests/test_work.py": EXACT_WORK.format(mj=3000)})
+    # rounds of any length count (no calibration round to drop), so kept rounds alternate
+    status, out, err = run_ab(repo, "HEAD~1", "HEAD", "--json", str(tmp_path / "ab.json"),
+                              *FAST, "--energy-meter=nvml", "--energy-min-time=0.000001")
     assert status == 1, out + err
     line = next(li for li in out.splitlines() if li.startswith("energy regression: tests/test_work.py::test_loop"))
-    ratio = float(line.split("head/base ")[1].split()[0])
-    assert 2 < ratio < 4.5, line  # three times the work
-    assert "paired rounds" in line and "(estimate)" in line
+    assert "head/base 3 (3-3) over 20 paired rounds" in line, line  # three times the work, exactly
+    assert "1 J -> 3 J per call" in line and "(nvml)" in line
     assert "test_small" not in "".join(li for li in out.splitlines() if li.startswith("energy regression"))
     assert "energy ab FAILED" in out
     assert "[1/2, 1 left] tests/test_work.py::test_loop: base and head in turns" in err
@@ -100,12 +123,12 @@ def test_heavier_test_fails_with_its_ratio_and_the_order_is_recorded(tmp_path: P
         assert test["base"]["repeat"] == "repeated" and len(test["head"]["samples"]["joules"]) == 20
     verdicts = {c["nodeid"]: c["verdict"] for c in document["comparisons"]}
     assert verdicts["tests/test_work.py::test_loop"] == "regression"
-    assert verdicts["tests/test_work.py (file total)"] == "regression"
+    assert verdicts["tests/test_work.py (file, summed rounds)"] == "regression"
     assert worktrees(repo) == [f"worktree {repo}"]
     # the HTML report of it: ratios with their CI, both sides' rounds
     assert main(["report", "--ab", str(tmp_path / "ab.json"), "-o", str(tmp_path / "ab.html")]) == 0
     page = (tmp_path / "ab.html").read_text()
-    assert "Base against head (pytest-energy ab)" in page and "head/base energy per call (estimate)" in page
+    assert "Base against head (pytest-energy ab)" in page and "head/base energy per call (nvml)" in page
     assert "tests/test_work.py::test_loop" in page and "http" not in page
     assert page.count('fill="#9e9e9e"') == page.count('fill="#1565c0" fill-opacity') >= 40  # base and head dots
 

@@ -15,9 +15,8 @@ from dataclasses import replace
 
 import pytest
 
-from pytest_energy import baseline as store
-from pytest_energy.protocol import CallWindow
-from pytest_energy.results import TestResult
+from pytest_energy.results import CallWindow, TestResult
+from pytest_energy.store import baseline as store
 
 # tier 2 (repeated rounds) for every test: these tests pin the rounds' rule
 GATE = ("--energy", "--energy-repeat", "--energy-meter=nvml", "--energy-idle-time=0", "--energy-min-time=0.05",
@@ -292,7 +291,7 @@ def test_interrupted_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
     def interrupt(fd):  # the new text is in the temporary file, not yet renamed
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("pytest_energy.jsonfile.os.fsync", interrupt)
+    monkeypatch.setattr("pytest_energy.store.files.os.fsync", interrupt)
     with pytest.raises(KeyboardInterrupt):
         store.save(path, [replace(record, nodeid="t::b")], {"cpu_model": "x"}, None, 10)
     assert open(path, "rb").read() == before

@@ -88,7 +88,7 @@ def test_budget_applies_to_what_the_fixture_measured(pytester, run_energy):
     ("energy(max_time=0)", "energy(max_time=0): max_time must be > 0"),
     ("energy(round=3)", "energy: unknown argument 'round'; allowed: rounds, warmup, max_time, max_regression"),
     ("energy(max_regression=0)", "energy(max_regression=0): max_regression must be > 0"),
-    ("energy_ratio(at_most=0.5)", "energy_ratio: candidate='LABEL' (a label given to energy.compare) is required"),
+    ("energy_ratio(at_most=0.5)", "energy_ratio: candidate='LABEL' (a label given to energy.versus) is required"),
     ("energy_ratio(candidate='c')", "energy_ratio: give at_most=R and/or at_least=R"),
     ("energy_ratio(candidate='c', at_most=-1)", "energy_ratio(at_most=-1): at_most must be > 0"),
     ("energy_ratio(candidate='c', below=1)", "energy_ratio: unknown argument 'below'; allowed: candidate, at_most, at_least"),

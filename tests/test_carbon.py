@@ -11,8 +11,8 @@ import importlib.util
 import pytest
 
 from pytest_energy import measure
-from pytest_energy.carbon import country_intensity
-from pytest_energy.meters import MeterOptions, estimate
+from pytest_energy.measurement.carbon import country_intensity
+from pytest_energy.measurement.meters import MeterOptions, estimate
 
 real_codecarbon = pytest.mark.skipif(
     importlib.util.find_spec("codecarbon") is None, reason="the carbon extra is not installed (tox -e carbon)"

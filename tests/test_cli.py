@@ -129,7 +129,7 @@ def test_doctor_readable_powercap_and_missing_nvml(powercap, capsys, monkeypatch
 def test_doctor_root_only_counters_give_the_chmod_fix(powercap, capsys, monkeypatch):
     from powercap_sim import SimZone
 
-    from pytest_energy.meters import rapl
+    from pytest_energy.measurement.meters import rapl
 
     monkeypatch.setitem(sys.modules, "pynvml", None)
     root, _ = powercap([SimZone("intel-rapl:0", "package-0")])

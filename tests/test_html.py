@@ -32,7 +32,7 @@ SUITE = """
     def test_budgeted(): sum(range(2_000))
 
     def test_candidates(energy):
-        energy.compare({"light": light, "heavy": heavy}, list(range(300)), reference="light")
+        energy.versus({"light": light, "heavy": heavy}, list(range(300)), reference="light")
 
     def test_fails():
         assert False

@@ -5,44 +5,49 @@ from __future__ import annotations
 import sys
 
 import pytest
-from conftest import by_test, reads_around_sleep
+from conftest import by_test
 
-from pytest_energy.meters import MeterOptions, MeterUnavailable, nvml
+from pytest_energy.measurement.meters import MeterOptions, MeterUnavailable, nvml
 
 FAST = ("--energy-idle-time=0", "--energy-min-time=0.05", "--energy-rounds=3", "--energy-repeat")
 
 
-def window_joules(meter, seconds):
-    """Joules per GPU over a sleep, and the seconds from the middle of one read to the other's."""
-    start, end, inner_s, outer_s = reads_around_sleep(meter.read, seconds)
-    return {k: end[k] - start[k] for k in end}, (inner_s + outer_s) / 2
+def window_joules(meter, clock, seconds):
+    """Joules per GPU over ``seconds`` of the fake clock (the fake GPUs' counters and the
+    meter's power samples read the same clock): exact whatever the machine's load."""
+    start = meter.read()
+    clock.sleep(seconds)
+    end = meter.read()
+    return {k: end[k] - start[k] for k in end}
 
 
-def test_energy_counter_gives_joules_per_gpu(fake_pynvml):
+def test_energy_counter_gives_joules_per_gpu(fake_pynvml, fake_clock):
     fake_pynvml.GPUS.append({"name": "NVIDIA H100", "uuid": "GPU-bbbb", "watts": 300.0,
                              "energy_counter": True, "mig": 0})
+    fake_clock.tick = 0.0  # only the 0.3 s below passes
     meter = nvml.open_meter(MeterOptions())
     try:
-        joules, seconds = window_joules(meter, 0.3)
+        joules = window_joules(meter, fake_clock, 0.3)
         assert meter.describe() == (
             "nvml (gpu-0 NVIDIA A100-SXM4-40GB: energy counter; gpu-1 NVIDIA H100: energy counter)"
         )
     finally:
         meter.close()
-    assert joules["gpu-0"] == pytest.approx(100.0 * seconds, rel=0.05)
-    assert joules["gpu-1"] == pytest.approx(300.0 * seconds, rel=0.05)
+    assert joules["gpu-0"] == pytest.approx(100.0 * 0.3, abs=0.002)  # the counter counts whole mJ
+    assert joules["gpu-1"] == pytest.approx(300.0 * 0.3, abs=0.002)
     assert fake_pynvml.calls[-1] == "nvmlShutdown"
 
 
-def test_power_sampling_when_the_energy_counter_is_not_supported(fake_pynvml):
+def test_power_sampling_when_the_energy_counter_is_not_supported(fake_pynvml, fake_clock):
     fake_pynvml.GPUS[0].update(energy_counter=False, watts=50.0, name="Tesla P100")
+    fake_clock.tick = 0.0  # only the 0.3 s below passes, whenever the sampler runs
     meter = nvml.open_meter(MeterOptions())
     try:
-        joules, seconds = window_joules(meter, 0.3)
+        joules = window_joules(meter, fake_clock, 0.3)
         assert "power sampling" in meter.describe()
     finally:
         meter.close()
-    assert joules["gpu-0"] == pytest.approx(50.0 * seconds, rel=0.05)
+    assert joules["gpu-0"] == pytest.approx(50.0 * 0.3, rel=1e-9)
 
 
 def test_cuda_visible_devices_by_index_and_uuid(fake_pynvml, monkeypatch):
@@ -81,7 +86,7 @@ def test_driver_missing_and_library_missing(fake_pynvml, monkeypatch):
         nvml.open_meter(MeterOptions())
 
 
-def test_plugin_auto_takes_nvml_plus_estimate_for_the_cpu(pytester, fake_pynvml, run_energy):
+def test_plugin_auto_takes_nvml_plus_estimate_for_the_cpu(pytester, fake_pynvml, fake_clock, run_energy):
     pytester.makepyfile("def test_a(): sum(range(1000))")
     result, data = run_energy(*FAST)
     result.assert_outcomes(passed=1)
@@ -96,7 +101,7 @@ def test_plugin_auto_takes_nvml_plus_estimate_for_the_cpu(pytester, fake_pynvml,
         assert round_["gross_joules"] >= 100.0 * round_["seconds"] * 0.95
 
 
-def test_plugin_nvml_only(pytester, fake_pynvml, run_energy):
+def test_plugin_nvml_only(pytester, fake_pynvml, fake_clock, run_energy):
     pytester.makepyfile("def test_a(): sum(range(1000))")
     result, data = run_energy("--energy-meter=nvml", "--energy-idle-time=0", "--energy-min-time=0.2",
                               "--energy-rounds=3", "--energy-repeat")
@@ -107,7 +112,7 @@ def test_plugin_nvml_only(pytester, fake_pynvml, run_energy):
         assert round_["gross_joules"] == pytest.approx(100.0 * round_["window_s"], rel=0.05)
     # the real call: far shorter than the counter's 0.1 s updates, so marked, yet not hidden
     call = record["call"]
-    assert call["below_resolution"] is (call["window_s"] < 0.1)  # true unless a loaded machine stalls 0.1 s
+    assert call["below_resolution"] is True and call["window_s"] < 0.1  # a few ticks of the fake clock
     # within the counter's unit (1 mJ): such a figure is quantised, hence the mark
     assert call["gross_joules"] == pytest.approx(100.0 * call["window_s"], rel=0.05, abs=0.001)
     result.stdout.fnmatch_lines(["*1 test measured (1 repeated in rounds, 0 below the meters' resolution)*"])

@@ -9,8 +9,8 @@ import sys
 import pytest
 from conftest import by_test
 
-import pytest_energy.codecarbon_data as data_module
-from pytest_energy.meters import MeterOptions, estimate
+import pytest_energy.measurement.codecarbon_data as data_module
+from pytest_energy.measurement.meters import MeterOptions, estimate
 
 SUITE = """
     def test_cheap(): sum(range(10))

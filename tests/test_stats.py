@@ -5,21 +5,12 @@ from __future__ import annotations
 import math
 import random
 import statistics
+from dataclasses import replace
 from itertools import combinations
 
 import pytest
 
-from pytest_energy.protocol import CallWindow, Measurement, Round
-from pytest_energy.results import TestResult
-from pytest_energy.stats import (
-    _midranks,
-    bootstrap_median_ci,
-    bootstrap_ratio_ci,
-    mann_whitney_greater,
-    summarize,
-    wilcoxon_greater,
-)
-from pytest_energy.verdict import (
+from pytest_energy.judge.rules import (
     IMPROVEMENT,
     INCONCLUSIVE,
     MISSING,
@@ -27,11 +18,20 @@ from pytest_energy.verdict import (
     REGRESSION,
     UNCHANGED,
     Rule,
-    compare_paired,
-    compare_run,
-    compare_samples,
-    compare_value,
     history_spread,
+    judge_pairs,
+    judge_run,
+    judge_samples,
+    judge_value,
+)
+from pytest_energy.results import CallWindow, Measurement, Round, StoredRun, TestResult
+from pytest_energy.stats import (
+    _midranks,
+    bootstrap_median_ci,
+    bootstrap_ratio_ci,
+    mann_whitney_greater,
+    summarize,
+    wilcoxon_greater,
 )
 
 
@@ -86,22 +86,22 @@ def runs(center, n_runs=3, rounds=5, noise=0.01, seed=0):
 
 def test_verdicts_on_known_samples():
     history = runs(1.0)
-    assert compare_samples("t", runs(1.0, 1, seed=9)[0], history, Rule()).verdict == UNCHANGED
-    tripled = compare_samples("t", runs(3.0, 1, seed=9)[0], history, Rule())
+    assert judge_samples("t", runs(1.0, 1, seed=9)[0], history, Rule()).verdict == UNCHANGED
+    tripled = judge_samples("t", runs(3.0, 1, seed=9)[0], history, Rule())
     assert tripled.verdict == REGRESSION
     assert tripled.change == pytest.approx(2.0, abs=0.05)
     assert tripled.change_ci_low <= tripled.change <= tripled.change_ci_high
-    assert compare_samples("t", runs(0.5, 1, seed=9)[0], history, Rule()).verdict == IMPROVEMENT
-    assert compare_samples("t", runs(3.0, 1, seed=9)[0], history, Rule(max_regression=5.0)).verdict != REGRESSION
-    noisy = compare_samples("t", runs(1.05, 1, noise=0.3, seed=9)[0], history, Rule())
+    assert judge_samples("t", runs(0.5, 1, seed=9)[0], history, Rule()).verdict == IMPROVEMENT
+    assert judge_samples("t", runs(3.0, 1, seed=9)[0], history, Rule(max_regression=5.0)).verdict != REGRESSION
+    noisy = judge_samples("t", runs(1.05, 1, noise=0.3, seed=9)[0], history, Rule())
     assert noisy.verdict == INCONCLUSIVE
-    assert compare_samples("t", [1.0], [], Rule()).verdict == NEW
+    assert judge_samples("t", [1.0], [], Rule()).verdict == NEW
 
 
 def test_a_change_within_the_history_spread_is_not_a_regression():
     drifting = [[c * (1 + 0.002 * i) for i in range(5)] for c in (1.0, 1.3, 0.7, 1.0)]
     current = [1.4 * (1 + 0.002 * i) for i in range(5)]
-    result = compare_samples("t", current, drifting, Rule())
+    result = judge_samples("t", current, drifting, Rule())
     assert result.p_increase < 0.01 and result.change > 0.1  # significant and large, yet
     assert result.history_spread > result.change and result.verdict != REGRESSION
 
@@ -114,7 +114,7 @@ def repeated(nodeid, samples, max_regression=None):
 
 
 def stored(samples_per_run):
-    return [{"tier": 2, "meter": "m", "call_joules": s[0], "samples": {"joules": s}} for s in samples_per_run]
+    return [StoredRun(meter="m", tier=2, joules=s, call_joules=s[0]) for s in samples_per_run]
 
 
 def test_compare_run_marks_missing_and_uses_per_test_threshold():
@@ -124,7 +124,7 @@ def test_compare_run_marks_missing_and_uses_per_test_threshold():
         repeated("b", runs(2.0, 1, seed=3)[0], max_regression=2.0),
         repeated("new", [1.0]),
     ]
-    verdicts = {c.nodeid: c.verdict for c in compare_run(results, history, {}, Rule())}
+    verdicts = {c.nodeid: c.verdict for c in judge_run(results, history, {}, Rule())}
     assert verdicts == {"a": REGRESSION, "b": UNCHANGED, "new": NEW, "gone": MISSING, "a (file total)": NEW,
                         "b (file total)": NEW, "new (file total)": NEW}
 
@@ -140,16 +140,16 @@ def test_compare_run_marks_missing_and_uses_per_test_threshold():
     ([], 1.0, NEW),
 ])
 def test_single_value_rule(history, current, verdict):
-    assert compare_value("t", current, history, Rule()).verdict == verdict
+    assert judge_value("t", current, history, Rule()).verdict == verdict
 
 
 def test_single_value_below_resolution_is_never_a_regression():
-    assert compare_value("t", 100.0, [1.0, 1.0, 1.0], Rule(), below_resolution=True).verdict == INCONCLUSIVE
+    assert judge_value("t", 100.0, [1.0, 1.0, 1.0], Rule(), below_resolution=True).verdict == INCONCLUSIVE
 
 
 def test_runs_of_another_meter_are_left_out():
-    history = {"a": [{**run, "meter": "other"} for run in stored(runs(1.0))]}
-    (verdict, *_) = compare_run([repeated("a", runs(2.0, 1, seed=3)[0])], history, {}, Rule())
+    history = {"a": [replace(run, meter="other") for run in stored(runs(1.0))]}
+    (verdict, *_) = judge_run([repeated("a", runs(2.0, 1, seed=3)[0])], history, {}, Rule())
     assert verdict.verdict == NEW
 
 
@@ -171,13 +171,13 @@ def test_paired_verdicts_take_shared_drift_out():
     same = [d * (1 + rng.gauss(0, 0.02)) for d in drift]
     heavier = [1.12 * d * (1 + rng.gauss(0, 0.02)) for d in drift]
     rule = Rule(max_regression=0.10, alpha=0.01)
-    unchanged = compare_paired("t", base, same, rule)
+    unchanged = judge_pairs("t", base, same, rule)
     assert unchanged.verdict == "unchanged" and unchanged.pairs == 20
     assert -0.03 < unchanged.change_ci_low < unchanged.change < unchanged.change_ci_high < 0.03
-    regression = compare_paired("t", base, heavier, rule)
+    regression = judge_pairs("t", base, heavier, rule)
     assert regression.verdict == "regression" and regression.p_increase < 1e-4
     assert regression.change == pytest.approx(0.12, abs=0.02)
     # unpaired, the same samples are too spread to tell anything
-    assert compare_samples("t", heavier, [base], rule).verdict == "inconclusive"
-    assert compare_paired("t", heavier, base, rule).verdict == "improvement"
-    assert compare_paired("t", base[:2], heavier[:2], rule).verdict == "inconclusive"
+    assert judge_samples("t", heavier, [base], rule).verdict == "inconclusive"
+    assert judge_pairs("t", heavier, base, rule).verdict == "improvement"
+    assert judge_pairs("t", base[:2], heavier[:2], rule).verdict == "inconclusive"

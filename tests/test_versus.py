@@ -1,4 +1,4 @@
-"""energy.compare: candidates side by side, the energy_ratio marker, the build helper."""
+"""energy.versus: candidates side by side, the energy_ratio marker, the build helper."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_rounds_interleave_and_ratio_is_exact_on_a_known_meter(pytester, exact_m
             return sorted(x)
 
         def test_compare(energy):
-            result = energy.compare({"light": light, "heavy": heavy}, [3, 1, 2])
+            result = energy.versus({"light": light, "heavy": heavy}, [3, 1, 2])
             assert result.reference == "heavy"
             assert result.order == ["light", "heavy"] * 4
             assert result["light"].joules == 2.0 and result["heavy"].joules == 8.0
@@ -54,17 +54,19 @@ def test_rounds_interleave_and_ratio_is_exact_on_a_known_meter(pytester, exact_m
     assert light["samples"]["joules"] == [2.0] * 4
 
 
-def test_ratio_with_ci_on_a_constant_power_meter(pytester, fake_pynvml):
+def test_ratio_with_ci_on_a_constant_power_meter(pytester, fake_pynvml, fake_clock):
+    # 100 W on the fake clock: 10 ms against 40 ms, plus the clock's 1 ms per reading
     pytester.makepyfile("""
-        import time
+        import pytest
+        from pytest_energy import timing
 
         def test_compare(energy):
-            result = energy.compare({"short": lambda: time.sleep(0.01), "long": lambda: time.sleep(0.04)},
-                                    check=False)
+            result = energy.versus({"short": lambda: timing.clock.advance(0.01),
+                                    "long": lambda: timing.clock.advance(0.04)}, check=False)
             ratio = result.ratio("short")
-            assert ratio.median == __import__("pytest").approx(0.25, rel=0.25)
+            assert ratio.median == pytest.approx(0.25, rel=0.1)
             assert ratio.ci_low <= ratio.median <= ratio.ci_high
-            assert result.candidates["short"].time_ratio.median == __import__("pytest").approx(0.25, rel=0.25)
+            assert result.candidates["short"].time_ratio.median == pytest.approx(0.25, rel=0.1)
     """)
     result, _ = run_json(pytester, "--energy", "--energy-meter=nvml", "--energy-idle-time=0",
                          "--energy-min-time=0.03", "--energy-rounds=3", "--energy-warmup=0")
@@ -90,7 +92,7 @@ def test_setup_rebuilds_mutated_input_outside_the_window(pytester, exact_meter):
             return sorted(x)
 
         def test_compare(energy):
-            result = energy.compare({"in_place": in_place, "copying": copying}, [3, 1, 2], setup=build)
+            result = energy.versus({"in_place": in_place, "copying": copying}, [3, 1, 2], setup=build)
             assert all(seen == [3, 1, 2] for seen in SEEN)  # always a fresh, unsorted input
             assert result["in_place"].joules == 1.0 and result["copying"].joules == 4.0
             assert result["in_place"].value == [1, 2, 3]
@@ -102,7 +104,7 @@ def test_setup_rebuilds_mutated_input_outside_the_window(pytester, exact_meter):
 def test_a_faster_wrong_answer_is_caught(pytester):
     pytester.makepyfile("""
         def test_compare(energy):
-            energy.compare({"wrong": lambda x: x[:-1], "right": sorted}, [3, 1, 2])
+            energy.versus({"wrong": lambda x: x[:-1], "right": sorted}, [3, 1, 2])
     """)
     for args in (["--energy", "--energy-min-time=0.001"], []):
         result = pytester.runpytest(*args)
@@ -125,14 +127,14 @@ def test_energy_ratio_marker_failure_shows_both_figures_and_the_ratio(pytester, 
 
         @pytest.mark.energy_ratio(candidate="c", at_most=0.5)
         def test_marker(energy):
-            energy.compare({"c": c_version, "python": python_version})
+            energy.versus({"c": c_version, "python": python_version})
 
         def test_helper(energy):
-            energy.compare({"c": c_version, "python": python_version}).assert_ratio("c", at_most=0.5)
+            energy.versus({"c": c_version, "python": python_version}).assert_ratio("c", at_most=0.5)
 
         @pytest.mark.energy_ratio(candidate="rust", at_most=0.5)
         def test_unknown_candidate(energy):
-            energy.compare({"c": c_version, "python": python_version})
+            energy.versus({"c": c_version, "python": python_version})
     """)
     result, _ = run_json(pytester, *EXACT)
     result.assert_outcomes(failed=3)
@@ -148,7 +150,7 @@ def test_without_energy_compare_only_checks_results(pytester):
 
         @pytest.mark.energy_ratio(candidate="a", at_most=0.01)
         def test_compare(energy):
-            result = energy.compare({"a": lambda: CALLS.append("a"), "b": lambda: CALLS.append("b")})
+            result = energy.versus({"a": lambda: CALLS.append("a"), "b": lambda: CALLS.append("b")})
             assert CALLS == ["a", "b"] and not result.measured
             result.assert_ratio("a", at_most=0.01)
     """)
@@ -160,7 +162,7 @@ def test_comparison_table_and_json(pytester, exact_meter):
         import pynvml
 
         def test_pick(energy):
-            energy.compare({"knn": lambda: pynvml.consume(1_000) or 0.94,
+            energy.versus({"knn": lambda: pynvml.consume(1_000) or 0.94,
                             "kmeans": lambda: pynvml.consume(50_000) or 0.78,
                             "odd": lambda: pynvml.consume(1_000) or {"not": "json"}},
                            check=False, value_label="accuracy", reference="kmeans")
@@ -197,7 +199,7 @@ def test_build_helper_builds_caches_rebuilds_and_reports_compiler_errors(pyteste
     source.write_text(textwrap.dedent(C_SOURCE).replace("ANSWER", "42"))
     pytester.makepyfile(test_native="""
         import os
-        import pytest_energy.native as native
+        import pytest_energy.measurement.native as native
 
         def test_build(native_module, request):
             runs = []
@@ -234,11 +236,27 @@ def test_build_helper_builds_caches_rebuilds_and_reports_compiler_errors(pyteste
     assert "Traceback" not in result.stdout.str()
 
 
-def test_compare_outside_pytest():
-    from pytest_energy import compare
+def test_versus_outside_pytest():
+    from pytest_energy import versus
 
-    result = compare({"builtin": sorted, "copy_sort": lambda x: sorted(list(x))}, list(range(2000, 0, -1)),
+    result = versus({"builtin": sorted, "copy_sort": lambda x: sorted(list(x))}, list(range(2000, 0, -1)),
                      meter="estimate")
     assert result.meter == "estimate" and result.measured
     assert result.reference == "copy_sort"
     assert result["builtin"].joules > 0 and result.ratio("builtin").median > 0
+
+
+def test_compare_is_kept_as_the_earlier_name_of_versus(pytester):
+    """``compare`` (function and fixture method) stays for one release, the same as ``versus``."""
+    import pytest_energy
+
+    assert pytest_energy.compare is pytest_energy.versus
+    pytester.makepyfile(
+        """
+        def test_old_name(energy):
+            result = energy.compare({"a": sorted, "b": lambda x: sorted(list(x))}, [3, 1, 2])
+            assert result.reference == "b" and result["a"].value == [1, 2, 3]
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--energy", "--energy-rounds=2")
+    result.assert_outcomes(passed=1)

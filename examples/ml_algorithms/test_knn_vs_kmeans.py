@@ -36,7 +36,7 @@ def kmeans_accuracy() -> float:
 @pytest.mark.energy(rounds=3, warmup=0)
 @pytest.mark.energy_ratio(candidate="knn", at_most=0.5)
 def test_knn_uses_less_energy_than_kmeans_at_useful_accuracy(energy):
-    result = energy.compare(
+    result = energy.versus(
         {"knn": knn_accuracy, "kmeans": kmeans_accuracy}, check=False, value_label="accuracy",
     )
     assert result["knn"].value >= 0.95

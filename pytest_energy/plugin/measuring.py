@@ -15,22 +15,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 
-from .config import Marks, RatioRule, Settings
+from ..judge.budgets import check_ratio, judge_budget
+from ..measurement.engine import Engine
+from ..measurement.meters import MeterSet, Selection
+from ..results import CUT, NOT_REPEATABLE, REPEATED, CallWindow, Measurement, TestResult
+from ..settings import Marks, ProtocolSettings, Settings
+from .compat import quiet_reports, recorded_failure, teardown_item
 from .fixture import MEASUREMENTS_KEY, VERSUS_KEY
-from .meters import MeterSet, Selection
-from .protocol import CallWindow, Engine, Measurement, ProtocolSettings
-from .results import CUT, NOT_REPEATABLE, REPEATED, TestResult, judge_budget
-from .versus import VersusResult
+from .keys import MARKS_KEY
+from .rounds import ItemSource, one_line
 
-MARKS_KEY = pytest.StashKey[Marks]()
 #: The marks of a test without energy markers.
 NO_MARKS = Marks()
 _RESULTS_KEY = pytest.StashKey[list[TestResult]]()
@@ -53,109 +53,6 @@ class RunState:
     cut_by_budget: int = 0
     #: One line per measuring fault (a meter that failed mid-run).
     faults: list[str] = field(default_factory=list)
-
-
-STATE_KEY = pytest.StashKey[RunState]()
-
-
-class _Parents:
-    """Stands for "the next item" in ``teardown_exact``: keeps the item's parents set up."""
-
-    def __init__(self, item: pytest.Item) -> None:
-        self._chain = item.listchain()[:-1]
-
-    def listchain(self) -> list[pytest.Item]:
-        return self._chain
-
-
-def teardown_item(item: pytest.Item) -> None:
-    """Run the item's own finalizers (its function-scoped fixtures), parents left set up.
-
-    Does nothing when the item is not set up."""
-    item.session._setupstate.teardown_exact(_Parents(item))  # type: ignore[arg-type]
-
-
-def _phase_outcomes_key() -> Any:
-    """pytest's ``tmp_path`` teardown reads the phases' outcomes that its ``makereport``
-    hook stores; a round makes no reports, so it stores them itself."""
-    try:
-        from _pytest.tmpdir import tmppath_result_key
-    except ImportError:  # another pytest: tmp_path then keeps no such record
-        return None
-    return tmppath_result_key
-
-
-class _QuietHooks:
-    """The item's hooks, except that reports made during a round (subtests report as the
-    test runs) reach no one: a round is not a test run. Failed ones are kept."""
-
-    def __init__(self, hooks: Any, failed: list[Any]) -> None:
-        self._hooks = hooks
-        self._failed = failed
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._hooks, name)
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.failed:
-            self._failed.append(report)
-
-    def pytest_exception_interact(self, **kwargs: Any) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def quiet_reports(item: pytest.Item, failed: list[Any]) -> Iterator[None]:
-    """While rounds run, hooks reached through ``item.ihook`` report nothing, and warnings
-    are not recorded for the test (``pytest.warns`` and ``recwarn`` still see their own)."""
-    session = item.session
-    real = session.gethookproxy
-    session.gethookproxy = lambda fspath: _QuietHooks(real(fspath), failed)  # type: ignore[method-assign]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        del session.gethookproxy  # the instance attribute: the method shows through again
-
-
-class ItemSource:
-    """A round of a test's call: fresh function-scoped fixtures, calls, teardown."""
-
-    def __init__(self, item: pytest.Item, failed_reports: list[Any]) -> None:
-        self.item = item
-        self._outcomes_key = _phase_outcomes_key()
-        self._failed = failed_reports
-
-    def open(self, iterations: int) -> None:
-        init = getattr(self.item, "_initrequest", None)
-        if init is not None:
-            init()
-        self.item.session._setupstate.setup(self.item)
-        if self._outcomes_key is not None:
-            self.item.stash[self._outcomes_key] = {"setup": True, "call": True}
-
-    def call(self) -> None:
-        self.item.runtest()
-        # unittest.TestCase items record failures and skips instead of raising them
-        caught = self.item.__dict__.pop("_excinfo", None)
-        if caught:
-            raise caught[0].value
-        if self._failed:
-            raise RepeatFailed(f"a subtest failed ({self._failed[0].head_line or self.item.name})")
-
-    def close(self) -> None:
-        teardown_item(self.item)
-
-
-class RepeatFailed(Exception):
-    """A round failed without raising (a failed subtest)."""
-
-
-def one_line(exc: BaseException) -> str:
-    """``ValueError: bad input`` (first line of the message)."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 class MeasuringPlugin:
@@ -239,14 +136,15 @@ class MeasuringPlugin:
             outcome = yield  # the fixture measures, or nothing can
             self._guard(lambda: self._record_fixture(item), item)
         else:
+            clock = self.engine.clock
             start = self._guard(self.engine.start_window)
-            t0 = time.perf_counter()
+            t0 = clock.perf_counter()
             try:
                 outcome = yield
             except BaseException:
-                self._guard(lambda: self._tier1(item, start, time.perf_counter() - t0), item)
+                self._guard(lambda: self._tier1(item, start, clock.perf_counter() - t0), item)
                 raise
-            seconds = time.perf_counter() - t0
+            seconds = clock.perf_counter() - t0
             result = self._guard(lambda: self._tier1(item, start, seconds), item)
             if result is not None and _passed(item) and self._wants_repeat(item):
                 self._guard(lambda: self._repeat(item, result), item)
@@ -312,7 +210,8 @@ class MeasuringPlugin:
             item.stash[_DEFERRED_TEARDOWN_KEY] = exc  # reported in the teardown phase, as without us
             result.repeat, result.repeat_reason = NOT_REPEATABLE, "the real call's teardown failed"
             return
-        started = time.perf_counter()
+        clock = self.engine.clock
+        started = clock.perf_counter()
         failed: list[Any] = []
         try:
             with quiet_reports(item, failed):
@@ -328,7 +227,7 @@ class MeasuringPlugin:
             result.repeat, result.repeat_reason = NOT_REPEATABLE, one_line(exc)
             return
         finally:
-            self.repeat_spent_s += time.perf_counter() - started
+            self.repeat_spent_s += clock.perf_counter() - started
         measurement = measurements.get("")
         if measurement is None:
             reason = budget_note if limited else f"no round fits in max_time {protocol.max_time_s:g} s"
@@ -355,7 +254,7 @@ class MeasuringPlugin:
                     label = result.nodeid[len(item.nodeid) + 2:]
                     failures.append(f"{label}: {message}" if label else message)
         if marks.ratio is not None:
-            failures.append(_check_ratio(marks.ratio, item.stash.get(VERSUS_KEY, None)) or "")
+            failures.append(check_ratio(marks.ratio, item.stash.get(VERSUS_KEY, None)) or "")
         return "\n".join(f for f in failures if f) or None
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -407,13 +306,4 @@ class MeasuringPlugin:
 
 def _passed(item: pytest.Item) -> bool:
     """After a call that raised nothing: False when a unittest item recorded a failure."""
-    return not item.__dict__.get("_excinfo")
-
-
-def _check_ratio(rule: RatioRule, versus: VersusResult | None) -> str | None:
-    if versus is None:
-        return "energy_ratio marker: the test made no energy.compare(...) call"
-    if rule.candidate not in versus.candidates or rule.candidate == versus.reference:
-        return (f"energy_ratio marker: candidate {rule.candidate!r} is not a compared candidate "
-                f"other than the reference {versus.reference!r}")
-    return versus.check_ratio(rule.candidate, at_most=rule.at_most, at_least=rule.at_least)
+    return recorded_failure(item, keep=True) is None

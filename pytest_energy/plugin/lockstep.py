@@ -18,11 +18,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from .protocol import Engine
-from .turns import SIDES, TurnClient
-
-#: Set by ``pytest-energy ab``: the user's checkout, which a tree's tests must not import from.
-SOURCE_ENV = "PYTEST_ENERGY_AB_SOURCE"
+from ..ab.turns import SIDES, SOURCE_ENV, TurnClient
+from ..measurement.engine import Engine
 
 
 def parse_address(value: str) -> tuple[str, str]:
@@ -78,7 +75,8 @@ def imported_from_source() -> list[str]:
     if not source:
         return []
     source = os.path.realpath(source) + os.sep
-    own = (os.path.realpath(os.getcwd()) + os.sep, os.path.dirname(os.path.realpath(__file__)) + os.sep)
+    package = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    own = (os.path.realpath(os.getcwd()) + os.sep, package + os.sep)
     leaks = []
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)

@@ -1,4 +1,4 @@
-"""The ``energy`` fixture's object: measure a callable, or compare candidates."""
+"""The ``energy`` fixture's object: measure a callable, or candidates side by side."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
-from .protocol import Engine, Measurement, ProtocolSettings
-from .stats import Summary
-from .versus import VersusResult, run_versus
+from ..measurement.candidates import VersusResult, run_versus
+from ..measurement.engine import Engine
+from ..results import Measurement
+from ..settings import ProtocolSettings
+from ..stats import Summary
 
 #: (candidate label or None, measurement) for each figure a test produced.
 MEASUREMENTS_KEY = pytest.StashKey[list[tuple["str | None", Measurement]]]()
@@ -19,7 +21,8 @@ VERSUS_KEY = pytest.StashKey[VersusResult]()
 class EnergyFixture:
     """``energy(fn, *args, **kwargs)`` measures ``fn`` with the session's protocol and
     returns its result (from its last call); ``energy.stats`` is the summary of joules per
-    call. ``energy.compare(...)`` measures candidates side by side. Without ``--energy``
+    call. ``energy.versus(...)`` measures candidates side by side (``energy.compare`` is
+    its earlier name, kept for one release). Without ``--energy``
     callables simply run once and ``stats`` is None.
     """
 
@@ -41,11 +44,11 @@ class EnergyFixture:
         self._item.stash[MEASUREMENTS_KEY] = [(None, self.measurement)]
         return results[0]
 
-    def compare(
+    def versus(
         self, candidates: Mapping[str, Callable[..., Any]], *args: Any, **kwargs: Any,
     ) -> VersusResult:
         """Measure candidates on the same input in interleaved rounds; see
-        :func:`pytest_energy.versus.run_versus` for ``setup``, ``reference``, ``check``."""
+        :func:`pytest_energy.measurement.candidates.run_versus` for ``setup``, ``reference``, ``check``."""
         result = run_versus(self._engine, candidates, *args, settings=self._settings, **kwargs)
         if result.measured:
             self._item.stash[MEASUREMENTS_KEY] = [
@@ -53,6 +56,9 @@ class EnergyFixture:
             ]
         self._item.stash[VERSUS_KEY] = result
         return result
+
+    #: The earlier name of :meth:`versus`, kept for one release.
+    compare = versus
 
     @property
     def stats(self) -> Summary | None:

@@ -1,4 +1,4 @@
-"""Reports: the terminal tables (tabulate) and the markdown summary.
+"""Text reports: the terminal tables (tabulate) and the markdown summaries.
 
 One screen for a big suite: per file first, then the most expensive tests; tests with a
 budget, or whose repetition failed or was cut, are always listed.
@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .carbon import Intensity
-from .results import CUT, NOT_REPEATABLE, TestResult
-from .units import percent, si, si_range
-from .verdict import file_totals
+from ..judge.rules import Comparison, Verdict
+from ..measurement.carbon import Intensity
+from ..results import CUT, NOT_REPEATABLE, TestResult, file_totals
+from ..units import percent, si, si_range
 
 #: Suites with more tests than this show only the top :data:`DEFAULT_TOP` tests.
 LONG_SUITE = 50
@@ -142,37 +142,37 @@ def _joules(value: float | None) -> str:
     return "" if value is None else si(value, "J")
 
 
-def _change_cell(c: dict[str, Any]) -> str:
-    if c["change"] is None:
+def _change_cell(c: Comparison) -> str:
+    if c.change is None:
         return ""
-    if c["change_ci_low"] is None:  # a single value has no interval
-        return percent(c["change"])
-    return f"{percent(c['change'])} ({percent(c['change_ci_low'])}..{percent(c['change_ci_high'])})"
+    if c.change_ci_low is None:  # a single value has no interval
+        return percent(c.change)
+    return f"{percent(c.change)} ({percent(c.change_ci_low)}..{percent(c.change_ci_high)})"
 
 
-def _by_change(comparisons: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(comparisons, key=lambda c: (c["change"] is None, -(c["change"] or 0), c["nodeid"]))
+def _by_change(comparisons: Iterable[Comparison]) -> list[Comparison]:
+    return sorted(comparisons, key=lambda c: (c.change is None, -(c.change or 0), c.nodeid))
 
 
-def _ratio_cell(c: dict[str, Any]) -> str:
+def _ratio_cell(c: Comparison) -> str:
     """``1.12 (1.08-1.16)``: head/base, the geometric mean of the paired rounds' ratios."""
-    if c["change"] is None:
+    if c.change is None:
         return ""
-    return f"{1 + c['change']:.3g} ({1 + c['change_ci_low']:.3g}-{1 + c['change_ci_high']:.3g})"
+    return f"{1 + c.change:.3g} ({1 + c.change_ci_low:.3g}-{1 + c.change_ci_high:.3g})"
 
 
-def comparison_table(comparisons: Iterable[dict[str, Any]], sides: tuple[str, str] | None = None) -> str:
+def comparison_table(comparisons: Iterable[Comparison], sides: tuple[str, str] | None = None) -> str:
     """Baseline against current per test, sorted by change (largest increase first); with
     ``sides`` (``pytest-energy ab``), base against head with the paired ratio."""
     from tabulate import tabulate
 
     paired = sides is not None
     rows = [
-        [c["nodeid"], _joules(c["baseline_median"]), _joules(c["current_median"]),
+        [c.nodeid, _joules(c.baseline_median), _joules(c.current_median),
          _ratio_cell(c) if paired else _change_cell(c),
-         *([c["pairs"] or ""] if paired else []),
-         "" if c["p_increase"] is None else f"{min(c['p_increase'], c['p_decrease']):.3g}",
-         c["meter"], c["verdict"]]
+         *([c.pairs or ""] if paired else []),
+         "" if c.p_increase is None else f"{min(c.p_increase, c.p_decrease):.3g}",
+         c.meter, c.verdict]
         for c in _by_change(comparisons)
     ]
     first, second = sides or ("baseline", "current")
@@ -181,46 +181,46 @@ def comparison_table(comparisons: Iterable[dict[str, Any]], sides: tuple[str, st
     return tabulate(rows, headers=headers, disable_numparse=True)
 
 
-def regression_line(c: dict[str, Any]) -> str:
+def regression_line(c: Comparison) -> str:
     """One line naming a regression and the figures behind it."""
-    if c.get("pairs") is not None:  # base and head measured in turns
+    if c.pairs is not None:  # base and head measured in turns
         return (
-            f"energy regression: {c['nodeid']}: {si(c['baseline_median'], 'J')} -> "
-            f"{si(c['current_median'], 'J')} per call, head/base {_ratio_cell(c)} over {c['pairs']} "
-            f"paired rounds, p={c['p_increase']:.2g}, reaching +{c['max_regression'] * 100:g}% within its "
-            f"uncertainty ({c['meter']})"
+            f"energy regression: {c.nodeid}: {si(c.baseline_median, 'J')} -> "
+            f"{si(c.current_median, 'J')} per call, head/base {_ratio_cell(c)} over {c.pairs} "
+            f"paired rounds, p={c.p_increase:.2g}, reaching +{c.max_regression * 100:g}% within its "
+            f"uncertainty ({c.meter})"
         )
-    if c["p_increase"] is None:  # a single value: a real call or a file's total
+    if c.p_increase is None:  # a single value: a real call or a file's total
         return (
-            f"energy regression: {c['nodeid']}: {si(c['baseline_median'], 'J')} -> "
-            f"{si(c['current_median'], 'J')}, {percent(c['change'])} (a single value), above the "
-            f"{c['history_spread'] * 100:.0f}% a single value may stray (history spread, or 2x with fewer "
-            f"than 3 stored runs) and reaching +{c['max_regression'] * 100:g}% ({c['meter']})"
+            f"energy regression: {c.nodeid}: {si(c.baseline_median, 'J')} -> "
+            f"{si(c.current_median, 'J')}, {percent(c.change)} (a single value), above the "
+            f"{c.history_spread * 100:.0f}% a single value may stray (history spread, or 2x with fewer "
+            f"than 3 stored runs) and reaching +{c.max_regression * 100:g}% ({c.meter})"
         )
     return (
-        f"energy regression: {c['nodeid']}: {si(c['baseline_median'], 'J')} -> "
-        f"{si(c['current_median'], 'J')} per call, {_change_cell(c)}, p={c['p_increase']:.2g}, "
-        f"above the history's {c['history_spread'] * 100:.1f}% spread and reaching "
-        f"+{c['max_regression'] * 100:g}% within its uncertainty ({c['meter']})"
+        f"energy regression: {c.nodeid}: {si(c.baseline_median, 'J')} -> "
+        f"{si(c.current_median, 'J')} per call, {_change_cell(c)}, p={c.p_increase:.2g}, "
+        f"above the history's {c.history_spread * 100:.1f}% spread and reaching "
+        f"+{c.max_regression * 100:g}% within its uncertainty ({c.meter})"
     )
 
 
-def verdict_counts(comparisons: Iterable[dict[str, Any]]) -> str:
+def verdict_counts(comparisons: Iterable[Comparison]) -> str:
     """E.g. ``1 regression, 4 unchanged, 1 new``."""
-    counts: dict[str, int] = {}
+    counts: dict[Verdict, int] = {}
     for c in comparisons:
-        counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
-    order = ("regression", "improvement", "unchanged", "inconclusive", "new", "missing", "removed")
+        counts[c.verdict] = counts.get(c.verdict, 0) + 1
+    plural = (Verdict.REGRESSION, Verdict.IMPROVEMENT)
     parts = []
-    for verdict in order:
+    for verdict in Verdict:  # in the enum's order: regressions first
         if counts.get(verdict):
             n = counts[verdict]
-            parts.append(f"{n} {verdict}{'s' if n > 1 and verdict in ('regression', 'improvement') else ''}")
+            parts.append(f"{n} {verdict}{'s' if n > 1 and verdict in plural else ''}")
     return ", ".join(parts) or "nothing compared"
 
 
 def markdown_summary(
-    results: list[TestResult], comparisons: list[dict[str, Any]], meters: str,
+    results: list[TestResult], comparisons: list[Comparison], meters: str,
     intensity: Intensity, notes: list[str],
 ) -> str:
     """A pull-request-ready summary: totals, regressions first, the full tables folded."""
@@ -229,49 +229,49 @@ def markdown_summary(
     lines = ["## Energy report (pytest-energy)", ""]
     lines.append(f"**{len(results)} tests measured**: {si(total, 'J')} in their real calls, "
                  f"{si(co2, 'g')}CO2e. Meter: `{meters}`. Carbon intensity: {intensity.describe()}.")
-    compared = [c for c in comparisons if c["verdict"] not in ("new", "missing") and c["baseline_median"]
-                and not c["nodeid"].endswith("(file total)")]
+    compared = [c for c in comparisons if c.verdict not in (Verdict.NEW, Verdict.MISSING)
+                and c.baseline_median and not c.nodeid.endswith("(file total)")]
     if compared:
-        before = sum(c["baseline_median"] for c in compared)
-        after = sum(c["current_median"] for c in compared)
+        before = sum(c.baseline_median for c in compared)
+        after = sum(c.current_median for c in compared)
         lines.append(f"Against the baseline ({len(compared)} tests in both): {si(before, 'J')} -> "
                      f"{si(after, 'J')} ({percent(after / before - 1) if before else 'n/a'}); "
                      f"{verdict_counts(comparisons)}.")
     lines += ["", *[f"> {note}" for note in notes]]
-    regressions = [c for c in _by_change(comparisons) if c["verdict"] == "regression"]
+    regressions = [c for c in _by_change(comparisons) if c.verdict == Verdict.REGRESSION]
     if regressions:
         lines += ["", "### :warning: Regressions", "",
                   "| test | baseline | current | change (95% CI) |", "|---|---|---|---|"]
-        lines += [f"| `{c['nodeid']}` | {_joules(c['baseline_median'])} | {_joules(c['current_median'])} "
+        lines += [f"| `{c.nodeid}` | {_joules(c.baseline_median)} | {_joules(c.current_median)} "
                   f"| {_change_cell(c)} |" for c in regressions]
     if comparisons:
         lines += ["", "<details><summary>All comparisons</summary>", "",
                   "| test | baseline | current | change (95% CI) | verdict |", "|---|---|---|---|---|"]
         lines += [
-            f"| `{c['nodeid']}` | {_joules(c['baseline_median'])} | {_joules(c['current_median'])} "
-            f"| {_change_cell(c)} | {c['verdict']} |" for c in _by_change(comparisons)
+            f"| `{c.nodeid}` | {_joules(c.baseline_median)} | {_joules(c.current_median)} "
+            f"| {_change_cell(c)} | {c.verdict} |" for c in _by_change(comparisons)
         ]
         lines += ["", "</details>"]
     lines += ["", "<details><summary>Per file and per test</summary>", "", "```",
-              file_table(results, [c["nodeid"] for c in regressions]), "", tests_table(results), "```",
+              file_table(results, [c.nodeid for c in regressions]), "", tests_table(results), "```",
               "", "</details>", ""]
     return "\n".join(lines)
 
 
-def ab_markdown(comparisons: list[dict[str, Any]], sides: list[str], meters: str) -> str:
+def ab_markdown(comparisons: list[Comparison], sides: list[str], meters: str) -> str:
     """The ``pytest-energy ab`` summary for one pull-request comment: regressions first,
     then every verdict folded."""
     base, head = sides
-    regressions = [c for c in _by_change(comparisons) if c["verdict"] == "regression"]
+    regressions = [c for c in _by_change(comparisons) if c.verdict == Verdict.REGRESSION]
     status = ":x: energy regressions" if regressions else ":white_check_mark: no energy regression"
     lines = ["## Energy: base against head (pytest-energy ab)", "",
              f"**{status}**: {verdict_counts(comparisons)}. {base} -> {head}, measured in turns "
              f"(base, head, base, ...). Meter: `{meters}`.", ""]
     header = ["| test | base J/call | head J/call | head/base (95% CI) | verdict |", "|---|---|---|---|---|"]
 
-    def row(c: dict[str, Any]) -> str:
-        return (f"| `{c['nodeid']}` | {_joules(c['baseline_median'])} | {_joules(c['current_median'])} "
-                f"| {_ratio_cell(c)} | {c['verdict']} |")
+    def row(c: Comparison) -> str:
+        return (f"| `{c.nodeid}` | {_joules(c.baseline_median)} | {_joules(c.current_median)} "
+                f"| {_ratio_cell(c)} | {c.verdict} |")
 
     if regressions:
         lines += ["### :warning: Regressions", "", *header, *map(row, regressions), ""]

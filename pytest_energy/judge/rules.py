@@ -1,4 +1,4 @@
-"""Verdicts: this run's samples against a baseline's history, per test.
+"""Verdict rules: this run against a baseline's history, and base against head, per test.
 
 A test is a **regression** only when all three hold:
 
@@ -14,7 +14,7 @@ A test is a **regression** only when all three hold:
 lies within +-``max_regression``, else **inconclusive** (too noisy to tell). Tests without
 history are **new**; stored tests this run did not measure are **missing**.
 
-**Single values** (a test's real call, a file's total; :func:`compare_value`) have no
+**Single values** (a test's real call, a file's total; :func:`judge_value`) have no
 rounds to test. With at least :data:`MIN_HISTORY_FOR_SPREAD` stored values, a regression
 is above the history's 99% prediction bound and at least ``max_regression``; with fewer,
 only a change beyond :data:`SINGLE_VALUE_MARGIN` (2x) counts. A value shorter than the
@@ -23,14 +23,14 @@ meters resolve is never a regression alone: it is **inconclusive**.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
+from enum import Enum
 from typing import Any
 
-from .results import TestResult
-from .stats import bootstrap_ratio_ci, mann_whitney_greater, paired_ratio, wilcoxon_greater
+from ..results import StoredRun, StoredTotal, TestResult, file_totals
+from ..stats import bootstrap_ratio_ci, geometric_mean_ratio, mann_whitney_greater, wilcoxon_greater
 
 #: Stored single values needed before their spread (a prediction interval) is used.
 MIN_HISTORY_FOR_SPREAD = 3
@@ -42,9 +42,24 @@ MIN_PAIRS = 3
 #: Criterion 3 allows the measured change this many standard errors (from the CI) of slack.
 UNCERTAINTY_SE = 1.5
 
-REGRESSION, IMPROVEMENT, UNCHANGED, INCONCLUSIVE, NEW, MISSING, REMOVED = (
-    "regression", "improvement", "unchanged", "inconclusive", "new", "missing", "removed",
-)
+
+
+class Verdict(str, Enum):
+    """What a comparison concluded; its value is the word every report and file uses."""
+
+    REGRESSION = "regression"
+    IMPROVEMENT = "improvement"
+    UNCHANGED = "unchanged"
+    INCONCLUSIVE = "inconclusive"
+    NEW = "new"
+    MISSING = "missing"
+    REMOVED = "removed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+REGRESSION, IMPROVEMENT, UNCHANGED, INCONCLUSIVE, NEW, MISSING, REMOVED = Verdict
 
 
 @dataclass(frozen=True)
@@ -55,13 +70,17 @@ class Rule:
     max_regression: float = 0.10
     alpha: float = 0.01
 
+    def for_test(self, max_regression: float | None) -> Rule:
+        """This rule with a test's own ``energy(max_regression=...)``, when it has one."""
+        return self if max_regression is None else replace(self, max_regression=max_regression)
+
 
 @dataclass(frozen=True)
 class Comparison:
     """One test's verdict with the figures behind it (joules per call)."""
 
     nodeid: str
-    verdict: str
+    verdict: Verdict
     meter: str = ""
     baseline_median: float | None = None
     current_median: float | None = None
@@ -77,8 +96,16 @@ class Comparison:
     pairs: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict for JSON and xdist."""
-        return asdict(self)
+        """Plain dict for JSON."""
+        data = asdict(self)
+        data["verdict"] = self.verdict.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Comparison:
+        """Inverse of :meth:`to_dict` (unknown keys ignored)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{**{k: v for k, v in data.items() if k in known}, "verdict": Verdict(data["verdict"])})
 
 
 def _t_quantile_99(df: int) -> float:
@@ -107,7 +134,7 @@ def history_spread(runs: list[list[float]]) -> float:
     return _t_quantile_99(k - 1) * statistics.stdev(deviations) * math.sqrt(1 + 1 / k)
 
 
-def compare_samples(
+def judge_samples(
     nodeid: str, current: list[float], history: list[list[float]], rule: Rule, meter: str = "",
 ) -> Comparison:
     """Verdict for one test: ``current`` samples against the stored runs' samples."""
@@ -144,7 +171,7 @@ def _classify(
     return INCONCLUSIVE
 
 
-def compare_paired(
+def judge_pairs(
     key: str, base: list[float], head: list[float], rule: Rule, meter: str = "",
 ) -> Comparison:
     """Verdict from rounds measured in turns (``pytest-energy ab``): ``base[i]`` and
@@ -159,7 +186,7 @@ def compare_paired(
     if len(pairs) < MIN_PAIRS:
         return Comparison(key, INCONCLUSIVE, meter, pairs=len(pairs))
     bases, heads = [b for b, _ in pairs], [h for _, h in pairs]
-    ratio, low, high = paired_ratio(bases, heads)
+    ratio, low, high = geometric_mean_ratio(bases, heads)
     logs = [math.log(h / b) for b, h in pairs]
     p_up, p_down = wilcoxon_greater(logs), wilcoxon_greater([-x for x in logs])
     change, ci_low, ci_high = ratio - 1, low - 1, high - 1
@@ -170,7 +197,7 @@ def compare_paired(
     )
 
 
-def compare_value(
+def judge_value(
     key: str, current: float, history: list[float], rule: Rule, meter: str = "",
     below_resolution: bool = False,
 ) -> Comparison:
@@ -199,54 +226,37 @@ def compare_value(
     )
 
 
-def compare_result(result: TestResult, runs: list[dict[str, Any]], rule: Rule) -> Comparison:
+def judge_result(result: TestResult, runs: list[StoredRun], rule: Rule) -> Comparison:
     """A test against its stored runs: rounds against stored rounds (tier 2), else its
     real call against the stored real calls (tier 1)."""
-    own = result.max_regression
-    rule = rule if own is None else Rule(max_regression=own, alpha=rule.alpha)
-    runs = [run for run in runs if run.get("meter") == result.meter]  # never against another meter
-    repeated = [run["samples"]["joules"] for run in runs if run.get("tier", 2) == 2]
+    rule = rule.for_test(result.max_regression)
+    runs = [run for run in runs if run.meter == result.meter]  # never against another meter
+    repeated = [run.joules for run in runs if run.tier == 2]
     if result.measurement is not None and repeated:
-        return compare_samples(result.nodeid, result.samples, repeated, rule, result.meter)
-    calls = [run["call_joules"] for run in runs if run.get("call_joules") is not None]
+        return judge_samples(result.nodeid, result.samples, repeated, rule, result.meter)
+    calls = [run.call_joules for run in runs if run.call_joules is not None]
     if result.call is None:
-        return compare_samples(result.nodeid, result.samples, repeated, rule, result.meter)
-    below = result.call.below_resolution or any(run.get("below_resolution") for run in runs)
-    return compare_value(result.nodeid, result.call.joules, calls, rule, result.meter, below)
+        return judge_samples(result.nodeid, result.samples, repeated, rule, result.meter)
+    below = result.call.below_resolution or any(run.below_resolution for run in runs)
+    return judge_value(result.nodeid, result.call.joules, calls, rule, result.meter, below)
 
 
-def file_totals(results: list[TestResult]) -> dict[str, tuple[float, str]]:
-    """Per file: the sum of its tests' real-call joules, and a digest of which tests
-    those are (totals of different sets of tests are not compared)."""
-    joules: dict[str, float] = {}
-    ids: dict[str, list[str]] = {}
-    for result in results:
-        if result.call is not None:
-            joules[result.path] = joules.get(result.path, 0.0) + result.call.joules
-            ids.setdefault(result.path, []).append(result.nodeid)
-    return {path: (joules[path], _digest(ids[path])) for path in joules}
-
-
-def _digest(nodeids: list[str]) -> str:
-    return hashlib.sha1("\n".join(sorted(nodeids)).encode()).hexdigest()[:16]
-
-
-def compare_run(
-    results: list[TestResult], history: dict[str, list[dict[str, Any]]],
-    file_history: dict[str, list[dict[str, Any]]], rule: Rule,
+def judge_run(
+    results: list[TestResult], history: dict[str, list[StoredRun]],
+    file_history: dict[str, list[StoredTotal]], rule: Rule,
 ) -> list[Comparison]:
-    """Verdicts for every measured test and every file, plus ``missing`` for stored tests
-    not measured. ``history`` and ``file_history`` hold the stored runs by key."""
-    comparisons = [compare_result(result, history.get(result.nodeid, []), rule) for result in results]
+    """Verdicts for every measured test and every file (the sum of its tests' real
+    calls), plus ``missing`` for stored tests not measured. ``history`` and
+    ``file_history`` hold the stored runs by key."""
+    comparisons = [judge_result(result, history.get(result.nodeid, []), rule) for result in results]
     meter = results[0].meter if results else ""
     for path, (joules, tests) in sorted(file_totals(results).items()):
         same = (tests, meter)
-        runs = [run for run in file_history.get(path, []) if (run.get("tests"), run.get("meter")) == same]
-        stored = [run["joules"] for run in runs]
-        comparisons.append(compare_value(f"{path} (file total)", joules, stored, rule, meter))
+        stored = [run.joules for run in file_history.get(path, []) if (run.tests, run.meter) == same]
+        comparisons.append(judge_value(f"{path} (file total)", joules, stored, rule, meter))
     measured = {r.nodeid for r in results}
     for nodeid, runs in sorted(history.items()):
-        values = [x for run in runs for x in run["samples"]["joules"]]
+        values = [x for run in runs for x in run.joules]
         if nodeid not in measured and values:
             comparisons.append(Comparison(nodeid, MISSING, baseline_median=statistics.median(values)))
     return comparisons

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from .baseline import BaselineError
-from .gate import Gate
+from ..judge.gate import Gate
+from ..report.text import comparison_table, regression_line, verdict_counts
+from ..store import baseline as store
+from .compat import verbosity
 from .measuring import RunState
-from .report import comparison_table, regression_line, verdict_counts
 
 
 class BaselinePlugin:
@@ -29,7 +30,7 @@ class BaselinePlugin:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Any:
         result = yield
-        self.gate.compare(list(self.state.results.values()))
+        self.gate.judge(list(self.state.results.values()))
         if self.gate.fails_build:
             session.testsfailed += len(self.gate.regressions)
         return result
@@ -38,17 +39,22 @@ class BaselinePlugin:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not self.state.settings.save:
             return
+        gate, settings = self.gate, self.state.settings
         try:
-            self.gate.save(list(self.state.results.values()))
-        except (BaselineError, OSError) as exc:
-            reason = exc if isinstance(exc, BaselineError) else (exc.strerror or exc)
+            gate.saved, notes = store.save(
+                gate.path, list(self.state.results.values()), gate.machine, gate.commit, settings.history,
+                settings.lock_timeout_s,
+            )
+            gate.notes += notes
+        except (store.BaselineError, OSError) as exc:
+            reason = exc if isinstance(exc, store.BaselineError) else (exc.strerror or exc)
             self.gate.notes.append(f"baseline not saved: {reason}")
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         gate = self.gate
         write = terminalreporter.write_line
-        if self.config.get_verbosity() >= 0 and gate.comparisons:
+        if verbosity(self.config) >= 0 and gate.comparisons:
             terminalreporter.write_sep("-", "energy against the baseline")
             write(comparison_table(gate.comparisons))
         for note in gate.notes[self._notes_warned:]:

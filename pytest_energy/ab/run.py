@@ -3,9 +3,9 @@
 Each revision gets its own temporary tree (``git worktree``; the working tree, when HEAD
 is not given, is copied: tracked and untracked files, not ignored ones), prepared by
 ``--prepare CMD`` in a virtualenv of its own. Both trees then run pytest with every test
-repeated in rounds, and the two processes take turns (:mod:`pytest_energy.turns`): for a
+repeated in rounds, and the two processes take turns (:mod:`pytest_energy.ab.turns`): for a
 test both have, the rounds go base, head, base, head... Verdicts come from the pairs
-(:func:`~pytest_energy.verdict.compare_paired`), per test, per file and for all shared
+(:mod:`pytest_energy.ab.verdicts`), per test, per file and for all shared
 tests. Trees, virtualenvs and processes are removed on success, failure and Ctrl-C.
 """
 
@@ -23,18 +23,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .cli import AB_FORMAT, CliError, ResultsFile, load_results
-from .jsonfile import markdown_outputs, unwritable_output, write_json_atomic, write_markdown
-from .lockstep import SOURCE_ENV
-from .report import ab_markdown, comparison_table, regression_line, verdict_counts
-from .results import TestResult
-from .turns import ARRIVE, COLLECTED, SIDES, Coordinator, Turns, TurnsError
-from .verdict import NEW, REGRESSION, REMOVED, Comparison, Rule, compare_paired
+from ..errors import InputError
+from ..judge.rules import REGRESSION, Rule
+from ..report.text import ab_markdown, comparison_table, regression_line, verdict_counts
+from ..runs import AbRecord, Revision, RunRecord
+from ..store.documents import load_results
+from ..store.files import markdown_outputs, unwritable_output, write_json_atomic, write_markdown
+from .turns import ARRIVE, COLLECTED, SIDES, SOURCE_ENV, Coordinator, Turns, TurnsError
+from .verdicts import paired_verdicts
 
 #: Rounds per test unless the pytest args say otherwise: enough pairs for the signed-rank test.
 AB_ROUNDS = 20
-#: Label of the verdict over all shared tests.
-ALL_SHARED = "all shared tests (total)"
 #: pytest's exit statuses that still leave results: passed, tests failed, none collected.
 RESULTS_EXIT = (0, 1, 5)
 
@@ -44,9 +43,8 @@ class Side:
     """One revision: where it is checked out and how its pytest runs."""
 
     name: str
-    #: As given on the command line ("working tree" when HEAD was not given).
-    revision: str
-    commit: str | None
+    #: As given on the command line ("working tree" when HEAD was not given), and its commit.
+    revision: Revision
     root: str
     #: Where pytest runs: the tree, plus the subdirectory the command was run from.
     cwd: str
@@ -54,7 +52,7 @@ class Side:
     env: dict[str, str]
 
     def describe(self) -> str:
-        return f"{self.name} ({self.revision}{f' {self.commit[:10]}' if self.commit else ''})"
+        return self.revision.describe(self.name)
 
 
 def progress(line: str) -> None:
@@ -62,11 +60,11 @@ def progress(line: str) -> None:
 
 
 def git(repo: str, *args: str) -> str:
-    """``git -C repo args``; stdout stripped, :class:`CliError` with git's message on failure."""
+    """``git -C repo args``; stdout stripped, :class:`InputError` with git's message on failure."""
     done = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True)
     if done.returncode:
         lines = done.stderr.strip().splitlines()
-        raise CliError(f"git {' '.join(args)} failed: {lines[-1] if lines else done.returncode}")
+        raise InputError(f"git {' '.join(args)} failed: {lines[-1] if lines else done.returncode}")
     return done.stdout.strip()
 
 
@@ -75,8 +73,8 @@ def find_repo(cwd: str) -> tuple[str, str]:
     try:
         top = git(cwd, "rev-parse", "--show-toplevel")
         prefix = git(cwd, "rev-parse", "--show-prefix")
-    except (CliError, FileNotFoundError):
-        raise CliError(
+    except (InputError, FileNotFoundError):
+        raise InputError(
             f"{cwd} is not in a git repository; run pytest-energy ab inside your project's checkout"
         ) from None
     return top, prefix
@@ -85,8 +83,8 @@ def find_repo(cwd: str) -> tuple[str, str]:
 def resolve(repo: str, revision: str) -> str:
     try:
         return git(repo, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
-    except CliError:
-        raise CliError(f"unknown revision {revision!r}: give a branch, tag or commit of this repository"
+    except InputError:
+        raise InputError(f"unknown revision {revision!r}: give a branch, tag or commit of this repository"
                        ) from None
 
 
@@ -225,7 +223,7 @@ def prepare(workspace: Workspace, side: Side, command: str) -> None:
         status = subprocess.run(command, shell=True, cwd=side.root, env=side.env, stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
     if status:
-        raise CliError(f"--prepare failed for {side.describe()}: {command!r} exited with {status}: "
+        raise InputError(f"--prepare failed for {side.describe()}: {command!r} exited with {status}: "
                        f"{last_line(log)}")
     workspace.share_packages(side.python)
 
@@ -251,7 +249,7 @@ def run_sides(
     for name, process in processes.items():
         status = process.wait()
         if status not in RESULTS_EXIT:
-            raise CliError(f"pytest for {name} stopped with exit status {status}: {last_line(logs[name])}")
+            raise InputError(f"pytest for {name} stopped with exit status {status}: {last_line(logs[name])}")
     return turns, results
 
 
@@ -281,67 +279,13 @@ class Announcer:
                 progress(f"[{done}/{len(shared)}, {len(shared) - done} left] {test}: base and head in turns")
 
 
-# -- verdicts ----------------------------------------------------------------------------
-
-@dataclass
-class AbResult:
-    """Paired verdicts and what only one side has."""
-
-    comparisons: list[Comparison]
-    pairs: list[tuple[TestResult, TestResult]]
-    new: list[TestResult]
-    removed: list[TestResult]
-
-
-def paired_verdicts(base: list[TestResult], head: list[TestResult], rule: Rule) -> AbResult:
-    """Per shared test, per file and for all shared tests, from the rounds' pairs."""
-    by_id = {r.nodeid: r for r in base}
-    head_ids = {r.nodeid for r in head}
-    pairs = [(by_id[r.nodeid], r) for r in head if r.nodeid in by_id]
-    comparisons = []
-    for b, h in pairs:
-        own = h.max_regression
-        test_rule = rule if own is None else Rule(max_regression=own, alpha=rule.alpha)
-        comparisons.append(compare_paired(h.nodeid, b.samples, h.samples, test_rule, h.meter))
-    repeated = [(b, h) for b, h in pairs if b.measurement is not None and h.measurement is not None]
-    by_file: dict[str, list[tuple[TestResult, TestResult]]] = {}
-    for b, h in repeated:
-        by_file.setdefault(h.path, []).append((b, h))
-    groups = [(f"{path} (file total)", group) for path, group in sorted(by_file.items())]
-    if len(by_file) > 1:
-        groups.append((ALL_SHARED, repeated))
-    for key, group in groups:
-        meter = group[0][1].meter
-        comparisons.append(compare_paired(key, *_summed(group), rule, meter))
-    new = [r for r in head if r.nodeid not in by_id]
-    removed = [r for r in base if r.nodeid not in head_ids]
-    comparisons += [Comparison(r.nodeid, NEW, r.meter, current_median=r.joules) for r in new]
-    comparisons += [Comparison(r.nodeid, REMOVED, r.meter, baseline_median=r.joules) for r in removed]
-    return AbResult(comparisons, pairs, new, removed)
-
-
-def _summed(group: list[tuple[TestResult, TestResult]]) -> tuple[list[float], list[float]]:
-    """Round i of a group: the sum of its tests' round i (one call each), base and head."""
-    count = min(min(len(b.samples), len(h.samples)) for b, h in group)
-    base = [sum(b.samples[i] for b, _ in group) for i in range(count)]
-    head = [sum(h.samples[i] for _, h in group) for i in range(count)]
-    return base, head
-
-
-def lockstep_order(base: TestResult, head: TestResult) -> list[str]:
-    """Which side measured each kept round, in the order they ran."""
-    rounds = [(r.started, "base") for r in (base.measurement.rounds if base.measurement else [])]
-    rounds += [(r.started, "head") for r in (head.measurement.rounds if head.measurement else [])]
-    return [side for _, side in sorted(rounds)]
-
-
 # -- the command -------------------------------------------------------------------------
 
 def ab(args: argparse.Namespace, pytest_args: list[str]) -> int:
     problem = unwritable_output((f"{option}={path}", path) for option, path in
                                 (("--json", args.json), ("--markdown", args.markdown)))
     if problem:
-        raise CliError(problem)
+        raise InputError(problem)
     repo, prefix = find_repo(os.getcwd())
     base_commit = resolve(repo, args.base)
     head_commit = resolve(repo, args.head) if args.head else None
@@ -355,7 +299,7 @@ def ab(args: argparse.Namespace, pytest_args: list[str]) -> int:
         turns, paths = run_sides(workspace, sides, pytest_args)
         files = {name: load_results(path) for name, path in paths.items()}
     except TurnsError as exc:
-        raise CliError(str(exc)) from None
+        raise InputError(str(exc)) from None
     except KeyboardInterrupt:
         progress("interrupted: stopping both runs and removing the trees")
         return 130
@@ -377,59 +321,40 @@ def _checkout(
         "head": workspace.checkout("head", head) if head else workspace.copy_working_tree("head"),
     }
     env = {**os.environ, SOURCE_ENV: workspace.repo}
-    revisions = {"base": (args.base, base), "head": (args.head or "working tree", head)}
+    revisions = {"base": Revision(args.base, base), "head": Revision(args.head or "working tree", head)}
     return [
-        Side(name, *revisions[name], root, os.path.join(root, prefix), sys.executable, env)
+        Side(name, revisions[name], root, os.path.join(root, prefix), sys.executable, env)
         for name, root in roots.items()
     ]
 
 
 def _report(
-    args: argparse.Namespace, sides: list[Side], files: dict[str, ResultsFile], turns: Turns,
+    args: argparse.Namespace, sides: list[Side], files: dict[str, RunRecord], turns: Turns,
     pytest_args: list[str],
 ) -> int:
     base, head = files["base"], files["head"]
-    if base.meters != head.meters:
-        raise CliError(f"base was measured with {base.meters} and head with {head.meters}; "
-                       "give both the same --energy-meter")
+    if base.meter_label != head.meter_label:
+        raise InputError(f"base was measured with {base.meter_label} and head with {head.meter_label}; "
+                         "give both the same --energy-meter")
     rule = Rule(max_regression=args.max_regression / 100, alpha=args.alpha)
-    result = paired_verdicts(base.tests, head.tests, rule)
-    comparisons = [c.to_dict() for c in result.comparisons]
-    print(comparison_table(comparisons, sides=("base", "head")))
-    regressions = [c for c in comparisons if c["verdict"] == REGRESSION]
+    verdicts = paired_verdicts(base.tests, head.tests, rule)
+    record = AbRecord(
+        base=sides[0].revision, head=sides[1].revision, meter=head.meter_label,
+        comparisons=verdicts.comparisons, pairs=verdicts.pairs, new=verdicts.new, removed=verdicts.removed,
+        machine=head.machine,
+        settings={**head.settings, "max_regression": rule.max_regression, "alpha": rule.alpha,
+                  "prepare": args.prepare, "pytest_args": pytest_args},
+        turns=[list(entry) for entry in turns.log],
+    )
+    print(comparison_table(record.comparisons, sides=("base", "head")))
+    regressions = [c for c in record.comparisons if c.verdict == REGRESSION]
     for regression in regressions:
         print(regression_line(regression))
-    print(f"energy ab {'FAILED' if regressions else 'passed'}: {verdict_counts(comparisons)} "
-          f"({sides[0].describe()} -> {sides[1].describe()}, {head.meters})")
+    print(f"energy ab {'FAILED' if regressions else 'passed'}: {verdict_counts(record.comparisons)} "
+          f"({sides[0].describe()} -> {sides[1].describe()}, {record.meter})")
     if args.json:
-        write_json_atomic(args.json, _document(args, sides, result, comparisons, head, turns, pytest_args))
-    summary = ab_markdown(comparisons, [s.describe() for s in sides], head.meters)
+        write_json_atomic(args.json, record.to_dict())
+    summary = ab_markdown(record.comparisons, [s.describe() for s in sides], record.meter)
     for target, mode in markdown_outputs(args.markdown):
         write_markdown(target, mode, summary)
     return 1 if regressions else 0
-
-
-def _document(
-    args: argparse.Namespace, sides: list[Side], result: AbResult, comparisons: list[dict[str, Any]],
-    head: ResultsFile, turns: Turns, pytest_args: list[str],
-) -> dict[str, Any]:
-    return {
-        "format": AB_FORMAT,
-        "version": 1,
-        **{s.name: {"revision": s.revision, "commit": s.commit} for s in sides},
-        "meter": head.meters,
-        "machine": head.machine,
-        "settings": {
-            **head.data.get("settings", {}), "max_regression": args.max_regression / 100, "alpha": args.alpha,
-            "prepare": args.prepare, "pytest_args": pytest_args,
-        },
-        "comparisons": comparisons,
-        "tests": [
-            {"nodeid": h.nodeid, "base": b.to_dict(), "head": h.to_dict(), "lockstep": lockstep_order(b, h)}
-            for b, h in result.pairs
-        ],
-        "new": [r.to_dict() for r in result.new],
-        "removed": [r.to_dict() for r in result.removed],
-        "turns": [list(entry) for entry in turns.log],
-    }
-

@@ -30,25 +30,24 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-from .jsonfile import reject_non_finite, remove_stale_temps, write_json_atomic
-from .results import TestResult
-from .verdict import file_totals
+from ..errors import InputError
+from ..results import Baseline, StoredRun, StoredTotal, TestResult, file_totals
+from .files import reject_non_finite, remove_stale_temps, write_json_atomic
 
 FORMAT = "pytest-energy-baseline"
 VERSION = 1
 RECREATE = "re-create it with --energy-save"
 
 
-class BaselineError(Exception):
+class BaselineError(InputError):
     """An unreadable, corrupt or unknown baseline; the message names the fix."""
 
 
 def machine_fingerprint(meters: str) -> dict[str, Any]:
     """What makes figures comparable: CPU model and count, meters, OS, Python (no clocks)."""
-    from .meters.estimate import cpu_model
+    from ..measurement.meters.estimate import cpu_model
 
     return {
         "cpu_model": cpu_model(),
@@ -70,45 +69,6 @@ def git_commit(directory: str) -> str | None:
     if out.returncode != 0:
         return None
     return out.stdout.strip() or None
-
-
-@dataclass
-class Baseline:
-    """A loaded baseline file."""
-
-    path: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def machine(self) -> dict[str, Any]:
-        return self.data.get("machine", {})
-
-    @property
-    def tests(self) -> dict[str, Any]:
-        return self.data.get("tests", {})
-
-    @property
-    def files(self) -> dict[str, Any]:
-        return self.data.get("files", {})
-
-    def runs(self, nodeid: str) -> list[dict[str, Any]]:
-        """The test's stored runs, oldest first ([] when the test is new)."""
-        return self.tests.get(nodeid, {}).get("runs", [])
-
-    def file_runs(self, path: str) -> list[dict[str, Any]]:
-        """The file's stored totals, oldest first."""
-        return self.files.get(path, {}).get("runs", [])
-
-    def machine_differences(self, machine: dict[str, Any]) -> list[str]:
-        """``key: old -> new`` for each fingerprint field that differs from this file's."""
-        return machine_differences(self.machine, machine)
-
-
-def machine_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """``key: old -> new`` for each fingerprint field that differs (the meters are
-    recorded per run, and compared per run)."""
-    keys = sorted((set(old) | set(new)) - {"meters"})
-    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
 
 
 def load(path: str) -> Baseline | None:
@@ -138,7 +98,7 @@ def load(path: str) -> Baseline | None:
             f"baseline {path} is corrupt ({reason}); restore it from version control or {RECREATE}"
         ) from None
     _validate(path, data)
-    return Baseline(path, data)
+    return Baseline.from_dict(path, data)
 
 
 def _number(value: Any) -> bool:
@@ -198,26 +158,12 @@ def _validate(path: str, data: Any) -> None:
             raise BaselineError(f"baseline {path} is malformed at file {file_path!r}; {RECREATE}")
 
 
-def run_entry(result: TestResult, commit: str | None, when: str) -> dict[str, Any]:
-    """The stored form of one test's result."""
-    entry = result.to_dict()
-    return {
-        "commit": commit,
-        "time": when,
-        "meter": result.meter,
-        "tier": result.tier,
-        "call_joules": result.call.joules if result.call else None,
-        "below_resolution": bool(result.call and result.call.below_resolution),
-        "samples": {"joules": entry["samples"]["joules"], "seconds": entry["samples"]["seconds"]},
-        "settings": entry.get("settings", {}),
-    }
-
-
 def save(
     path: str, results: list[TestResult], machine: dict[str, Any], commit: str | None,
     history: int, lock_timeout_s: float = 60.0,
-) -> list[str]:
-    """Merge this run into the baseline under a file lock; returns warnings.
+) -> tuple[Baseline, list[str]]:
+    """Merge this run into the baseline under a file lock; returns the merged baseline
+    (kept in memory for the reports) and warnings.
 
     Tests not measured in this run keep their history; each measured test (and file)
     keeps its last ``history`` runs. A baseline from another machine has the re-measured
@@ -240,23 +186,23 @@ def save(
         keep = existing is not None and not differences
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         for result in results:
-            runs = (existing.runs(result.nodeid) if keep else []) + [run_entry(result, commit, when)]
-            tests[result.nodeid] = {"runs": runs[-history:]}
+            earlier = existing.runs(result.nodeid) if keep else []
+            tests[result.nodeid] = [*earlier, StoredRun.from_result(result, commit, when)][-history:]
         for file_path, (joules, digest) in file_totals(results).items():
-            total = {
-                "commit": commit, "time": when, "meter": results[0].meter, "joules": joules, "tests": digest,
-            }
-            runs = (existing.file_runs(file_path) if keep else []) + [total]
-            files[file_path] = {"runs": runs[-history:]}
-        stored_meters = sorted({run["meter"] for entry in tests.values() for run in entry["runs"]})
-        from . import __version__
+            total = StoredTotal(results[0].meter, joules, digest, commit, when)
+            files[file_path] = ((existing.file_runs(file_path) if keep else []) + [total])[-history:]
+        stored_meters = sorted({run.meter for runs in tests.values() for run in runs})
+        machine = {**machine, "meters": ", ".join(stored_meters)}
+        merged = Baseline(path, machine, tests, files, commit, history)
+        from .. import __version__
 
         write_json_atomic(path, {
             "format": FORMAT, "version": VERSION, "plugin_version": __version__,
-            "machine": {**machine, "meters": ", ".join(stored_meters)}, "commit": commit,
-            "updated": when, "history": history, "tests": tests, "files": files,
+            "machine": merged.machine, "commit": commit, "updated": when, "history": history,
+            "tests": {nodeid: {"runs": [run.to_dict() for run in runs]} for nodeid, runs in tests.items()},
+            "files": {name: {"runs": [run.to_dict() for run in runs]} for name, runs in files.items()},
         })
-    return warnings
+    return merged, warnings
 
 
 @contextlib.contextmanager

@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SIDES = ("base", "head")
+#: Set by ``pytest-energy ab`` for both pytest processes: the user's checkout, which a
+#: tree's tests must not import from.
+SOURCE_ENV = "PYTEST_ENERGY_AB_SOURCE"
 HELLO, COLLECTED, ARRIVE, PASS, END = "hello", "collected", "arrive", "pass", "end"
 
 

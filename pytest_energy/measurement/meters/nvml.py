@@ -12,11 +12,11 @@ from __future__ import annotations
 import importlib
 import os
 import threading
-import time
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from ... import timing
 from . import Meter, MeterOptions, MeterUnavailable, Reading
 
 SAMPLE_INTERVAL_S = 0.02
@@ -120,7 +120,7 @@ class NvmlMeter(Meter):
     def _sample(self) -> None:
         with self._lock:
             for gpu in (g for g in self.gpus if g.sampled):
-                now = time.monotonic()
+                now = timing.clock.perf_counter()
                 watts = self._nvml.nvmlDeviceGetPowerUsage(gpu.handle) / 1000.0
                 if gpu.last_time:
                     gpu.joules += (gpu.last_watts + watts) / 2 * (now - gpu.last_time)
@@ -137,7 +137,7 @@ class NvmlMeter(Meter):
     def read(self) -> Reading:
         """Joules per GPU: the energy counter, or the integrated power samples so far."""
         reading: Reading = {}
-        now = time.monotonic()
+        now = timing.clock.perf_counter()
         with self._lock:
             for gpu in self.gpus:
                 if gpu.sampled:

@@ -1,6 +1,6 @@
 """Candidates measured against each other: native code against the Python it replaces.
 
-``compare({"c": c_sort, "python": py_sort}, data, setup=list)`` warms up and
+``versus({"c": c_sort, "python": py_sort}, data, setup=list)`` (``energy.versus`` in a test) warms up and
 calibrates each candidate, then measures them in interleaved rounds (A B A B ...) so
 drift hits both alike. Ratios to the reference candidate are taken round by round (the
 rounds are paired) with a bootstrap 95% CI of their median.
@@ -13,10 +13,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..results import Measurement
+from ..settings import ProtocolSettings
+from ..stats import bootstrap_median_ci
+from ..units import si
+from .engine import CallableSource, Engine
 from .meters import MeterOptions, MeterSet, select_meters
-from .protocol import CallableSource, Engine, Measurement, ProtocolSettings
-from .stats import bootstrap_median_ci
-from .units import si
 
 
 class CandidateMismatch(AssertionError):
@@ -35,8 +37,8 @@ class Ratio:
         return f"{self.median:.3g} (95% CI {self.ci_low:.3g}-{self.ci_high:.3g})"
 
 
-def paired_ratio(values: list[float], reference: list[float]) -> Ratio:
-    """Ratio of paired samples, round by round; inf where the reference is 0."""
+def ratio_to_reference(values: list[float], reference: list[float]) -> Ratio:
+    """Median of the per-round ratios ``values[i] / reference[i]``; inf where the reference is 0."""
     ratios = [v / r if r > 0 else float("inf") for v, r in zip(values, reference, strict=True)]
     low, high = bootstrap_median_ci(ratios)
     return Ratio(statistics.median(ratios), low, high)
@@ -70,7 +72,7 @@ class Candidate:
 
 @dataclass
 class VersusResult:
-    """The outcome of :func:`compare`."""
+    """The outcome of :func:`versus` (or ``energy.versus`` in a test)."""
 
     reference: str
     candidates: dict[str, Candidate]
@@ -172,7 +174,7 @@ def run_versus(
     None (no --energy) each candidate runs once and is checked, and nothing is measured.
     """
     if len(candidates) < 2:
-        raise ValueError("compare needs at least two candidates")
+        raise ValueError("versus needs at least two candidates")
     reference = reference if reference is not None else list(candidates)[-1]
     if reference not in candidates:
         raise ValueError(f"reference {reference!r} is not a candidate ({', '.join(candidates)})")
@@ -208,12 +210,14 @@ def run_versus(
         candidate = results[label]
         candidate.measurement = measurement
         if label != reference and ref is not None:
-            candidate.energy_ratio = paired_ratio(*_paired(measurement.joules_per_call, ref.joules_per_call))
-            candidate.time_ratio = paired_ratio(*_paired(measurement.seconds_per_call, ref.seconds_per_call))
+            energy = _paired(measurement.joules_per_call, ref.joules_per_call)
+            seconds = _paired(measurement.seconds_per_call, ref.seconds_per_call)
+            candidate.energy_ratio = ratio_to_reference(*energy)
+            candidate.time_ratio = ratio_to_reference(*seconds)
     return VersusResult(reference, results, order, engine.meters.label, value_label)
 
 
-def compare(
+def versus(
     candidates: Mapping[str, Callable[..., Any]], *args: Any, meter: str = "auto",
     powercap_root: str = "/sys/class/powercap", **kwargs: Any,
 ) -> VersusResult:
@@ -224,6 +228,10 @@ def compare(
         return run_versus(Engine(meters), candidates, *args, **kwargs)
     finally:
         meters.close()
+
+
+#: The earlier name of :func:`versus`, kept for one release.
+compare = versus
 
 
 def _paired(values: list[float], reference: list[float]) -> tuple[list[float], list[float]]:

@@ -1,4 +1,5 @@
-"""Settings from the command line, ini file and environment, and marker arguments.
+"""Settings from the command line, ini file and environment, marker arguments, and the
+repetition protocol's settings; every default is defined once, in :data:`OPTIONS`.
 
 Everything is validated here into frozen dataclasses; bad input raises
 :class:`ConfigError` with one line naming the problem and the fix.
@@ -12,15 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .carbon import CarbonError, Intensity, resolve_intensity
-from .meters import MeterOptions, parse_meter_spec
+from .errors import InputError
+from .measurement.carbon import CarbonError, Intensity, resolve_intensity
+from .measurement.meters import MeterOptions, parse_meter_spec
 
 POWERCAP_ENV = "PYTEST_ENERGY_POWERCAP_ROOT"
 #: Upper bound of every time setting, seconds.
 MAX_SECONDS = 86400.0
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError, ValueError):
     """A bad setting or marker argument."""
 
 
@@ -163,6 +165,19 @@ def default(dest: str) -> Any:
     return next(option.default for option in OPTIONS if option.dest == dest)
 
 
+@dataclass(frozen=True)
+class ProtocolSettings:
+    """How one test or callable is repeated (tier 2)."""
+
+    rounds: int = default("energy_rounds")
+    warmup: int = default("energy_warmup")
+    #: Seconds a round must span; None means the meters' own minimum window.
+    min_round_s: float | None = default("energy_min_time")
+    #: Cap on seconds spent repeating one test (warmup, calibration and rounds).
+    max_time_s: float = default("energy_max_time")
+
+
+
 #: Options whose value is text: empty text is a mistake, not "unset".
 TEXT_OPTIONS = (
     "energy_json", "energy_markdown", "energy_html", "energy_baseline", "energy_country",
@@ -249,7 +264,7 @@ MARKERS = (
     "measurement settings; rounds=1 runs the test once, without warmup or calibration",
     "energy_budget(joules=J, co2_g=G): fail the test when the median attributable energy "
     "per call is over budget (with --energy)",
-    "energy_ratio(candidate=LABEL, at_most=R, at_least=R): after energy.compare, fail when the "
+    "energy_ratio(candidate=LABEL, at_most=R, at_least=R): after energy.versus, fail when the "
     "candidate's median energy ratio to the reference is outside the bounds (with --energy)",
 )
 
@@ -337,7 +352,7 @@ def parse_ratio_marker(args: tuple, kwargs: dict) -> RatioRule:
     _check_kwargs("energy_ratio", args, kwargs, ("candidate", "at_most", "at_least"))
     candidate = kwargs.get("candidate")
     if not isinstance(candidate, str) or not candidate:
-        raise ConfigError("energy_ratio: candidate='LABEL' (a label given to energy.compare) is required")
+        raise ConfigError("energy_ratio: candidate='LABEL' (a label given to energy.versus) is required")
     bounds = {key: kwargs[key] for key in ("at_most", "at_least") if key in kwargs}
     if not bounds:
         raise ConfigError("energy_ratio: give at_most=R and/or at_least=R")

@@ -21,155 +21,20 @@ from __future__ import annotations
 import contextlib
 import math
 import statistics
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .. import timing
+from ..results import CallWindow, Measurement, Round
+from ..settings import ProtocolSettings
 from .carbon import Intensity
-from .config import default
 from .meters import MeterOptions, MeterSet, Reading, select_meters
-from .stats import Summary, summarize
 
 #: Calibration never runs more calls than this in one round.
 MAX_ITERATIONS = 10_000_000
 #: Empty windows read to find the meters' own reading cost.
 READ_COST_SAMPLES = 15
-
-
-@dataclass(frozen=True)
-class ProtocolSettings:
-    """How one test or callable is repeated (tier 2)."""
-
-    rounds: int = default("energy_rounds")
-    warmup: int = default("energy_warmup")
-    #: Seconds a round must span; None means the meters' own minimum window.
-    min_round_s: float | None = default("energy_min_time")
-    #: Cap on seconds spent repeating one test (warmup, calibration and rounds).
-    max_time_s: float = default("energy_max_time")
-
-
-@dataclass(frozen=True)
-class CallWindow:
-    """Tier 1: one real call between two readings (whole-call figures)."""
-
-    joules: float
-    gross_joules: float
-    #: Seconds the call took.
-    seconds: float
-    #: Seconds between the two readings, over which idle power is subtracted.
-    window_s: float
-    #: The window is shorter than the meters resolve: the figure is not precise alone.
-    below_resolution: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict for JSON."""
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Round:
-    """One measured round of ``iterations`` calls (whole-round figures)."""
-
-    joules: float
-    gross_joules: float
-    #: Seconds the calls took.
-    seconds: float
-    iterations: int
-    #: Seconds between the two meter readings, over which idle power is subtracted.
-    window_s: float
-    #: Wall-clock (epoch) seconds when the round's window opened and closed.
-    started: float
-    ended: float
-
-
-@dataclass
-class Measurement:
-    """Every round of one repeated test or callable, with the meter that produced it."""
-
-    meter: str
-    is_estimate: bool
-    rounds: list[Round]
-    idle_watts: float
-    settings: ProtocolSettings = ProtocolSettings()
-    #: True when the time cap stopped warmup or rounds early.
-    capped: bool = False
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def iterations(self) -> int:
-        """Calls per round (of the last round; a round cut by the deadline may hold fewer)."""
-        return self.rounds[-1].iterations if self.rounds else 0
-
-    @property
-    def joules_per_call(self) -> list[float]:
-        """Attributable joules per call, one sample per round."""
-        return [r.joules / r.iterations for r in self.rounds]
-
-    @property
-    def gross_joules_per_call(self) -> list[float]:
-        """Gross joules (idle included) per call, one sample per round."""
-        return [r.gross_joules / r.iterations for r in self.rounds]
-
-    @property
-    def seconds_per_call(self) -> list[float]:
-        """Seconds per call, one sample per round."""
-        return [r.seconds / r.iterations for r in self.rounds]
-
-    @property
-    def samples(self) -> dict[str, list[float]]:
-        """The per-call samples by quantity, one per round, as JSON and baselines hold them."""
-        return {
-            "joules": self.joules_per_call,
-            "gross_joules": self.gross_joules_per_call,
-            "seconds": self.seconds_per_call,
-        }
-
-    @cached_property
-    def summary(self) -> Summary:
-        """Summary of attributable joules per call."""
-        return summarize(self.joules_per_call)
-
-    @cached_property
-    def seconds_summary(self) -> Summary:
-        """Summary of seconds per call."""
-        return summarize(self.seconds_per_call)
-
-    @property
-    def watts(self) -> float:
-        """Mean attributable power over the measured rounds."""
-        seconds = sum(r.seconds for r in self.rounds)
-        return sum(r.joules for r in self.rounds) / seconds if seconds > 0 else 0.0
-
-    @property
-    def window(self) -> tuple[float, float]:
-        """Epoch seconds from the first round's start to the last round's end."""
-        return self.rounds[0].started, self.rounds[-1].ended
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict for JSON: raw rounds, per-call samples and summaries."""
-        return {
-            "iterations": self.iterations,
-            "capped": self.capped,
-            "settings": asdict(self.settings),
-            "warnings": list(self.warnings),
-            "rounds": [asdict(r) for r in self.rounds],
-            "samples": self.samples,
-            "summary": self.summary.to_dict(),
-            "seconds_summary": self.seconds_summary.to_dict(),
-            "watts": self.watts,
-            "window": list(self.window),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], meter: str, is_estimate: bool, idle_watts: float) -> Measurement:
-        """Inverse of :meth:`to_dict` (derived figures are recomputed)."""
-        return cls(
-            meter=meter, is_estimate=is_estimate, rounds=[Round(**r) for r in data["rounds"]],
-            idle_watts=idle_watts, settings=ProtocolSettings(**data["settings"]),
-            capped=data["capped"], warnings=list(data["warnings"]),
-        )
 
 
 class Source(Protocol):
@@ -215,8 +80,11 @@ class Engine:
         meters: MeterSet,
         idle_watts: float = 0.0,
         lock: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+        clock: timing.Clock | None = None,
     ) -> None:
         self.meters = meters
+        #: Every span, deadline and sleep reads this clock (a fake one in tests).
+        self.clock = clock or timing.clock
         self.idle_watts = idle_watts
         self.lock = lock
         #: Joules an empty window reads: the meters' own reading cost, subtracted per window.
@@ -231,9 +99,9 @@ class Engine:
         if seconds <= 0 or all(m.is_estimate for m in self.meters.meters):
             return 0.0
         with self.lock():
-            start, t0 = _timed_read(self.meters)
-            time.sleep(seconds)
-            end, t1 = _timed_read(self.meters)
+            start, t0 = self._timed_read()
+            self.clock.sleep(seconds)
+            end, t1 = self._timed_read()
         self.idle_watts = self.meters.joules_between(start, end, real_only=True) / (t1 - t0)
         return self.idle_watts
 
@@ -241,8 +109,8 @@ class Engine:
         """Median joules of empty windows (idle subtracted): what reading itself costs."""
         costs = []
         for _ in range(READ_COST_SAMPLES):
-            start, t0 = _timed_read(self.meters)
-            end, t1 = _timed_read(self.meters)
+            start, t0 = self._timed_read()
+            end, t1 = self._timed_read()
             costs.append(max(0.0, self.meters.joules_between(start, end) - self.idle_watts * (t1 - t0)))
         self.read_cost_j = statistics.median(costs)
         return self.read_cost_j
@@ -250,14 +118,20 @@ class Engine:
     def _net(self, gross: float, window_s: float) -> float:
         return max(0.0, gross - self.idle_watts * window_s - self.read_cost_j)
 
+    def _timed_read(self) -> tuple[Reading, float]:
+        """A reading and the clock instant it stands for (the middle of the read)."""
+        before = self.clock.perf_counter()
+        reading = self.meters.read()
+        return reading, (before + self.clock.perf_counter()) / 2
+
     # -- tier 1 ----------------------------------------------------------------------------
     def start_window(self) -> tuple[Reading, float]:
         """The opening reading of a tier-1 window."""
-        return _timed_read(self.meters)
+        return self._timed_read()
 
     def end_window(self, start: tuple[Reading, float], seconds: float) -> CallWindow:
         """Close a window opened by :meth:`start_window` around a call of ``seconds``."""
-        end, read_end = _timed_read(self.meters)
+        end, read_end = self._timed_read()
         gross = self.meters.joules_between(start[0], end)
         window_s = read_end - start[1]
         return CallWindow(
@@ -288,7 +162,8 @@ class Engine:
         counts as the first warmup call. Returns measurements by label (a label whose
         rounds did not fit in ``max_time_s`` has none) and the order the rounds ran in.
         """
-        deadline = time.perf_counter() + settings.max_time_s
+        now = self.clock.perf_counter
+        deadline = now() + settings.max_time_s
         min_round_s = self.meters.min_window_s if settings.min_round_s is None else settings.min_round_s
         per_call: dict[str, float] = dict(call_s or {})
         round_cost: dict[str, float] = {label: 0.0 for label in sources}
@@ -299,7 +174,7 @@ class Engine:
             single = settings.rounds == 1  # one call: no warmup, no calibration
             for label, source in sources.items():
                 for _ in range(0 if single else settings.warmup - (label in call_s if call_s else 0)):
-                    if not _fits(per_call.get(label), 1, round_cost[label], deadline):
+                    if not _fits(now(), per_call.get(label), 1, round_cost[label], deadline):
                         capped = True
                         break
                     _, seconds, round_cost[label] = self._calls(source, 1, deadline, read=False)
@@ -307,7 +182,7 @@ class Engine:
                     deadline += self._hand_over()
             iterations = {
                 label: 1 if single else
-                _iterations(per_call.get(label), min_round_s, deadline, settings.rounds)
+                _iterations(now(), per_call.get(label), min_round_s, deadline, settings.rounds)
                 for label in sources
             }
             while not capped and any(len(rounds[label]) < settings.rounds for label in sources):
@@ -315,14 +190,14 @@ class Engine:
                     if len(rounds[label]) >= settings.rounds:
                         continue
                     count = iterations[label]
-                    if not _fits(per_call.get(label), count, round_cost[label], deadline):
+                    if not _fits(now(), per_call.get(label), count, round_cost[label], deadline):
                         capped = True
                         break
                     round_, _, round_cost[label] = self._calls(source, count, deadline, read=True)
                     assert round_ is not None
                     deadline += self._hand_over()
                     per_call[label] = round_.seconds / round_.iterations
-                    grown = _grow(count, round_.seconds, min_round_s, deadline, settings.rounds)
+                    grown = _grow(now(), count, round_.seconds, min_round_s, deadline, settings.rounds)
                     if not single and round_.seconds < min_round_s / 2 and grown > count:
                         iterations[label] = grown  # a calibration round: dropped
                         continue
@@ -342,9 +217,9 @@ class Engine:
         """Run :attr:`between_rounds`; the seconds it took."""
         if self.between_rounds is None:
             return 0.0
-        started = time.perf_counter()
+        started = self.clock.perf_counter()
         self.between_rounds()
-        return time.perf_counter() - started
+        return self.clock.perf_counter() - started
 
     def _calls(
         self, source: Source, count: int, deadline: float, *, read: bool,
@@ -354,13 +229,14 @@ class Engine:
         Returns the round (when ``read``), the seconds of the calls, and the seconds that
         opening and closing took.
         """
-        t_open = time.perf_counter()
+        clock = self.clock
+        t_open = clock.perf_counter()
         source.open(count)
         try:
-            started = time.time()
+            started = clock.time()
             if read:
-                start, read_start = _timed_read(self.meters)
-            call, now = source.call, time.perf_counter
+                start, read_start = self._timed_read()
+            call, now = source.call, clock.perf_counter
             made = 0
             t0 = now()
             while made < count:
@@ -370,55 +246,49 @@ class Engine:
                     break
             seconds = now() - t0
             if read:
-                end, read_end = _timed_read(self.meters)
+                end, read_end = self._timed_read()
         finally:
             source.close()
-        cost = time.perf_counter() - t_open - seconds
+        cost = clock.perf_counter() - t_open - seconds
         if not read:
             return None, seconds / made, cost
         gross = self.meters.joules_between(start, end)
         window_s = read_end - read_start
         round_ = Round(
             joules=self._net(gross, window_s), gross_joules=gross, seconds=seconds, iterations=made,
-            window_s=window_s, started=started, ended=time.time(),
+            window_s=window_s, started=started, ended=clock.time(),
         )
         return round_, seconds, cost
 
 
-def _fits(per_call: float | None, count: int, round_cost: float, deadline: float) -> bool:
+def _fits(now: float, per_call: float | None, count: int, round_cost: float, deadline: float) -> bool:
     """Whether ``count`` calls (and a round's opening and closing) fit before the deadline.
 
     With nothing known yet, one call is always allowed: its time tells the rest."""
     if per_call is None:
         return True
-    return time.perf_counter() + per_call * count + round_cost <= deadline
+    return now + per_call * count + round_cost <= deadline
 
 
-def _affordable(per_call: float, deadline: float, rounds: int) -> int:
-    remaining = max(0.0, deadline - time.perf_counter())
+def _affordable(now: float, per_call: float, deadline: float, rounds: int) -> int:
+    remaining = max(0.0, deadline - now)
     return max(1, int(remaining / max(rounds, 1) / max(per_call, 1e-9)))
 
 
-def _iterations(per_call: float | None, min_round_s: float, deadline: float, rounds: int) -> int:
+def _iterations(now: float, per_call: float | None, min_round_s: float, deadline: float, rounds: int) -> int:
     """Calls per round for a call of ``per_call`` seconds to span ``min_round_s`` (x1.2)."""
     if per_call is None:
         return 1
     wanted = math.ceil(1.2 * min_round_s / max(per_call, 1e-9))
-    return max(1, min(wanted, MAX_ITERATIONS, _affordable(per_call, deadline, rounds)))
+    return max(1, min(wanted, MAX_ITERATIONS, _affordable(now, per_call, deadline, rounds)))
 
 
-def _grow(count: int, seconds: float, min_round_s: float, deadline: float, rounds: int) -> int:
+def _grow(now: float, count: int, seconds: float, min_round_s: float, deadline: float, rounds: int) -> int:
     """The next calibration count after ``count`` calls took ``seconds``."""
     per_call = max(seconds / count, 1e-9)
     wanted = math.ceil(count * 1.2 * min_round_s / max(seconds, 1e-9))
-    return min(max(wanted, count * 2), count * 1000, MAX_ITERATIONS, _affordable(per_call, deadline, rounds))
-
-
-def _timed_read(meters: MeterSet) -> tuple[Reading, float]:
-    """A reading and the ``perf_counter`` instant it stands for (the middle of the read)."""
-    before = time.perf_counter()
-    reading = meters.read()
-    return reading, (before + time.perf_counter()) / 2
+    affordable = _affordable(now, per_call, deadline, rounds)
+    return min(max(wanted, count * 2), count * 1000, MAX_ITERATIONS, affordable)
 
 
 @dataclass
@@ -456,9 +326,9 @@ def measure(
     window = Window(meter=meters.label, is_estimate=meters.is_estimate)
     try:
         start = engine.start_window()
-        t0 = time.perf_counter()
+        t0 = engine.clock.perf_counter()
         yield window
-        result = engine.end_window(start, time.perf_counter() - t0)
+        result = engine.end_window(start, engine.clock.perf_counter() - t0)
     finally:
         meters.close()
     window.seconds = result.window_s

@@ -8,26 +8,24 @@ one line; the other outputs and pytest's summary are still written.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import pytest
 
-from .baseline import BaselineError, machine_fingerprint
-from .baseline import load as load_baseline
-from .gate import Gate
-from .jsonfile import markdown_outputs, write_json_atomic, write_markdown, write_text_atomic
+from ..judge.gate import Gate
+from ..report.text import default_top, file_table, markdown_summary, tests_table, versus_table
+from ..results import REPEATED, file_totals
+from ..runs import RunRecord
+from ..store.baseline import machine_fingerprint
+from ..store.files import markdown_outputs, write_json_atomic, write_markdown, write_text_atomic
+from ..units import si
+from .compat import terminal_width, verbosity
+from .keys import GATE_KEY
 from .measuring import RunState
-from .report import default_top, file_table, markdown_summary, tests_table, versus_table
-from .results import REPEATED
-from .units import si
-from .verdict import file_totals
-
-GATE_KEY = pytest.StashKey[Gate]()
 
 
 def _regressions(gate: Gate | None) -> list[str]:
-    return [c["nodeid"] for c in gate.regressions] if gate else []
+    return [c.nodeid for c in gate.regressions] if gate else []
 
 
 class TerminalPlugin:
@@ -39,15 +37,15 @@ class TerminalPlugin:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         state = self.state
-        verbosity = self.config.get_verbosity()
+        level = verbosity(self.config)
         write = terminalreporter.write_line
         results = sorted(state.results.values(), key=lambda r: r.nodeid)
-        if verbosity >= 0:
+        if level >= 0:
             terminalreporter.section("energy")
-            width = terminalreporter._tw.fullwidth if verbosity <= 0 else None  # -v: full node ids
+            width = terminal_width(self.config) if level <= 0 else None  # -v: full node ids
             if results:
                 write(file_table(results, _regressions(self.config.stash.get(GATE_KEY, None)), width))
-                top = default_top(len(results), state.settings.top, verbosity > 0)
+                top = default_top(len(results), state.settings.top, level > 0)
                 cut = top is not None and top < len(results)
                 shown = f" (top {top} of {len(results)}; -v shows all)" if cut else ""
                 terminalreporter.write_sep("-", f"energy per test{shown}")
@@ -55,7 +53,7 @@ class TerminalPlugin:
             if state.versus:
                 terminalreporter.write_sep("-", "energy: candidates side by side")
                 write(versus_table(list(state.versus.values())))
-        if verbosity >= -1:
+        if level >= -1:
             repeated = sum(1 for r in results if r.repeat == REPEATED)
             below = sum(1 for r in results if r.below_resolution)
             total = sum(joules for joules, _ in file_totals(results).values())
@@ -68,7 +66,7 @@ class TerminalPlugin:
                       "they keep their real-call figure", yellow=True)
         for line in state.faults:
             write(f"energy warning: {line}", yellow=True)
-        if verbosity >= 0:
+        if level >= 0:
             for warning in state.meters.warnings():
                 write(f"energy warning: {warning}", yellow=True)
             if state.settings.json_path:
@@ -86,11 +84,11 @@ class FilePlugin:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         settings = self.state.settings
         self.session = session
-        document = self.json_document() if settings.json_path or settings.html_path else {}
-        if settings.json_path:
-            self._write(settings.json_path, lambda path: write_json_atomic(path, document))
-        if settings.html_path:
-            self._write(settings.html_path, lambda path: self._write_html(path, document))
+        run = self.run_record() if settings.json_path or settings.html_path else None
+        if settings.json_path and run is not None:
+            self._write(settings.json_path, lambda path: write_json_atomic(path, run.to_dict()))
+        if settings.html_path and run is not None:
+            self._write(settings.html_path, lambda path: self._write_html(path, run))
         targets = markdown_outputs(settings.markdown_path)
         text = self._markdown() if targets else ""
         for target, mode in targets:
@@ -104,17 +102,13 @@ class FilePlugin:
             if self.session.exitstatus == pytest.ExitCode.OK:
                 self.session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
-    def _write_html(self, path: str, document: dict[str, Any]) -> None:
-        """The HTML report of ``document`` (:meth:`json_document`), with the baseline's
-        history (as saved by this run, if it was)."""
-        from .html import render
+    def _write_html(self, path: str, run: RunRecord) -> None:
+        """The HTML report of this run, with the baseline's history (as this run saved it, if it did)."""
+        from ..report.html import render
 
         gate = self.config.stash.get(GATE_KEY, None)
-        baseline = gate.baseline if gate is not None else None
-        if gate is not None and gate.saved:
-            with contextlib.suppress(BaselineError):
-                baseline = load_baseline(gate.path) or baseline
-        write_text_atomic(path, render(document, baseline.data if baseline else None))
+        baseline = (gate.saved or gate.baseline) if gate is not None else None
+        write_text_atomic(path, render(run, baseline))
 
     def _markdown(self) -> str:
         gate = self.config.stash.get(GATE_KEY, None)
@@ -123,25 +117,23 @@ class FilePlugin:
             self.state.meters.label, self.state.settings.intensity, gate.notes if gate else [],
         )
 
-    def json_document(self) -> dict[str, Any]:
+    def run_record(self) -> RunRecord:
         """Everything the run measured, with the settings and meters used."""
-        from . import __version__
+        from .. import __version__
 
         state = self.state
         gate = self.config.stash.get(GATE_KEY, None)
-        return {
-            "format": "pytest-energy-results",
-            "version": 1,
-            "plugin_version": __version__,
-            "meters": state.meters.describe(),
-            "machine": machine_fingerprint(state.meters.label),
-            "unavailable_meters": state.selection.unavailable,
-            "idle_watts": state.engine.idle_watts,
-            "read_cost_joules": state.engine.read_cost_j,
-            "resolution_s": state.meters.resolution_s,
-            "settings": state.settings.to_dict(),
-            "tests": [r.to_dict() for r in sorted(state.results.values(), key=lambda r: r.nodeid)],
-            "comparisons": gate.comparisons if gate else [],
-            "versus": [state.versus[key] for key in sorted(state.versus)],
-            "faults": list(state.faults),
-        }
+        return RunRecord(
+            meters=state.meters.describe(),
+            tests=sorted(state.results.values(), key=lambda r: r.nodeid),
+            machine=machine_fingerprint(state.meters.label),
+            unavailable_meters=dict(state.selection.unavailable),
+            idle_watts=state.engine.idle_watts,
+            read_cost_joules=state.engine.read_cost_j,
+            resolution_s=state.meters.resolution_s,
+            settings=state.settings.to_dict(),
+            comparisons=list(gate.comparisons) if gate else [],
+            versus=[state.versus[key] for key in sorted(state.versus)],
+            faults=list(state.faults),
+            plugin_version=__version__,
+        )

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .carbon import Intensity
-from .codecarbon_data import data_file
-from .meters import MeterOptions, MeterUnavailable, open_meter
-from .meters.estimate import core_watts, cpu_model
-from .meters.rapl import PERMISSION_FIX, ZONE_RE
+from ..measurement.carbon import Intensity
+from ..measurement.codecarbon_data import data_file
+from ..measurement.meters import MeterOptions, MeterUnavailable, open_meter
+from ..measurement.meters.estimate import core_watts, cpu_model
+from ..measurement.meters.rapl import PERMISSION_FIX, ZONE_RE
+from ..settings import POWERCAP_ENV
 
 CONTAINER_HINT = (
     "in a container, mount the host's /sys/class/powercap (read-only) and point "
@@ -125,3 +128,11 @@ def render(report: dict[str, Any]) -> str:
     verdict = "a real meter is usable" if report["real_meter"] else "no real meter: figures will be estimates"
     lines.append(f"verdict: {verdict}")
     return "\n".join(re.sub(r"\s+$", "", line) for line in lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``pytest-energy doctor``: exit status 0 when a real meter is usable, 1 otherwise."""
+    root = args.powercap_root or os.environ.get(POWERCAP_ENV) or "/sys/class/powercap"
+    report = diagnose(root)
+    print(json.dumps(report, indent=2) if args.json else render(report))
+    return 0 if report["real_meter"] else 1

@@ -1,0 +1,47 @@
+"""``pytest-energy compare BASE.json HEAD.json``: one run's results against another's,
+with the gate's rules; exit status 1 on regressions."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..judge.rules import REGRESSION, Rule, judge_run
+from ..report.text import comparison_table, markdown_summary, regression_line, verdict_counts
+from ..results import StoredRun, StoredTotal, file_totals, machine_differences
+from ..runs import RunRecord
+from ..store.documents import load_results
+from ..store.files import markdown_outputs, write_markdown
+
+
+def machines_differ(a: RunRecord, b: RunRecord) -> list[str]:
+    """How the two runs' machines differ ([] when either does not say)."""
+    return machine_differences(a.machine, b.machine) if a.machine and b.machine else []
+
+
+def run(args: argparse.Namespace) -> int:
+    base, head = load_results(args.base), load_results(args.head)
+    notes = []
+    differences = machines_differ(base, head)
+    if differences:
+        notes.append(f"{args.base} and {args.head} come from different machines ({'; '.join(differences)})")
+    if base.meter_label != head.meter_label:
+        notes.append(f"meters differ ({base.meter_label} -> {head.meter_label}): "
+                     "tests are compared only with the same meter")
+    history = {r.nodeid: [StoredRun.from_result(r)] for r in base.tests}
+    files = {
+        path: [StoredTotal(base.tests[0].meter, joules, digest)]
+        for path, (joules, digest) in file_totals(base.tests).items()
+    }
+    rule = Rule(max_regression=args.max_regression / 100, alpha=args.alpha)
+    comparisons = judge_run(head.tests, history, files, rule)
+    for note in notes:
+        print(f"energy warning: {note}")
+    print(comparison_table(comparisons))
+    regressions = [c for c in comparisons if c.verdict == REGRESSION]
+    for regression in regressions:
+        print(regression_line(regression))
+    print(f"energy check {'FAILED' if regressions else 'passed'}: {verdict_counts(comparisons)}")
+    summary = markdown_summary(head.tests, comparisons, head.meter_label, head.intensity, notes)
+    for target, mode in markdown_outputs(args.markdown):
+        write_markdown(target, mode, summary)
+    return 1 if regressions else 0

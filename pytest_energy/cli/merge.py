@@ -1,0 +1,57 @@
+"""``pytest-energy merge OUT.json SHARD.json...``: results of sharded jobs into one file
+(and, with ``--baseline``, into the baseline as ``--energy-save`` does)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import replace
+
+from ..errors import InputError
+from ..settings import default
+from ..store import baseline as store
+from ..store.documents import load_results
+from ..store.files import unwritable_output, write_json_atomic
+from .compare import machines_differ
+
+
+def run(args: argparse.Namespace) -> int:
+    problem = unwritable_output([(args.out, args.out)])
+    if problem:
+        raise InputError(problem)
+    shards = [(path, load_results(path)) for path in args.shards]
+    meters = {shard.meter_label for _, shard in shards}
+    if len(meters) > 1:
+        raise InputError("shards measured with different meters ("
+                         + "; ".join(f"{path}: {s.meter_label}" for path, s in shards)
+                         + "); merge only like with like")
+    (first_path, first), *others = shards
+    for path, shard in others:
+        differences = machines_differ(first, shard)
+        if differences:
+            raise InputError(f"{path} comes from another machine than {first_path} "
+                             f"({'; '.join(differences)}); merge only like with like")
+    seen: dict[str, str] = {}
+    for path, shard in shards:
+        for test in shard.tests:
+            if test.nodeid in seen:
+                raise InputError(f"{test.nodeid} is in both {seen[test.nodeid]} and {path}; "
+                                 "each test must come from one shard")
+            seen[test.nodeid] = path
+    tests = sorted((t for _, s in shards for t in s.tests), key=lambda t: t.nodeid)
+    merged = replace(
+        first, tests=tests, comparisons=[], merged_from=[path for path, _ in shards],
+        versus=sorted((v for _, s in shards for v in s.versus), key=lambda v: v["nodeid"]),
+    )
+    write_json_atomic(args.out, merged.to_dict())
+    print(f"pytest-energy: merged {len(tests)} tests from {len(shards)} files into {args.out}")
+    if args.baseline:
+        machine = first.machine or store.machine_fingerprint(first.meter_label)
+        _, notes = store.save(
+            args.baseline, tests, machine, store.git_commit(os.getcwd()), default("energy_history"),
+            default("energy_lock_timeout"),
+        )
+        for note in notes:
+            print(f"energy warning: {note}")
+        print(f"pytest-energy: baseline saved to {args.baseline}")
+    return 0

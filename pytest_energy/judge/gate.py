@@ -1,0 +1,83 @@
+"""The pull-request gate: this run's results against a loaded baseline.
+
+Pure: the plugin loads and saves the baseline (:mod:`pytest_energy.store.baseline`) and
+hands it over; the gate decides the verdicts and whether they fail the build.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..results import Baseline, TestResult, machine_differences
+from ..settings import Settings
+from .rules import REGRESSION, Comparison, Rule, judge_run
+
+
+@dataclass
+class Gate:
+    """Baseline comparison for one session (and the baseline as saved, when it was)."""
+
+    settings: Settings
+    path: str
+    machine: dict[str, Any]
+    commit: str | None
+    baseline: Baseline | None = None
+    #: Warnings for the user (missing baseline, other machine, save problems).
+    notes: list[str] = field(default_factory=list)
+    comparisons: list[Comparison] = field(default_factory=list)
+    same_machine: bool = True
+    #: The baseline as this run saved it (kept in memory for the reports).
+    saved: Baseline | None = None
+
+    @classmethod
+    def start(
+        cls, settings: Settings, path: str, baseline: Baseline | None, machine: dict[str, Any],
+        commit: str | None, meters: str,
+    ) -> Gate:
+        """A gate over ``baseline`` (None: no file yet), with its notes for the user."""
+        gate = cls(settings, path, machine, commit, baseline)
+        if not settings.compare:
+            return gate
+        if baseline is None:
+            gate.notes.append(
+                f"no baseline at {path} yet: nothing to compare, the check passes "
+                "(create it with --energy-save)"
+            )
+            return gate
+        differences = machine_differences(baseline.machine, machine)
+        gate.same_machine = not differences
+        if differences:
+            action = (
+                "regressions still fail (--energy-compare-any-machine)"
+                if settings.compare_any_machine
+                else "reporting only, regressions do not fail (--energy-compare-any-machine to fail)"
+            )
+            gate.notes.append(
+                f"baseline {path} comes from another machine ({'; '.join(differences)}); {action}"
+            )
+        stored = baseline.machine.get("meters", "")
+        if stored and meters not in stored.split(", "):
+            gate.notes.append(
+                f"baseline {path} holds runs measured with {stored}, this run uses {meters}: "
+                "tests are compared only with runs of the same meter, so they count as new"
+            )
+        return gate
+
+    def judge(self, results: list[TestResult]) -> list[Comparison]:
+        """Verdicts for this run's results against the baseline (none without one)."""
+        if not self.settings.compare or self.baseline is None:
+            return []
+        rule = Rule(max_regression=self.settings.max_regression, alpha=self.settings.alpha)
+        self.comparisons = judge_run(results, self.baseline.tests, self.baseline.files, rule)
+        return self.comparisons
+
+    @property
+    def regressions(self) -> list[Comparison]:
+        """The comparisons judged regressions."""
+        return [c for c in self.comparisons if c.verdict == REGRESSION]
+
+    @property
+    def fails_build(self) -> bool:
+        """True when regressions were found and they count here (same machine, or forced)."""
+        return bool(self.regressions) and (self.same_machine or self.settings.compare_any_machine)

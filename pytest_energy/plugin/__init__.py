@@ -1,0 +1,122 @@
+"""The pytest plugins (entry point ``pytest_energy.plugin``): options, markers, fixtures,
+and one plugin object per feature, registered in ``pytest_configure`` only when its option
+is on, with state in ``config.stash``, released in ``pytest_unconfigure``, as pytest core
+does (``cacheprovider``, ``junitxml``):
+
+- :class:`~.measuring.MeasuringPlugin` with ``--energy`` (also on xdist workers);
+- :class:`~.baseline.BaselinePlugin` with ``--energy-compare``/``--energy-save``, on the
+  controller only;
+- :class:`~.outputs.TerminalPlugin` and :class:`~.outputs.FilePlugin` on the controller;
+- :class:`~.xdist.XdistPlugin` only when pytest-xdist is loaded;
+- :class:`~.lockstep.LockstepPlugin` under ``pytest-energy ab``.
+
+Without ``--energy`` only marker validation and the fixtures exist, and nothing else of
+the package is imported.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ..settings import MARKER_NAMES, MARKERS, OPTIONS, ConfigError, parse_marks, read_settings
+from .keys import ALL_PLUGINS, MARKS_KEY, MEASURING, SETTINGS_KEY, STATE_KEY
+
+if TYPE_CHECKING:
+    from .fixture import EnergyFixture
+
+NATIVE_CACHE = "pytest-energy-native"
+LOCKSTEP_FLAG = "--energy-lockstep"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("energy", "energy measurement (pytest-energy)")
+    for option in OPTIONS:
+        if option.kind == "bool":
+            group.addoption(option.flag, action="store_true", default=None, help=option.help)
+        else:
+            group.addoption(option.flag, default=None, help=option.help, metavar=option.kind.upper())
+        parser.addini(option.dest, option.help, type="string", default="")
+    group.addoption(LOCKSTEP_FLAG, default=None, metavar="SIDE@SOCKET",
+                    help="internal: take turns with another revision's run (set by pytest-energy ab)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    try:
+        settings = read_settings(config.getoption, config.getini)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[SETTINGS_KEY] = settings
+    if settings.enabled:
+        from .session import start
+
+        start(config, settings, config.getoption(LOCKSTEP_FLAG))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    if state is not None:
+        state.meters.close()
+    for name in ALL_PLUGINS:
+        plugin = config.pluginmanager.get_plugin(name)
+        if plugin is not None:
+            config.pluginmanager.unregister(plugin, name)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Validate every energy mark of every collected test (with or without --energy) and
+    merge each marker's marks keyword by keyword, closest first."""
+    errors = []
+    for item in items:
+        found: dict[str, list[Any]] = {}
+        for mark in item.iter_markers():  # one walk up the node chain, closest first
+            if mark.name in MARKER_NAMES:
+                found.setdefault(mark.name, []).append(mark)
+        if not found:
+            continue
+        try:
+            item.stash[MARKS_KEY] = parse_marks(found)
+        except ConfigError as exc:
+            errors.append(f"{item.nodeid}: {exc}")
+    if errors:
+        raise pytest.UsageError("invalid energy marker: " + "\n".join(errors))
+
+
+@pytest.fixture
+def energy(request: pytest.FixtureRequest) -> EnergyFixture:
+    """Measure a callable's energy: ``result = energy(fn, *args, **kwargs)``; candidates side
+    by side: ``energy.versus({"c": c_fn, "python": py_fn}, data)``."""
+    from ..settings import ProtocolSettings
+    from .fixture import EnergyFixture
+
+    plugin = request.config.pluginmanager.get_plugin(MEASURING)
+    if plugin is None:
+        return EnergyFixture(request.node, None, ProtocolSettings())
+    return EnergyFixture(request.node, plugin.engine, plugin.protocol_for(request.node))
+
+
+@pytest.fixture
+def native_module(request: pytest.FixtureRequest) -> Callable[..., ModuleType]:
+    """Build a C file into an extension module, cached by source hash in pytest's cache:
+    ``csort = native_module("csort.c")`` (paths relative to the test file). A compiler
+    error fails the test with the compiler's message."""
+    from ..measurement.native import NativeBuildError, build_extension
+
+    cache = getattr(request.config, "cache", None)
+    cache_dir = cache.mkdir(NATIVE_CACHE) if cache else Path(tempfile.gettempdir()) / NATIVE_CACHE
+
+    def build(source: str | os.PathLike[str], name: str | None = None) -> ModuleType:
+        try:
+            return build_extension(request.path.parent / source, cache_dir, name=name)
+        except NativeBuildError as exc:
+            pytest.fail(str(exc), pytrace=False)
+
+    return build

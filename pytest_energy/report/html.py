@@ -1,0 +1,267 @@
+"""The HTML report: one self-contained file, readable offline on a laptop or a phone.
+
+Plots are inline SVG drawn here, tables sort and filter with a few lines of inline
+script: no plotting library to install, nothing fetched from the network. The inputs are
+typed records: a run (:class:`~pytest_energy.runs.RunRecord`), a baseline, an ab run
+(:class:`~pytest_energy.runs.AbRecord`); any of them may be missing. Every figure names its meter,
+and estimates say they are modelled.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import statistics
+from collections.abc import Iterable
+from typing import Any
+
+from ..judge.rules import Comparison, Verdict
+from ..results import Baseline, TestResult, file_totals
+from ..runs import AbRecord, RunRecord
+from ..units import percent, si, si_range
+from .svg import bar_chart, esc, ratio_plot, strip_plot, trend_plot
+from .text import budget_text, result_notes
+
+#: Plots show at most this many tests (tables show all).
+PLOT_TOP = 25
+VERDICT_COLORS = {
+    Verdict.REGRESSION: "#c62828", Verdict.IMPROVEMENT: "#2e7d32", Verdict.UNCHANGED: "#757575",
+    Verdict.INCONCLUSIVE: "#ef6c00", Verdict.NEW: "#1565c0", Verdict.MISSING: "#6a1b9a",
+    Verdict.REMOVED: "#6a1b9a",
+}
+BASE_COLOR, HEAD_COLOR = "#9e9e9e", "#1565c0"
+
+STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:12px;color:#212121}
+h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}
+.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px}.facts dt{font-weight:600}
+.estimate{background:#fff3e0;border-left:4px solid #ef6c00;padding:6px 10px}
+.scroll{overflow-x:auto}table{border-collapse:collapse;font-size:13px}
+th,td{padding:3px 8px;border-bottom:1px solid #eee;text-align:left;white-space:nowrap}
+th{cursor:pointer;background:#fafafa;position:sticky;top:0}td.n{text-align:right}
+input.filter{margin:6px 0;padding:4px;width:min(420px,100%)}svg{max-width:100%;height:auto}
+.grid{display:flex;flex-wrap:wrap;gap:12px}.grid figure{margin:0}figcaption{font-size:12px;color:#555}
+.tag{border-radius:3px;padding:0 4px;color:#fff}
+"""
+SCRIPT = """
+document.querySelectorAll('table.sortable').forEach(function(t){
+ t.querySelectorAll('th').forEach(function(th,i){th.addEventListener('click',function(){
+  var b=t.tBodies[0],rows=Array.from(b.rows),up=th.dataset.dir!=='asc';th.dataset.dir=up?'asc':'desc';
+  rows.sort(function(x,y){var a=x.cells[i].dataset.v,c=y.cells[i].dataset.v;
+   var r=(a!==undefined&&c!==undefined)?(parseFloat(a)-parseFloat(c))
+    :x.cells[i].textContent.localeCompare(y.cells[i].textContent);
+   return up?r:-r;});rows.forEach(function(r){b.appendChild(r);});});});});
+document.querySelectorAll('input.filter').forEach(function(f){f.addEventListener('input',function(){
+ var q=f.value.toLowerCase();
+ document.getElementById(f.dataset.table).tBodies[0].querySelectorAll('tr').forEach(
+  function(r){r.style.display=r.textContent.toLowerCase().indexOf(q)>=0?'':'none';});});});
+"""
+
+
+# -- tables -------------------------------------------------------------------------------
+
+def _cell(text: Any, value: float | None = None) -> str:
+    if value is None or not math.isfinite(value):
+        return f"<td>{esc(text)}</td>"
+    return f'<td class="n" data-v="{value:.6g}">{esc(text)}</td>'
+
+
+def table(table_id: str, headers: list[str], rows: Iterable[str], filterable: bool = True) -> str:
+    box = (f'<input class="filter" data-table="{table_id}" placeholder="filter rows" '
+           f'aria-label="filter {table_id}">' if filterable else "")
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    return (f'{box}<div class="scroll"><table id="{table_id}" class="sortable"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
+
+
+def _verdict(verdict: Verdict | None) -> str:
+    if not verdict:
+        return "<td></td>"
+    color = VERDICT_COLORS.get(verdict, "#757575")
+    return f'<td><span class="tag" style="background:{color}">{esc(verdict)}</span></td>'
+
+
+def result_row(result: TestResult, verdict: Verdict | None) -> str:
+    m = result.measurement
+    ci = si_range(m.summary.ci_low, m.summary.ci_high, "J") if m is not None and m.summary.n > 1 else ""
+    watts = result.joules / result.seconds if result.seconds > 0 else 0.0
+    how = f"{len(m.rounds)} rounds" if m is not None else "real call"
+    strip = strip_plot([(result.samples, HEAD_COLOR)]) if m is not None else ""
+    return "<tr>" + "".join([
+        f"<td>{esc(result.nodeid)}</td>", _cell(how), _cell(("~" if result.below_resolution else "")
+                                                          + si(result.joules, "J"), result.joules),
+        _cell(ci), _cell(si(watts, "W"), watts), _cell(si(result.seconds, "s"), result.seconds),
+        _cell(si(result.co2_g, "g"), result.co2_g), _cell(budget_text(result)), _verdict(verdict),
+        _cell(result.meter + (" (estimate)" if result.is_estimate and result.meter != "estimate" else "")),
+        _cell("; ".join(result_notes(result))), f"<td>{strip}</td>",
+    ]) + "</tr>"
+
+
+TEST_HEADERS = ["test", "measured", "J/call", "95% CI", "W", "s/call", "gCO2e", "budget", "verdict", "meter",
+                "notes", "rounds"]
+
+
+# -- sections -----------------------------------------------------------------------------
+
+def header_section(run: RunRecord | None, ab: AbRecord | None) -> str:
+    meters = run.meters if run is not None else ab.meter if ab is not None else ""
+    machine = (run.machine if run is not None else ab.machine if ab is not None else {}) or {}
+    settings = (run.settings if run is not None else ab.settings if ab is not None else {}) or {}
+    facts = [("meters", meters)]
+    for name, why in (run.unavailable_meters if run is not None else {}).items():
+        facts.append((f"{name} unavailable", why))
+    intensity = settings.get("intensity") or {}
+    if intensity:
+        facts.append(("carbon intensity", f"{intensity.get('g_per_kwh', 0):g} gCO2e/kWh "
+                      f"({intensity.get('source', '')}), PUE {intensity.get('pue', 1):g}"))
+    if machine:
+        facts.append(("machine", ", ".join(f"{k} {v}" for k, v in sorted(machine.items()) if k != "meters")))
+    if run is not None and run.idle_watts:
+        facts.append(("idle power subtracted", si(run.idle_watts, "W")))
+    facts += [(f"fault {i + 1}", fault) for i, fault in enumerate(run.faults if run is not None else [])]
+    body = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts)
+    estimate = "estimate" in str(meters)
+    banner = ('<p class="estimate">Figures labelled <b>estimate</b> are modelled from CPU time and memory '
+              "(no energy counter on this machine), not measured.</p>" if estimate else "")
+    return f'<dl class="facts">{body}</dl>{banner}'
+
+
+def results_section(run: RunRecord) -> str:
+    tests = run.tests
+    if not tests:
+        return "<h2>Tests</h2><p>No test was measured.</p>"
+    meter = tests[0].meter
+    verdicts = {c.nodeid: c.verdict for c in run.comparisons}
+    ranked = sorted(tests, key=lambda t: t.joules, reverse=True)
+    bars = []
+    for t in ranked[:PLOT_TOP]:
+        s = t.measurement.summary if t.measurement is not None and t.measurement.summary.n > 1 else None
+        bars.append((t.nodeid, t.joules, s.ci_low if s else None, s.ci_high if s else None))
+    by_file: dict[str, list[TestResult]] = {}
+    for t in tests:
+        by_file.setdefault(t.path, []).append(t)
+    totals = file_totals(tests)  # the sums of real calls, as the terminal's table has them
+    file_rows = []
+    for path, group in sorted(by_file.items()):
+        joules = totals.get(path, (0.0, ""))[0]
+        co2 = sum(t.co2_g for t in group)
+        file_rows.append("<tr>" + "".join([
+            f"<td>{esc(path)}</td>", _cell(len(group), len(group)), _cell(si(joules, "J"), joules),
+            _cell(si(co2, "g"), co2), _verdict(verdicts.get(f"{path} (file total)")),
+        ]) + "</tr>")
+    total = sum(joules for joules, _ in totals.values())
+    return "".join([
+        f"<h2>Tests</h2><p><b>{len(tests)}</b> tests measured, {esc(si(total, 'J'))} in their real calls, "
+        f"{esc(si(sum(t.co2_g for t in tests), 'g'))}CO2e ({esc(meter)}).</p>",
+        f"<h3>Most expensive tests</h3>{bar_chart(bars, 'J', meter)}",
+        "<h3>Per file</h3>",
+        table("files", ["file", "tests", "J (real calls)", "gCO2e", "verdict"], file_rows),
+        "<h3>Per test</h3>",
+        table("tests", TEST_HEADERS, (result_row(t, verdicts.get(t.nodeid)) for t in ranked)),
+    ])
+
+
+def history_section(baseline: Baseline) -> str:
+    trends = []
+    for nodeid, runs in baseline.tests.items():
+        if not runs:
+            continue
+        meter = runs[-1].meter
+        points = []
+        for i, run in enumerate(r for r in runs if r.meter == meter):
+            samples = run.joules
+            commit = (run.commit or "")[:7] or f"run {i + 1}"
+            points.append((commit, statistics.median(samples), min(samples), max(samples)))
+        trends.append((points[-1][1], nodeid, points, meter))
+    trends.sort(reverse=True)
+    shown = trends[:PLOT_TOP]
+    hidden = len(trends) - len(shown)
+    more = f"<p>{hidden} more tests are in the baseline file.</p>" if hidden else ""
+    plots = "".join(trend_plot(nodeid, points, "J", meter) for _, nodeid, points, meter in shown)
+    return (f"<h2>History (baseline)</h2><p>Each test's stored runs, oldest first, the most expensive "
+            f"{len(shown)} tests.</p><div class=\"grid\">{plots}</div>{more}")
+
+
+def _ratio_rows(comparisons: list[Comparison]) -> list[tuple[str, float, float, float, str]]:
+    return [
+        (c.nodeid, 1 + c.change, 1 + c.change_ci_low, 1 + c.change_ci_high,
+         VERDICT_COLORS.get(c.verdict, "#757575"))
+        for c in comparisons
+        if c.change is not None and c.change_ci_low is not None and c.change_ci_high is not None
+    ]
+
+
+def ab_section(ab: AbRecord) -> str:
+    comparisons = sorted(ab.comparisons, key=lambda c: -(c.change or 0))
+    limit = 1 + ab.max_regression
+    samples = {h.nodeid: (b.samples, h.samples) for b, h in ab.pairs}
+    rows = []
+    for c in comparisons:
+        pair = samples.get(c.nodeid)
+        strip = strip_plot([(pair[0], BASE_COLOR), (pair[1], HEAD_COLOR)]) if pair else ""
+        ratio = 1 + c.change if c.change is not None else None
+        ci = (f"{1 + c.change_ci_low:.3g}-{1 + c.change_ci_high:.3g}"
+              if c.change_ci_low is not None and c.change_ci_high is not None else "")
+        rows.append("<tr>" + "".join([
+            f"<td>{esc(c.nodeid)}</td>",
+            _cell(si(c.baseline_median, "J") if c.baseline_median is not None else "", c.baseline_median),
+            _cell(si(c.current_median, "J") if c.current_median is not None else "", c.current_median),
+            _cell(f"{ratio:.3g}" if ratio is not None else "", ratio), _cell(ci),
+            _cell(c.pairs or "", c.pairs), _cell(percent(c.change)),
+            _verdict(c.verdict), _cell(c.meter), f"<td>{strip}</td>",
+        ]) + "</tr>")
+    meter = ab.meter
+    return "".join([
+        "<h2>Base against head (pytest-energy ab)</h2>",
+        f"<p>{esc(ab.base.describe('base'))} &rarr; {esc(ab.head.describe('head'))}, "
+        f"measured in turns (base, head, base, ...), {esc(meter)}. Ratio: head/base, the geometric mean of "
+        "the paired rounds' ratios.</p>",
+        ratio_plot(_ratio_rows(comparisons)[:PLOT_TOP], f"head/base energy per call ({meter})", limit),
+        table("ab", ["test", "base J/call", "head J/call", "head/base", "95% CI", "pairs", "change",
+                     "verdict", "meter", "rounds (grey base, blue head)"], rows),
+    ])
+
+
+def versus_section(records: list[dict[str, Any]]) -> str:
+    parts = ["<h2>Candidates side by side (energy.versus)</h2>"]
+    for record in records:
+        rows = [
+            (c["label"], c["energy_ratio"]["median"], c["energy_ratio"]["ci_low"],
+             c["energy_ratio"]["ci_high"], HEAD_COLOR)
+            for c in record["candidates"] if c.get("energy_ratio") and c["label"] != record["reference"]
+        ]
+        parts.append(f"<h3>{esc(record['nodeid'])}</h3>")
+        what = f"energy per call relative to {record['reference']} ({record['meter']})"
+        parts.append(ratio_plot(rows, what))
+        parts.append(table(f"versus-{len(parts)}", ["candidate", "J/call", "s/call", "W", "energy ratio"], (
+            "<tr>" + "".join([
+                f"<td>{esc(c['label'])}</td>", _cell(si(c["joules"], "J"), c["joules"]),
+                _cell(si(c["seconds"], "s"), c["seconds"]), _cell(si(c["watts"], "W"), c["watts"]),
+                _cell("1 (reference)" if c["label"] == record["reference"] else
+                      f"{c['energy_ratio']['median']:.3g}" if c.get("energy_ratio") else ""),
+            ]) + "</tr>" for c in record["candidates"]), filterable=False))
+    return "".join(parts)
+
+
+def render(
+    run: RunRecord | None = None,
+    baseline: Baseline | None = None,
+    ab: AbRecord | None = None,
+) -> str:
+    """The whole page from whichever records are given."""
+    generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    body = [f"<h1>pytest-energy report</h1><p>Generated {generated}.</p>", header_section(run, ab)]
+    if run is not None:
+        body.append(results_section(run))
+        if run.versus:
+            body.append(versus_section(run.versus))
+    if ab is not None:
+        body.append(ab_section(ab))
+    if baseline is not None:
+        body.append(history_section(baseline))
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>pytest-energy report</title><style>{STYLE}</style></head><body>{''.join(body)}"
+        f"<script>{SCRIPT}</script></body></html>\n"
+    )

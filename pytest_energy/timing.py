@@ -1,0 +1,51 @@
+"""The clock every measured window, deadline and time budget reads (as pytest's own
+``_pytest/timing.py``): tests replace it with a fake one instead of sleeping."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+
+@dataclass
+class Clock:
+    """Real time: ``perf_counter`` for spans, ``time`` for the wall clock, ``sleep``."""
+
+    def perf_counter(self) -> float:
+        """Seconds on a monotonic clock (spans and deadlines)."""
+        return time.perf_counter()
+
+    def time(self) -> float:
+        """Epoch seconds (when a round ran)."""
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``."""
+        time.sleep(seconds)
+
+
+#: The clock in use; tests swap it for a :class:`FakeClock`-like object.
+clock = Clock()
+
+
+@dataclass
+class FakeClock(Clock):
+    """A clock that moves only when told to: ``sleep`` and ``advance`` move it, and each
+    ``perf_counter`` reading moves it by ``tick`` seconds (a call that takes time)."""
+
+    now: float = 1000.0
+    tick: float = 0.0
+
+    def perf_counter(self) -> float:
+        self.now += self.tick
+        return self.now
+
+    def time(self) -> float:
+        return 1.7e9 + self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock on by ``seconds`` (the time some work took)."""
+        self.now += seconds
