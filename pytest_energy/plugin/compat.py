@@ -57,10 +57,15 @@ def _phase_outcomes_key() -> Any:
 def setup_item(item: pytest.Item) -> None:
     """Set the item's function-scoped fixtures up afresh, as pytest does before a test.
 
-    ``Function._initrequest`` (private, all versions) makes a new fixture request; a
-    ``unittest.TestCase`` item on pytest < 8.? has none and re-creates its TestCase
-    instance in ``setup``. A round makes no reports, so it records the phases as passed
-    for the ``tmp_path`` teardown (see :func:`_phase_outcomes_key`)."""
+    ``Function._initrequest`` (private, all versions) makes a new fixture request. On
+    pytest 8.0 to 8.x, ``TestCaseFunction.teardown`` leaves ``_instance = None``, which its
+    ``instance`` property then returns instead of a fresh TestCase (the test fails with a
+    bare ``assert testcase is not None``): it is dropped so that one is made, as for the
+    real call (pytest 7 re-creates it in ``setup``, pytest 9 deletes the attribute). A
+    round makes no reports, so it records the phases as passed for the ``tmp_path``
+    teardown (see :func:`_phase_outcomes_key`)."""
+    if "_instance" in item.__dict__ and item.__dict__["_instance"] is None:
+        del item.__dict__["_instance"]
     init = getattr(item, "_initrequest", None)
     if init is not None:
         init()
