@@ -28,6 +28,8 @@ class CallWindow:
     window_s: float
     #: The window is shorter than the meters resolve: the figure is not precise alone.
     below_resolution: bool
+    #: The raw counts behind a simulated figure (instructions, cache misses), else None.
+    counts: dict[str, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON."""
@@ -178,6 +180,9 @@ class TestResult:
     worker: str = "main"
     #: Measured on a machine-wide meter while other xdist workers ran: their work is in it.
     shared: bool = False
+    #: A deterministic meter's model and cache geometry ("" for sampled meters): figures of
+    #: different models are never compared.
+    model: str = ""
 
     @property
     def path(self) -> str:
@@ -204,6 +209,11 @@ class TestResult:
             return self.measurement.seconds_summary.median
         assert self.call is not None
         return self.call.seconds
+
+    @property
+    def counts(self) -> dict[str, int] | None:
+        """The raw counts behind a simulated real call (None for sampled meters)."""
+        return self.call.counts if self.call is not None else None
 
     @property
     def below_resolution(self) -> bool:
@@ -234,7 +244,7 @@ class TestResult:
             "call": self.call.to_dict() if self.call else None,
             "repeat": self.repeat, "repeat_reason": self.repeat_reason,
             "budget": asdict(self.budget) if self.budget else None,
-            "max_regression": self.max_regression, "shared": self.shared,
+            "max_regression": self.max_regression, "shared": self.shared, "model": self.model,
         }
         if self.measurement is not None:
             data.update(self.measurement.to_dict())
@@ -253,7 +263,7 @@ class TestResult:
             repeat=data.get("repeat"), repeat_reason=data.get("repeat_reason", ""),
             co2_g=data["co2_g"], budget=BudgetCheck(**data["budget"]) if data.get("budget") else None,
             max_regression=data.get("max_regression"), worker=data.get("worker", "main"),
-            shared=data.get("shared", False),
+            shared=data.get("shared", False), model=str(data.get("model") or ""),
         )
 
 
@@ -289,6 +299,9 @@ class StoredRun:
     commit: str | None = None
     time: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
+    #: A deterministic meter's model ("" for sampled meters), and the real call's counts.
+    model: str = ""
+    counts: dict[str, int] | None = None
 
     @classmethod
     def from_result(cls, result: TestResult, commit: str | None = None, when: str = "") -> StoredRun:
@@ -300,6 +313,7 @@ class StoredRun:
             below_resolution=bool(result.call and result.call.below_resolution),
             commit=commit, time=when,
             settings=asdict(result.measurement.settings) if result.measurement else {},
+            model=result.model, counts=result.counts,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -308,7 +322,7 @@ class StoredRun:
             "commit": self.commit, "time": self.time, "meter": self.meter, "tier": self.tier,
             "call_joules": self.call_joules, "below_resolution": self.below_resolution,
             "samples": {"joules": list(self.joules), "seconds": list(self.seconds)},
-            "settings": dict(self.settings),
+            "settings": dict(self.settings), "model": self.model, "counts": self.counts,
         }
 
     @classmethod
@@ -321,6 +335,8 @@ class StoredRun:
             call_joules=data.get("call_joules"), below_resolution=bool(data.get("below_resolution")),
             commit=data.get("commit"), time=str(data.get("time") or ""),
             settings=data.get("settings") if isinstance(data.get("settings"), dict) else {},
+            model=str(data.get("model") or ""),
+            counts=data.get("counts") if isinstance(data.get("counts"), dict) else None,
         )
 
 
@@ -334,6 +350,7 @@ class StoredTotal:
     tests: str
     commit: str | None = None
     time: str = ""
+    model: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The baseline file's form."""
@@ -343,7 +360,8 @@ class StoredTotal:
     def from_dict(cls, data: dict[str, Any]) -> StoredTotal:
         """Inverse of :meth:`to_dict`."""
         return cls(meter=str(data.get("meter", "")), joules=data["joules"], tests=str(data.get("tests", "")),
-                   commit=data.get("commit"), time=str(data.get("time") or ""))
+                   commit=data.get("commit"), time=str(data.get("time") or ""),
+                   model=str(data.get("model") or ""))
 
 
 @dataclass

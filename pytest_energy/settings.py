@@ -46,7 +46,12 @@ OPTIONS = (
     Option("energy", "enabled", "bool", False,
            "measure every test's real call (ini: energy = true); implied by the baseline and output options"),
     Option("energy_meter", "meter_spec", "str", "auto",
-           "meters: auto, or a comma list of rapl, nvml, estimate"),
+           "meters: auto, or a comma list of rapl, nvml, estimate; or simulated alone (re-runs "
+           "pytest under valgrind: the same figure on every run)"),
+    Option("energy_model", None, "str", None,
+           "simulated meter: a model file written by pytest-energy calibrate (default: the built-in model)"),
+    Option("energy_tolerance", "tolerance", "percent", 0.01,
+           "simulated meter: change of a test's modelled joules that counts as a regression, percent"),
     Option("energy_repeat", "repeat", "bool", False,
            "repeat every test in measured rounds, not only those with energy markers or the energy fixture"),
     Option("energy_rounds", "rounds", "int", 5, "measured rounds per repeated test"),
@@ -145,6 +150,8 @@ class Settings:
     lock_timeout_s: float
     #: Fraction: 0.10 is 10%.
     max_regression: float
+    #: Fraction: a deterministic meter's change that counts (0.01 is 1%).
+    tolerance: float
     alpha: float
     compare_any_machine: bool
     markdown_path: str | None
@@ -155,7 +162,9 @@ class Settings:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data["meter_options"] = vars(self.meter_options).copy()
+        options = self.meter_options
+        data["meter_options"] = {"powercap_root": options.powercap_root, "core_watts": options.core_watts,
+                                 "model": options.model.to_dict() if options.model else None}
         data["intensity"] = vars(self.intensity).copy()
         return data
 
@@ -177,11 +186,10 @@ class ProtocolSettings:
     max_time_s: float = default("energy_max_time")
 
 
-
 #: Options whose value is text: empty text is a mistake, not "unset".
 TEXT_OPTIONS = (
     "energy_json", "energy_markdown", "energy_html", "energy_baseline", "energy_country",
-    "energy_powercap_root",
+    "energy_powercap_root", "energy_model",
 )
 #: Options that make no sense without measuring: each turns ``--energy`` on.
 IMPLY_ENERGY = ("energy_save", "energy_compare", "energy_json", "energy_markdown", "energy_html")
@@ -240,6 +248,15 @@ def _validate(raw: dict[str, Any]) -> Settings:
     _require(raw["energy_top"] is None or raw["energy_top"] >= 1, "--energy-top must be at least 1")
     _require(raw["energy_history"] >= 1, "--energy-history must be at least 1")
     _require(raw["energy_max_regression"] > 0, "--energy-max-regression must be above 0 percent")
+    _require(0 < raw["energy_tolerance"] < 1, "--energy-tolerance must be above 0 and below 100 percent")
+    model = None
+    if raw["energy_model"]:
+        from .store.models import load_model
+
+        try:
+            model = load_model(raw["energy_model"])
+        except InputError as exc:
+            raise ConfigError(f"--energy-model: {exc}") from None
     _require(0 < raw["energy_alpha"] < 1, "--energy-alpha must be between 0 and 1, e.g. 0.01")
     try:
         intensity = resolve_intensity(
@@ -251,156 +268,7 @@ def _validate(raw: dict[str, Any]) -> Settings:
         **{option.field: raw[option.dest] for option in OPTIONS if option.field},
         meter_options=MeterOptions(
             powercap_root=raw["energy_powercap_root"] or "/sys/class/powercap",
-            core_watts=raw["energy_core_watts"],
+            core_watts=raw["energy_core_watts"], model=model,
         ),
         intensity=intensity,
-    )
-
-
-# -- markers -----------------------------------------------------------------------------
-
-MARKERS = (
-    "energy(rounds=N, warmup=N, max_time=SECONDS, max_regression=PERCENT): per-test "
-    "measurement settings; rounds=1 runs the test once, without warmup or calibration",
-    "energy_budget(joules=J, co2_g=G): fail the test when the median attributable energy "
-    "per call is over budget (with --energy)",
-    "energy_ratio(candidate=LABEL, at_most=R, at_least=R): after energy.versus, fail when the "
-    "candidate's median energy ratio to the reference is outside the bounds (with --energy)",
-)
-
-
-@dataclass(frozen=True)
-class TestSettings:
-    """Per-test overrides from ``@pytest.mark.energy``."""
-
-    rounds: int | None = None
-    warmup: int | None = None
-    max_time_s: float | None = None
-    #: Fraction (the marker takes percent).
-    max_regression: float | None = None
-
-
-@dataclass(frozen=True)
-class Budget:
-    """``@pytest.mark.energy_budget``: joules and/or grams of CO2e per call."""
-
-    joules: float | None = None
-    co2_g: float | None = None
-
-
-def _number(
-    marker: str, key: str, value: Any, *, whole: bool = False, zero_ok: bool = False,
-    most: float | None = None,
-) -> Any:
-    kind = "a whole number" if whole else "a number"
-    if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
-        raise ConfigError(f"{marker}({key}={value!r}): {key} must be {kind}")
-    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
-        bound = ">= 0" if zero_ok else "> 0"
-        raise ConfigError(f"{marker}({key}={value!r}): {key} must be {bound}")
-    if most is not None and value > most:
-        raise ConfigError(f"{marker}({key}={value!r}): {key} must be at most {most:g}")
-    return value
-
-
-def _check_kwargs(marker: str, args: tuple, kwargs: dict, allowed: tuple[str, ...]) -> None:
-    if args:
-        raise ConfigError(f"{marker}: takes keyword arguments only ({', '.join(allowed)}), got {args!r}")
-    unknown = sorted(set(kwargs) - set(allowed))
-    if unknown:
-        raise ConfigError(f"{marker}: unknown argument {unknown[0]!r}; allowed: {', '.join(allowed)}")
-
-
-def parse_energy_marker(args: tuple, kwargs: dict) -> TestSettings:
-    """Validate ``energy(...)`` marker arguments."""
-    _check_kwargs("energy", args, kwargs, ("rounds", "warmup", "max_time", "max_regression"))
-    for key, value in kwargs.items():
-        if value is None:
-            raise ConfigError(f"energy({key}=None): leave {key} out to use the session's setting")
-    rounds = kwargs.get("rounds")
-    warmup = kwargs.get("warmup")
-    max_time = kwargs.get("max_time")
-    max_regression = kwargs.get("max_regression")
-    return TestSettings(
-        rounds=None if rounds is None else _number("energy", "rounds", rounds, whole=True),
-        warmup=None if warmup is None else _number("energy", "warmup", warmup, whole=True, zero_ok=True),
-        max_time_s=None if max_time is None else _number("energy", "max_time", max_time, most=MAX_SECONDS),
-        max_regression=None if max_regression is None
-        else _number("energy", "max_regression", max_regression) / 100,
-    )
-
-
-def parse_budget_marker(args: tuple, kwargs: dict) -> Budget:
-    """Validate ``energy_budget(...)`` marker arguments."""
-    _check_kwargs("energy_budget", args, kwargs, ("joules", "co2_g"))
-    if not kwargs:
-        raise ConfigError("energy_budget: give joules=J and/or co2_g=G")
-    return Budget(**{key: _number("energy_budget", key, value) for key, value in kwargs.items()})
-
-
-@dataclass(frozen=True)
-class RatioRule:
-    """``@pytest.mark.energy_ratio``: bounds on a candidate's energy ratio to the reference."""
-
-    candidate: str
-    at_most: float | None = None
-    at_least: float | None = None
-
-
-def parse_ratio_marker(args: tuple, kwargs: dict) -> RatioRule:
-    """Validate ``energy_ratio(...)`` marker arguments."""
-    _check_kwargs("energy_ratio", args, kwargs, ("candidate", "at_most", "at_least"))
-    candidate = kwargs.get("candidate")
-    if not isinstance(candidate, str) or not candidate:
-        raise ConfigError("energy_ratio: candidate='LABEL' (a label given to energy.versus) is required")
-    bounds = {key: kwargs[key] for key in ("at_most", "at_least") if key in kwargs}
-    if not bounds:
-        raise ConfigError("energy_ratio: give at_most=R and/or at_least=R")
-    rule = RatioRule(candidate, **{key: _number("energy_ratio", key, v) for key, v in bounds.items()})
-    if rule.at_most is not None and rule.at_least is not None and rule.at_least > rule.at_most:
-        raise ConfigError(
-            f"energy_ratio(at_most={rule.at_most:g}, at_least={rule.at_least:g}): no ratio can pass; "
-            "at_least must not exceed at_most"
-        )
-    return rule
-
-
-@dataclass(frozen=True)
-class Marks:
-    """A test's validated energy markers."""
-
-    test: TestSettings = TestSettings()
-    budget: Budget | None = None
-    ratio: RatioRule | None = None
-    #: An ``energy`` or ``energy_budget`` mark asks for repeated rounds (tier 2).
-    repeat: bool = False
-
-
-def merge_marks(marks: list[Any]) -> tuple[tuple, dict]:
-    """One marker's arguments from its marks, closest first: keyword by keyword, the
-    closest mark that sets a keyword wins (positional arguments: the closest that has any)."""
-    kwargs: dict[str, Any] = {}
-    for mark in marks:
-        for key, value in mark.kwargs.items():
-            kwargs.setdefault(key, value)
-    args = next((mark.args for mark in marks if mark.args), ())
-    return args, kwargs
-
-
-_PARSERS: dict[str, Callable[[tuple, dict], Any]] = {
-    "energy": parse_energy_marker, "energy_budget": parse_budget_marker, "energy_ratio": parse_ratio_marker,
-}
-MARKER_NAMES = tuple(_PARSERS)
-
-
-def parse_marks(marks: dict[str, list[Any]]) -> Marks:
-    """Validate every mark (objects with ``args`` and ``kwargs``, by marker name, closest
-    first), then merge each marker's marks keyword by keyword."""
-    for name, found in marks.items():
-        for mark in found:
-            _PARSERS[name](mark.args, mark.kwargs)
-    merged = {name: _PARSERS[name](*merge_marks(found)) for name, found in marks.items() if found}
-    return Marks(
-        test=merged.get("energy", TestSettings()), budget=merged.get("energy_budget"),
-        ratio=merged.get("energy_ratio"), repeat="energy" in merged or "energy_budget" in merged,
     )

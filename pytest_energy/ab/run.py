@@ -30,7 +30,7 @@ from ..runs import AbRecord, Revision, RunRecord
 from ..store.documents import load_results
 from ..store.files import markdown_outputs, unwritable_output, write_json_atomic, write_markdown
 from .turns import ARRIVE, COLLECTED, SIDES, SOURCE_ENV, Coordinator, Turns, TurnsError
-from .verdicts import paired_verdicts
+from .verdicts import exact_verdicts, paired_verdicts
 
 #: Rounds per test unless the pytest args say otherwise: enough pairs for the signed-rank test.
 AB_ROUNDS = 20
@@ -253,6 +253,27 @@ def run_sides(
     return turns, results
 
 
+def run_each(workspace: Workspace, sides: list[Side], pytest_args: list[str]) -> dict[str, str]:
+    """A deterministic meter: each side once, one after the other (no turns needed: the
+    machine's load does not move its figures); returns each side's results file."""
+    results = {side.name: os.path.join(workspace.root, f"{side.name}.json") for side in sides}
+    for side in sides:
+        progress(f"{side.describe()}: one run under the simulator")
+        log = os.path.join(workspace.root, f"{side.name}.log")
+        command = [side.python, "-m", "pytest", "--energy", f"--energy-json={results[side.name]}",
+                   "-p", "no:randomly", *pytest_args]
+        status = workspace.start(command, side.cwd, side.env, log).wait()
+        if status not in RESULTS_EXIT:
+            raise InputError(f"pytest for {side.name} stopped with exit status {status}: {last_line(log)}")
+    return results
+
+
+def is_simulated(pytest_args: list[str]) -> bool:
+    """Whether the pytest args pick the deterministic meter (``--energy-meter=simulated``)."""
+    pairs = zip(pytest_args, [*pytest_args[1:], ""], strict=True)
+    return any(a == "--energy-meter=simulated" or (a, b) == ("--energy-meter", "simulated") for a, b in pairs)
+
+
 class Announcer:
     """Progress lines as the processes report in: which side, which test, how many left."""
 
@@ -296,7 +317,10 @@ def ab(args: argparse.Namespace, pytest_args: list[str]) -> int:
         if args.prepare:
             for side in sides:
                 prepare(workspace, side, args.prepare)
-        turns, paths = run_sides(workspace, sides, pytest_args)
+        if is_simulated(pytest_args):
+            turns, paths = Turns(), run_each(workspace, sides, pytest_args)
+        else:
+            turns, paths = run_sides(workspace, sides, pytest_args)
         files = {name: load_results(path) for name, path in paths.items()}
     except TurnsError as exc:
         raise InputError(str(exc)) from None
@@ -336,13 +360,15 @@ def _report(
     if base.meter_label != head.meter_label:
         raise InputError(f"base was measured with {base.meter_label} and head with {head.meter_label}; "
                          "give both the same --energy-meter")
-    rule = Rule(max_regression=args.max_regression / 100, alpha=args.alpha)
-    verdicts = paired_verdicts(base.tests, head.tests, rule)
+    rule = Rule(max_regression=args.max_regression / 100, alpha=args.alpha, tolerance=args.tolerance / 100)
+    judge = exact_verdicts if is_simulated(pytest_args) else paired_verdicts
+    verdicts = judge(base.tests, head.tests, rule)
     record = AbRecord(
         base=sides[0].revision, head=sides[1].revision, meter=head.meter_label,
         comparisons=verdicts.comparisons, pairs=verdicts.pairs, new=verdicts.new, removed=verdicts.removed,
         machine=head.machine,
         settings={**head.settings, "max_regression": rule.max_regression, "alpha": rule.alpha,
+                  "tolerance": rule.tolerance,
                   "prepare": args.prepare, "pytest_args": pytest_args},
         turns=[list(entry) for entry in turns.log],
     )

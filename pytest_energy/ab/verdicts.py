@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..judge.rules import NEW, REMOVED, Comparison, Rule, judge_pairs
+from ..judge.rules import MISSING, NEW, REMOVED, Comparison, Rule, judge_against, judge_pairs
 from ..results import TestResult
 
 #: Label of the verdict over all shared tests: the sum of their rounds.
@@ -49,6 +49,20 @@ def paired_verdicts(base: list[TestResult], head: list[TestResult], rule: Rule) 
     comparisons += [Comparison(r.nodeid, NEW, r.meter, current_median=r.joules) for r in new]
     comparisons += [Comparison(r.nodeid, REMOVED, r.meter, baseline_median=r.joules) for r in removed]
     return AbResult(comparisons, pairs, new, removed)
+
+
+def exact_verdicts(base: list[TestResult], head: list[TestResult], rule: Rule) -> AbResult:
+    """Deterministic meters (simulated): each side ran once; every shared test and file is
+    judged exactly, the base as the one stored run (no rounds, no pairing needed)."""
+    by_id = {r.nodeid: r for r in base}
+    head_ids = {r.nodeid for r in head}
+    comparisons = [c for c in judge_against(base, head, rule) if c.verdict != MISSING]
+    comparisons += [Comparison(r.nodeid, REMOVED, r.meter, baseline_median=r.joules, exact=True)
+                    for r in base if r.nodeid not in head_ids]
+    return AbResult(
+        comparisons, [(by_id[r.nodeid], r) for r in head if r.nodeid in by_id],
+        [r for r in head if r.nodeid not in by_id], [r for r in base if r.nodeid not in head_ids],
+    )
 
 
 def _summed(group: list[tuple[TestResult, TestResult]]) -> tuple[list[float], list[float]]:

@@ -8,6 +8,8 @@
   (:mod:`pytest_energy.ab`); exit status 1 on regressions.
 - ``pytest-energy report [RESULTS.json] [--baseline FILE] [--ab AB.json] -o energy.html``:
   the HTML report (:mod:`.report`).
+- ``pytest-energy calibrate -o model.json``: the simulated meter's model fitted to RAPL
+  (:mod:`.calibrate`).
 - ``pytest-energy doctor``: what this machine can measure and how to fix what it cannot;
   exit status 0 when a real meter is usable, 1 otherwise (:mod:`.doctor`).
 
@@ -30,6 +32,9 @@ def _verdict_options(command: argparse.ArgumentParser) -> None:
                          metavar="PERCENT", help="increase that counts as a regression (default 10)")
     command.add_argument("--alpha", type=float, default=default("energy_alpha"),
                          help="significance level (default 0.01)")
+    command.add_argument("--tolerance", type=float, default=default("energy_tolerance") * 100,
+                         metavar="PERCENT",
+                         help="simulated meter: change that counts as a regression (default 1)")
     command.add_argument("--markdown", metavar="PATH",
                          help="also write a pull-request summary here (and to $GITHUB_STEP_SUMMARY)")
 
@@ -71,6 +76,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     report_cmd.add_argument("--ab", metavar="AB.json", help="a file written by pytest-energy ab --json")
     report_cmd.add_argument("-o", "--output", metavar="PATH", default="energy.html",
                             help="where to write the report (default energy.html)")
+    calibrate_cmd = commands.add_parser(
+        "calibrate", help="fit the simulated meter's model to RAPL on this machine (writes a model file)",
+    )
+    calibrate_cmd.add_argument("-o", "--output", metavar="PATH", default="energy-model.json",
+                               help="where to write the model (default energy-model.json)")
+    calibrate_cmd.add_argument("--powercap-root", metavar="DIR", default="/sys/class/powercap",
+                               help="where powercap is mounted")
+    calibrate_cmd.add_argument("--rounds", type=int, default=5, help="RAPL rounds per workload (default 5)")
+    calibrate_cmd.add_argument("--samples", metavar="FILE", help="fit these (counts, joules) pairs instead")
+    calibrate_cmd.add_argument("--save-samples", metavar="FILE", help="also write the measured pairs here")
     doctor_cmd = commands.add_parser(
         "doctor", help="what this machine can measure, and how to fix what it cannot",
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..judge.rules import REGRESSION, Rule, judge_run
+from ..judge.rules import REGRESSION, Rule, judge_against
 from ..report.text import comparison_table, markdown_summary, regression_line, verdict_counts
-from ..results import StoredRun, StoredTotal, file_totals, machine_differences
+from ..results import machine_differences
 from ..runs import RunRecord
 from ..store.documents import load_results
 from ..store.files import markdown_outputs, write_markdown
@@ -27,13 +27,8 @@ def run(args: argparse.Namespace) -> int:
     if base.meter_label != head.meter_label:
         notes.append(f"meters differ ({base.meter_label} -> {head.meter_label}): "
                      "tests are compared only with the same meter")
-    history = {r.nodeid: [StoredRun.from_result(r)] for r in base.tests}
-    files = {
-        path: [StoredTotal(base.tests[0].meter, joules, digest)]
-        for path, (joules, digest) in file_totals(base.tests).items()
-    }
-    rule = Rule(max_regression=args.max_regression / 100, alpha=args.alpha)
-    comparisons = judge_run(head.tests, history, files, rule)
+    rule = Rule(max_regression=args.max_regression / 100, alpha=args.alpha, tolerance=args.tolerance / 100)
+    comparisons = judge_against(base.tests, head.tests, rule)
     for note in notes:
         print(f"energy warning: {note}")
     print(comparison_table(comparisons))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from ..markers import Budget, RatioRule
 from ..measurement.candidates import VersusResult
 from ..measurement.carbon import Intensity
 from ..results import BudgetCheck, TestResult
-from ..settings import Budget, RatioRule
 
 
 def judge_budget(result: TestResult, budget: Budget, intensity: Intensity) -> BudgetCheck:

@@ -68,7 +68,8 @@ class Gate:
         """Verdicts for this run's results against the baseline (none without one)."""
         if not self.settings.compare or self.baseline is None:
             return []
-        rule = Rule(max_regression=self.settings.max_regression, alpha=self.settings.alpha)
+        settings = self.settings
+        rule = Rule(settings.max_regression, settings.alpha, settings.tolerance)
         self.comparisons = judge_run(results, self.baseline.tests, self.baseline.files, rule)
         return self.comparisons
 

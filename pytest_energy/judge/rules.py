@@ -37,11 +37,16 @@ MIN_HISTORY_FOR_SPREAD = 3
 #: With less history, a single value must change by more than this (1.0: twice) to count.
 SINGLE_VALUE_MARGIN = 1.0
 
+#: Deterministic meters: their figure still moves a little with the process around the test
+#: (a file added beside the tests, the checkout's path: glibc's heap, hence malloc's work,
+#: differs), by up to ~5,000 instructions, 3e-5 J in the default model. A change smaller
+#: than this is never a regression nor an improvement, whatever its percentage.
+EXACT_NOISE_J = 1e-4
+
 #: Fewer paired rounds than this (a test not repeatable on one side) give no verdict.
 MIN_PAIRS = 3
 #: Criterion 3 allows the measured change this many standard errors (from the CI) of slack.
 UNCERTAINTY_SE = 1.5
-
 
 
 class Verdict(str, Enum):
@@ -69,6 +74,8 @@ class Rule:
     #: Relative change that matters, e.g. 0.10 for 10%.
     max_regression: float = 0.10
     alpha: float = 0.01
+    #: Deterministic meters: the relative change that counts (no noise to test against).
+    tolerance: float = 0.01
 
     def for_test(self, max_regression: float | None) -> Rule:
         """This rule with a test's own ``energy(max_regression=...)``, when it has one."""
@@ -94,6 +101,11 @@ class Comparison:
     max_regression: float | None = None
     #: Paired rounds behind a base/head verdict (``pytest-energy ab``).
     pairs: int | None = None
+    #: True for a deterministic meter's exact comparison (one value each side, no noise test).
+    exact: bool = False
+    #: Deterministic meters: relative change of each kind of count (instructions, memory
+    #: accesses, last-level misses), to say what moved.
+    counts_change: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON."""
@@ -226,11 +238,52 @@ def judge_value(
     )
 
 
+def counts_change(
+    base: dict[str, int] | None, current: dict[str, int] | None,
+) -> dict[str, float] | None:
+    """Relative change of instructions, memory accesses and last-level misses (RAM)."""
+    if not base or not current:
+        return None
+    kinds = {"instructions": ("ir",), "memory accesses": ("dr", "dw"),
+             "RAM accesses": ("ilmr", "dlmr", "dlmw")}
+    change = {}
+    for kind, names in kinds.items():
+        before, after = sum(base.get(n, 0) for n in names), sum(current.get(n, 0) for n in names)
+        if before > 0:
+            change[kind] = after / before - 1
+    return change
+
+
+def judge_exact(
+    key: str, current: float, stored: float | None, limit: float, meter: str = "",
+    base_counts: dict[str, int] | None = None, counts: dict[str, int] | None = None,
+) -> Comparison:
+    """Verdict for a deterministic meter's figure against one stored figure: a change
+    beyond ``limit`` (and beyond :data:`EXACT_NOISE_J`) is a regression or an improvement;
+    no statistics, since the same code gives the same figure."""
+    if stored is None:
+        return Comparison(key, NEW, meter, current_median=current, exact=True)
+    moved = counts_change(base_counts, counts)
+    if stored <= 0:
+        return Comparison(key, INCONCLUSIVE, meter, stored, current, exact=True, counts_change=moved)
+    change = current / stored - 1
+    beyond_noise = abs(current - stored) > EXACT_NOISE_J
+    verdict = (REGRESSION if change > limit and beyond_noise else
+               IMPROVEMENT if change < -limit and beyond_noise else UNCHANGED)
+    return Comparison(key, verdict, meter, stored, current, change, max_regression=limit, exact=True,
+                      counts_change=moved)
+
+
 def judge_result(result: TestResult, runs: list[StoredRun], rule: Rule) -> Comparison:
     """A test against its stored runs: rounds against stored rounds (tier 2), else its
     real call against the stored real calls (tier 1)."""
+    runs = [run for run in runs if (run.meter, run.model) == (result.meter, result.model)]  # like with like
+    if result.model and result.call is not None:  # deterministic: the last stored run is enough
+        last = runs[-1] if runs else None
+        limit = result.max_regression if result.max_regression is not None else rule.tolerance
+        return judge_exact(result.nodeid, result.call.joules, last.call_joules if last else None, limit,
+                           result.meter, last.counts if last else None, result.counts)
     rule = rule.for_test(result.max_regression)
-    runs = [run for run in runs if run.meter == result.meter]  # never against another meter
     repeated = [run.joules for run in runs if run.tier == 2]
     if result.measurement is not None and repeated:
         return judge_samples(result.nodeid, result.samples, repeated, rule, result.meter)
@@ -241,6 +294,16 @@ def judge_result(result: TestResult, runs: list[StoredRun], rule: Rule) -> Compa
     return judge_value(result.nodeid, result.call.joules, calls, rule, result.meter, below)
 
 
+def judge_against(base: list[TestResult], head: list[TestResult], rule: Rule) -> list[Comparison]:
+    """Verdicts of one run's results against another's, the base taken as one stored run."""
+    history = {r.nodeid: [StoredRun.from_result(r)] for r in base}
+    files = {
+        path: [StoredTotal(base[0].meter, joules, digest, model=base[0].model)]
+        for path, (joules, digest) in file_totals(base).items()
+    }
+    return judge_run(head, history, files, rule)
+
+
 def judge_run(
     results: list[TestResult], history: dict[str, list[StoredRun]],
     file_history: dict[str, list[StoredTotal]], rule: Rule,
@@ -249,11 +312,17 @@ def judge_run(
     calls), plus ``missing`` for stored tests not measured. ``history`` and
     ``file_history`` hold the stored runs by key."""
     comparisons = [judge_result(result, history.get(result.nodeid, []), rule) for result in results]
-    meter = results[0].meter if results else ""
+    meter, model = (results[0].meter, results[0].model) if results else ("", "")
     for path, (joules, tests) in sorted(file_totals(results).items()):
-        same = (tests, meter)
-        stored = [run.joules for run in file_history.get(path, []) if (run.tests, run.meter) == same]
-        comparisons.append(judge_value(f"{path} (file total)", joules, stored, rule, meter))
+        same = (tests, meter, model)
+        stored = [run.joules for run in file_history.get(path, [])
+                  if (run.tests, run.meter, run.model) == same]
+        key = f"{path} (file total)"
+        if model:
+            last = stored[-1] if stored else None
+            comparisons.append(judge_exact(key, joules, last, rule.tolerance, meter))
+        else:
+            comparisons.append(judge_value(key, joules, stored, rule, meter))
     measured = {r.nodeid for r in results}
     for nodeid, runs in sorted(history.items()):
         values = [x for run in runs for x in run.joules]

@@ -99,9 +99,9 @@ class Engine:
         if seconds <= 0 or all(m.is_estimate for m in self.meters.meters):
             return 0.0
         with self.lock():
-            start, t0 = self._timed_read()
+            start, t0 = self._open()
             self.clock.sleep(seconds)
-            end, t1 = self._timed_read()
+            end, t1 = self._close()
         self.idle_watts = self.meters.joules_between(start, end, real_only=True) / (t1 - t0)
         return self.idle_watts
 
@@ -109,8 +109,8 @@ class Engine:
         """Median joules of empty windows (idle subtracted): what reading itself costs."""
         costs = []
         for _ in range(READ_COST_SAMPLES):
-            start, t0 = self._timed_read()
-            end, t1 = self._timed_read()
+            start, t0 = self._open()
+            end, t1 = self._close()
             costs.append(max(0.0, self.meters.joules_between(start, end) - self.idle_watts * (t1 - t0)))
         self.read_cost_j = statistics.median(costs)
         return self.read_cost_j
@@ -124,19 +124,30 @@ class Engine:
         reading = self.meters.read()
         return reading, (before + self.clock.perf_counter()) / 2
 
+    def _open(self) -> tuple[Reading, float]:
+        """The opening reading of a window; counting meters count from here."""
+        reading = self._timed_read()
+        self.meters.begin()
+        return reading
+
+    def _close(self) -> tuple[Reading, float]:
+        """The closing reading of a window, after counting meters stopped."""
+        self.meters.end()
+        return self._timed_read()
+
     # -- tier 1 ----------------------------------------------------------------------------
     def start_window(self) -> tuple[Reading, float]:
         """The opening reading of a tier-1 window."""
-        return self._timed_read()
+        return self._open()
 
     def end_window(self, start: tuple[Reading, float], seconds: float) -> CallWindow:
         """Close a window opened by :meth:`start_window` around a call of ``seconds``."""
-        end, read_end = self._timed_read()
+        end, read_end = self._close()
         gross = self.meters.joules_between(start[0], end)
         window_s = read_end - start[1]
         return CallWindow(
             joules=self._net(gross, window_s), gross_joules=gross, seconds=seconds, window_s=window_s,
-            below_resolution=window_s < self.meters.resolution_s,
+            below_resolution=window_s < self.meters.resolution_s, counts=self.meters.window_counts(),
         )
 
     # -- tier 2 ----------------------------------------------------------------------------
@@ -232,10 +243,12 @@ class Engine:
         clock = self.clock
         t_open = clock.perf_counter()
         source.open(count)
+        counting = False
         try:
             started = clock.time()
             if read:
-                start, read_start = self._timed_read()
+                start, read_start = self._open()
+                counting = True
             call, now = source.call, clock.perf_counter
             made = 0
             t0 = now()
@@ -246,8 +259,11 @@ class Engine:
                     break
             seconds = now() - t0
             if read:
-                end, read_end = self._timed_read()
+                counting = False
+                end, read_end = self._close()
         finally:
+            if counting:  # a call raised inside the window: counting meters stop all the same
+                self.meters.end()
             source.close()
         cost = clock.perf_counter() - t_open - seconds
         if not read:

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..settings import MARKER_NAMES, MARKERS, OPTIONS, ConfigError, parse_marks, read_settings
+from ..markers import MARKER_NAMES, MARKERS, parse_marks
+from ..settings import OPTIONS, ConfigError, read_settings
 from .keys import ALL_PLUGINS, MARKS_KEY, MEASURING, SETTINGS_KEY, STATE_KEY
 
 if TYPE_CHECKING:
@@ -45,6 +46,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(option.dest, option.help, type="string", default="")
     group.addoption(LOCKSTEP_FLAG, default=None, metavar="SIDE@SOCKET",
                     help="internal: take turns with another revision's run (set by pytest-energy ab)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """With the simulated meter, pytest runs again under valgrind before anything else."""
+    if "simulated" not in str(config.getoption("energy_meter") or config.getini("energy_meter")):
+        return
+    try:
+        enabled = read_settings(config.getoption, config.getini).enabled
+    except ConfigError:
+        return  # pytest_configure says what is wrong
+    if enabled:
+        from .simulate import reexec_under_simulator
+
+        reexec_under_simulator(config)
 
 
 def pytest_configure(config: pytest.Config) -> None:

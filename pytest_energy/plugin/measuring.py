@@ -22,10 +22,11 @@ from typing import Any
 import pytest
 
 from ..judge.budgets import check_ratio, judge_budget
+from ..markers import Marks
 from ..measurement.engine import Engine
 from ..measurement.meters import MeterSet, Selection
 from ..results import CUT, NOT_REPEATABLE, REPEATED, CallWindow, Measurement, TestResult
-from ..settings import Marks, ProtocolSettings, Settings
+from ..settings import ProtocolSettings, Settings
 from .compat import quiet_reports, recorded_failure, teardown_item
 from .fixture import MEASUREMENTS_KEY, VERSUS_KEY
 from .keys import MARKS_KEY
@@ -86,7 +87,12 @@ class MeasuringPlugin:
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         state = self.state
         lines = [f"energy: meters {state.meters.describe()}"]
-        if state.meters.is_estimate:
+        if state.meters.deterministic:
+            lines[0] += " -- modelled figures, labelled 'simulated', not measurements"
+            lines.append("energy: simulated counts the CPU's instructions and cache misses of each test's "
+                         "call, the same on every run; it cannot see sleeping, I/O, GPU work, the speed-up "
+                         "of threads, hardware prefetch or subprocesses")
+        elif state.meters.is_estimate:
             lines[0] += " -- modelled figures, labelled 'estimate', not measurements"
         lines += [f"energy: {name} unavailable: {why}" for name, why in state.selection.unavailable.items()]
         if config.option.collectonly:
@@ -97,7 +103,12 @@ class MeasuringPlugin:
                 if self.settings.idle_time_s > 0 else "energy: idle power not measured (--energy-idle-time=0)"
             )
         repeat = "every test" if self.settings.repeat else "tests with energy markers or the energy fixture"
-        lines.append(f"energy: every test's real call measured; repeated in rounds: {repeat}")
+        if state.meters.deterministic:
+            ignored = (" (--energy-repeat and energy(rounds=...) are not needed: ignored)"
+                       if self.settings.repeat else "")
+            lines.append(f"energy: every test's real call counted once{ignored}")
+        else:
+            lines.append(f"energy: every test's real call measured; repeated in rounds: {repeat}")
         lines.append(f"energy: carbon intensity {self.settings.intensity.describe()}")
         return lines
 
@@ -116,9 +127,12 @@ class MeasuringPlugin:
 
     # -- one test ------------------------------------------------------------------------
     def protocol_for(self, item: pytest.Item) -> ProtocolSettings:
-        """The session's protocol with the test's ``energy`` marker applied."""
+        """The session's protocol with the test's ``energy`` marker applied (one call, no
+        warmup, with a deterministic meter: a second call would give the same figure)."""
         test = item.stash.get(MARKS_KEY, NO_MARKS).test
         s = self.settings
+        if self.state.meters.deterministic:
+            return ProtocolSettings(rounds=1, warmup=0, min_round_s=0.0, max_time_s=s.max_time_s)
         return ProtocolSettings(
             rounds=test.rounds or s.rounds,
             warmup=s.warmup if test.warmup is None else test.warmup,
@@ -127,6 +141,8 @@ class MeasuringPlugin:
         )
 
     def _wants_repeat(self, item: pytest.Item) -> bool:
+        if self.state.meters.deterministic:
+            return False  # the real call's counts are the figure
         asked = self.settings.repeat or item.stash.get(MARKS_KEY, NO_MARKS).repeat
         return asked and self.protocol_for(item).rounds > 1
 
@@ -175,6 +191,7 @@ class MeasuringPlugin:
             idle_watts=self.engine.idle_watts, call=call, measurement=measurement,
             repeat=None if measurement is None else REPEATED,
             max_regression=marks.test.max_regression, worker=self.worker, shared=self.shared,
+            model=self.state.meters.model_id,
         )
         result.co2_g = self.settings.intensity.co2_g(result.joules)
         return result

@@ -11,7 +11,7 @@ import pytest
 
 from ..judge.gate import Gate
 from ..measurement.engine import Engine
-from ..measurement.meters import MeterSet, select_meters
+from ..measurement.meters import MeterSet, MeterUnavailable, select_meters
 from ..settings import Settings
 from ..store import baseline as store
 from ..store.files import unwritable_output
@@ -22,7 +22,10 @@ from .measuring import MeasuringPlugin, RunState
 def start(config: pytest.Config, settings: Settings, lockstep: str | None) -> None:
     """Open the meters and register the plugins ``--energy`` needs."""
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
-    selection = select_meters(settings.meter_spec, settings.meter_options)
+    try:
+        selection = select_meters(settings.meter_spec, settings.meter_options)
+    except MeterUnavailable as exc:  # only a meter that never falls back (simulated) raises
+        raise pytest.UsageError(f"--energy-meter={settings.meter_spec}: {exc}") from None
     meters = MeterSet(selection.meters)
     state = RunState(settings, selection, meters, Engine(meters, lock=_window_lock(workerinput)))
     config.stash[STATE_KEY] = state

@@ -30,6 +30,15 @@ VERDICT_COLORS = {
     Verdict.REMOVED: "#6a1b9a",
 }
 BASE_COLOR, HEAD_COLOR = "#9e9e9e", "#1565c0"
+#: The banner for each kind of modelled figure.
+MODELLED = {
+    "estimate": "Figures labelled <b>estimate</b> are modelled from CPU time and memory (no energy counter "
+                "on this machine), not measured.",
+    "simulated": "Figures labelled <b>simulated</b> are modelled from a CPU simulator's counts of "
+                 "instructions and cache misses (valgrind's callgrind), the same on every run, not measured. "
+                 "They cannot see sleeping, I/O, GPU work, the speed-up of threads, hardware prefetch or "
+                 "subprocesses.",
+}
 
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:12px;color:#212121}
@@ -120,9 +129,8 @@ def header_section(run: RunRecord | None, ab: AbRecord | None) -> str:
         facts.append(("idle power subtracted", si(run.idle_watts, "W")))
     facts += [(f"fault {i + 1}", fault) for i, fault in enumerate(run.faults if run is not None else [])]
     body = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts)
-    estimate = "estimate" in str(meters)
-    banner = ('<p class="estimate">Figures labelled <b>estimate</b> are modelled from CPU time and memory '
-              "(no energy counter on this machine), not measured.</p>" if estimate else "")
+    banner = "".join(f'<p class="estimate">{text}</p>' for label, text in MODELLED.items()
+                     if label in str(meters))
     return f'<dl class="facts">{body}</dl>{banner}'
 
 

@@ -189,7 +189,7 @@ def save(
             earlier = existing.runs(result.nodeid) if keep else []
             tests[result.nodeid] = [*earlier, StoredRun.from_result(result, commit, when)][-history:]
         for file_path, (joules, digest) in file_totals(results).items():
-            total = StoredTotal(results[0].meter, joules, digest, commit, when)
+            total = StoredTotal(results[0].meter, joules, digest, commit, when, results[0].model)
             files[file_path] = ((existing.file_runs(file_path) if keep else []) + [total])[-history:]
         stored_meters = sorted({run.meter for runs in tests.values() for run in runs})
         machine = {**machine, "meters": ", ".join(stored_meters)}

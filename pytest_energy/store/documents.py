@@ -50,3 +50,4 @@ def load_ab(path: str) -> AbRecord:
         return AbRecord.from_dict(data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InputError(f"{path}: a test entry is malformed ({type(exc).__name__}: {exc})") from None
+

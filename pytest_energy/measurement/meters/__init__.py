@@ -10,11 +10,15 @@ import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..simulator.model import ModelCoefficients
 
 Reading = dict[str, float]
 """Cumulative joules per domain name, e.g. ``{"package-0": 1234.5}``."""
 
-METER_NAMES = ("rapl", "nvml", "estimate")
+METER_NAMES = ("rapl", "nvml", "estimate", "simulated")
 
 
 class MeterUnavailable(Exception):
@@ -31,10 +35,22 @@ class Meter(ABC):
     min_window_s: float = 0.1
     #: Shortest window whose figure means anything alone (the counter's update period).
     resolution_s: float = 0.001
+    #: True when the same code always gives the same figure (the simulated meter).
+    deterministic: bool = False
 
     @abstractmethod
     def read(self) -> Reading:
         """Cumulative joules per domain, now."""
+
+    def begin(self) -> None:  # noqa: B027 - sampled meters count all the time
+        """A window opens (right after its opening reading): a counting meter starts."""
+
+    def end(self) -> None:  # noqa: B027
+        """The window closes (right before its closing reading): a counting meter stops."""
+
+    def window_counts(self) -> dict[str, int] | None:
+        """The raw counts behind the last window, for meters that count events."""
+        return None
 
     def describe(self) -> str:
         """One short phrase for the header, e.g. ``rapl (package-0, dram-0)``."""
@@ -55,9 +71,11 @@ class MeterOptions:
     powercap_root: str = "/sys/class/powercap"
     #: Overrides the estimate's per-core watts.
     core_watts: float | None = None
+    #: The simulated meter's model (None: its default model).
+    model: ModelCoefficients | None = None
 
 
-_MODULES = {"rapl": "rapl", "nvml": "nvml", "estimate": "estimate"}
+_MODULES = {"rapl": "rapl", "nvml": "nvml", "estimate": "estimate", "simulated": "simulated"}
 
 
 def open_meter(name: str, options: MeterOptions) -> Meter:
@@ -80,6 +98,8 @@ def parse_meter_spec(spec: str) -> tuple[str, ...]:
                 f"--energy-meter: unknown meter {name!r}; choose auto or a comma list of "
                 + ", ".join(METER_NAMES)
             )
+    if "simulated" in names and len(names) > 1:
+        raise ValueError("--energy-meter: simulated counts alone; give --energy-meter=simulated by itself")
     if "rapl" in names and "estimate" in names:
         raise ValueError(
             "--energy-meter: rapl and estimate both cover the CPU and would count it twice; pick one"
@@ -104,6 +124,8 @@ def select_meters(spec: str, options: MeterOptions) -> Selection:
     back to the estimate too, with the reason kept for the header and a warning.
     """
     names = parse_meter_spec(spec)
+    if names == ("simulated",):  # deterministic figures never fall back to sampled ones
+        return Selection(meters=[open_meter("simulated", options)])
     auto = names == ("auto",)
     wanted = ("rapl", "nvml") if auto else names
     selection = Selection(meters=[])
@@ -156,6 +178,31 @@ class MeterSet:
     def resolution_s(self) -> float:
         """The coarsest resolution among the meters."""
         return max(m.resolution_s for m in self.meters)
+
+    @property
+    def deterministic(self) -> bool:
+        """True when every meter gives the same figure for the same code."""
+        return all(m.deterministic for m in self.meters)
+
+    @property
+    def model_id(self) -> str:
+        """What the figures of deterministic meters depend on (model, caches); "" otherwise."""
+        return " ".join(getattr(m, "model_id", "") for m in self.meters if m.deterministic)
+
+    def begin(self) -> None:
+        """A window opens: meters that count start counting."""
+        for meter in self.meters:
+            meter.begin()
+
+    def end(self) -> None:
+        """A window closes: meters that count stop."""
+        for meter in self.meters:
+            meter.end()
+
+    def window_counts(self) -> dict[str, int] | None:
+        """The raw counts behind the last window (None without a counting meter)."""
+        counts = [c for m in self.meters if (c := m.window_counts()) is not None]
+        return counts[0] if counts else None
 
     def read(self) -> Reading:
         """One reading of every meter, keys prefixed with the meter name."""
