@@ -80,8 +80,11 @@ SENSITIVE = '''
         """
         return 2 * x
 '''
-REPEAT_SENSITIVE = {"test_writes_tmp_path", "test_consumes_generator", "test_mock_called_once",
-                    "test_module_counter", "test_skips_on_second_call", "TestCaseStyle::test_counts"}
+#: Tests that change their fixtures: repeated with fresh fixtures for every call.
+FIXTURE_CHANGING = {"test_writes_tmp_path", "test_consumes_generator", "test_mock_called_once",
+                    "test_sensitive.doubled"}
+#: Tests that change state outside their fixtures: not repeatable.
+STATE_CHANGING = {"test_module_counter", "test_skips_on_second_call", "TestCaseStyle::test_counts"}
 VERDICTS = ("PASSED", "FAILED", "SKIPPED", "XFAIL", "ERROR")
 
 
@@ -112,7 +115,11 @@ def test_outcomes_are_the_same_with_and_without_energy_and_repeat(pytester):
         assert all(t["call"]["seconds"] > 0 for t in tests.values())
         if extra:
             not_repeatable = {name for name, t in tests.items() if t["repeat"] == "not repeatable"}
-            assert REPEAT_SENSITIVE <= not_repeatable
+            assert not_repeatable == STATE_CHANGING
+            for name in FIXTURE_CHANGING:
+                assert tests[name]["repeat"] == "repeated", tests[name]
+                assert tests[name]["repeat_reason"] == "one call per set of fixtures (the test changes its fixtures)"
+                assert all(r["iterations"] >= 1 for r in tests[name]["rounds"])
             assert all(tests[name]["tier"] == 1 for name in not_repeatable)
             assert tests["test_module_counter"]["repeat_reason"] == "AssertionError: assert 2 == 1"
             assert tests["test_skips_on_second_call"]["repeat_reason"] == "Skipped: second call"
@@ -161,7 +168,9 @@ def test_repetition_on_the_declared_pytest_range(pytester, run_energy):
     tests = by_test(data)
     for name in ("test_sorts", "test_param[1]", "test_param[2]"):
         assert tests[name]["repeat"] == "repeated" and len(tests[name]["rounds"]) == 3, tests[name]
-    assert len(tests) == 5  # the doctest and the tmp_path test have their real call's figure
+    for name in ("test_tmp_path", "test_repetition_on_the_declared_pytest_range.double"):
+        assert tests[name]["repeat"] == "repeated" and len(tests[name]["rounds"]) == 3, tests[name]
+        assert tests[name]["repeat_reason"] == "one call per set of fixtures (the test changes its fixtures)"
 
 
 def test_each_round_gets_fresh_function_fixtures_and_keeps_higher_scopes(pytester, run_energy):

@@ -165,13 +165,15 @@ class Engine:
 
     def run_rounds(
         self, sources: dict[str, Source], settings: ProtocolSettings,
-        call_s: dict[str, float] | None = None,
+        call_s: dict[str, float] | None = None, fresh_each_call: bool = False,
     ) -> tuple[dict[str, Measurement], list[str]]:
         """Measure sources in interleaved rounds (A B A B ...); exceptions propagate.
 
         ``call_s`` gives the seconds of a call already made (a test's real call), which
-        counts as the first warmup call. Returns measurements by label (a label whose
-        rounds did not fit in ``max_time_s`` has none) and the order the rounds ran in.
+        counts as the first warmup call. With ``fresh_each_call`` every call of a round
+        gets its own ``open``/``close`` (a test's fresh fixtures) and its own window, and
+        the round is the sum of its calls' windows. Returns measurements by label (a label
+        whose rounds did not fit in ``max_time_s`` has none) and the order the rounds ran in.
         """
         now = self.clock.perf_counter
         deadline = now() + settings.max_time_s
@@ -204,7 +206,8 @@ class Engine:
                     if not _fits(now(), per_call.get(label), count, round_cost[label], deadline):
                         capped = True
                         break
-                    round_, _, round_cost[label] = self._calls(source, count, deadline, read=True)
+                    calls = self._fresh_calls if fresh_each_call else self._calls
+                    round_, _, round_cost[label] = calls(source, count, deadline, read=True)
                     assert round_ is not None
                     deadline += self._hand_over()
                     per_call[label] = round_.seconds / round_.iterations
@@ -231,6 +234,22 @@ class Engine:
         started = self.clock.perf_counter()
         self.between_rounds()
         return self.clock.perf_counter() - started
+
+    def _fresh_calls(
+        self, source: Source, count: int, deadline: float, *, read: bool,
+    ) -> tuple[Round | None, float, float]:
+        """As :meth:`_calls`, but each call opens and closes its own round (fresh fixtures)
+        and window: the round is the sum of the calls' windows."""
+        parts, cost = [], 0.0
+        while len(parts) < count:
+            part, _, part_cost = self._calls(source, 1, deadline, read=True)
+            assert part is not None
+            parts.append(part)
+            cost += part_cost
+            if self.clock.perf_counter() > deadline:
+                break
+        round_ = _sum_rounds(parts)
+        return round_, round_.seconds, cost
 
     def _calls(
         self, source: Source, count: int, deadline: float, *, read: bool,
@@ -275,6 +294,16 @@ class Engine:
             window_s=window_s, started=started, ended=clock.time(),
         )
         return round_, seconds, cost
+
+
+def _sum_rounds(parts: list[Round]) -> Round:
+    """One round made of several one-call windows: their sums (a quantised counter's
+    steps fall into each window in proportion to its length, so the sum stays unbiased)."""
+    return Round(
+        joules=sum(r.joules for r in parts), gross_joules=sum(r.gross_joules for r in parts),
+        seconds=sum(r.seconds for r in parts), iterations=len(parts),
+        window_s=sum(r.window_s for r in parts), started=parts[0].started, ended=parts[-1].ended,
+    )
 
 
 def _fits(now: float, per_call: float | None, count: int, round_cost: float, deadline: float) -> bool:

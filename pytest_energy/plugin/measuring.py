@@ -30,13 +30,16 @@ from ..settings import ProtocolSettings, Settings
 from .compat import quiet_reports, recorded_failure, teardown_item
 from .fixture import MEASUREMENTS_KEY, VERSUS_KEY
 from .keys import MARKS_KEY
-from .rounds import ItemSource, one_line
+from .rounds import ItemSource, doctest_globals, one_line
 
 #: The marks of a test without energy markers.
 NO_MARKS = Marks()
+#: Why a repeated test's rounds are sums of one-call windows.
+FRESH_EACH_CALL = "one call per set of fixtures (the test changes its fixtures)"
 _RESULTS_KEY = pytest.StashKey[list[TestResult]]()
 _VERSUS_RESULT_KEY = pytest.StashKey[dict[str, Any]]()
 _DEFERRED_TEARDOWN_KEY = pytest.StashKey[BaseException]()
+_GLOBS_KEY = pytest.StashKey["dict[str, Any] | None"]()
 
 
 @dataclass
@@ -152,6 +155,8 @@ class MeasuringPlugin:
             outcome = yield  # the fixture measures, or nothing can
             self._guard(lambda: self._record_fixture(item), item)
         else:
+            if self._wants_repeat(item):
+                item.stash[_GLOBS_KEY] = doctest_globals(item)
             clock = self.engine.clock
             start = self._guard(self.engine.start_window)
             t0 = clock.perf_counter()
@@ -229,22 +234,12 @@ class MeasuringPlugin:
             return
         clock = self.engine.clock
         started = clock.perf_counter()
-        failed: list[Any] = []
         try:
-            with quiet_reports(item, failed):
-                measurements, _ = self.engine.run_rounds(
-                    {"": ItemSource(item, failed)}, protocol,
-                    call_s={"": result.call.seconds if result.call else 0.0},
-                )
-        except BaseException as exc:  # a failing repeat costs the figure, never the outcome
-            with contextlib.suppress(BaseException):
-                teardown_item(item)
-            if isinstance(exc, KeyboardInterrupt):  # the user's, as far as anyone can tell
-                raise
-            result.repeat, result.repeat_reason = NOT_REPEATABLE, one_line(exc)
-            return
+            measurements = self._rounds(item, result, protocol)
         finally:
             self.repeat_spent_s += clock.perf_counter() - started
+        if measurements is None:
+            return
         measurement = measurements.get("")
         if measurement is None:
             reason = budget_note if limited else f"no round fits in max_time {protocol.max_time_s:g} s"
@@ -252,6 +247,38 @@ class MeasuringPlugin:
             return
         result.measurement, result.repeat = measurement, REPEATED
         result.co2_g = self.settings.intensity.co2_g(result.joules)
+
+    def _rounds(
+        self, item: pytest.Item, result: TestResult, protocol: ProtocolSettings,
+    ) -> dict[str, Measurement] | None:
+        """The test's rounds: several calls on one set of fresh fixtures each, and when a
+        round fails (a test that changes its fixtures: a directory made in ``tmp_path``, a
+        generator consumed, a mock's call count), again with fresh fixtures for every call,
+        each in its own window. None, and the first failure in ``result``, when neither works."""
+        clock = self.engine.clock
+        started = clock.perf_counter()
+        for fresh in (False, True):
+            failed: list[Any] = []
+            left = protocol.max_time_s - (clock.perf_counter() - started)
+            try:
+                with quiet_reports(item, failed):
+                    measurements, _ = self.engine.run_rounds(
+                        {"": ItemSource(item, failed, item.stash.get(_GLOBS_KEY, None))},
+                        replace(protocol, max_time_s=max(left, 1e-9)),
+                        call_s={"": result.call.seconds if result.call else 0.0}, fresh_each_call=fresh,
+                    )
+            except BaseException as exc:  # a failing repeat costs the figure, never the outcome
+                with contextlib.suppress(BaseException):
+                    teardown_item(item)
+                if isinstance(exc, KeyboardInterrupt):  # the user's, as far as anyone can tell
+                    raise
+                if not fresh:
+                    result.repeat, result.repeat_reason = NOT_REPEATABLE, one_line(exc)
+                continue
+            if fresh:
+                result.repeat_reason = FRESH_EACH_CALL
+            return measurements
+        return None
 
     def _cut(self, result: TestResult, reason: str, *, by_budget: bool) -> None:
         result.repeat, result.repeat_reason = CUT, reason

@@ -15,14 +15,27 @@ class RepeatFailed(Exception):
     """A round failed without raising (a failed subtest)."""
 
 
+def doctest_globals(item: pytest.Item) -> dict[str, Any] | None:
+    """A doctest item's globals as collected (None for other items). doctest's runner
+    clears them after every run, and pytest fills them only when it collects: a round
+    restores them."""
+    test = getattr(item, "dtest", None)
+    return dict(test.globs) if test is not None else None
+
+
 class ItemSource:
     """A round of a test's call: fresh function-scoped fixtures, calls, teardown."""
 
-    def __init__(self, item: pytest.Item, failed_reports: list[Any]) -> None:
+    def __init__(
+        self, item: pytest.Item, failed_reports: list[Any], globs: dict[str, Any] | None = None,
+    ) -> None:
         self.item = item
         self._failed = failed_reports
+        self._globs = globs
 
     def open(self, iterations: int) -> None:
+        if self._globs is not None:
+            self.item.dtest.globs.update(self._globs)  # type: ignore[attr-defined]
         setup_item(self.item)
 
     def call(self) -> None:

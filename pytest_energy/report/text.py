@@ -46,6 +46,8 @@ def result_notes(result: TestResult) -> list[str]:
         notes.append("shared: other workers ran meanwhile")
     if result.repeat in (NOT_REPEATABLE, CUT):
         notes.append(f"{result.repeat}: {result.repeat_reason}")
+    elif result.repeat_reason:  # repeated, with a note on how
+        notes.append(result.repeat_reason)
     return notes
 
 
