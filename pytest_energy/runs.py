@@ -33,6 +33,9 @@ class RunRecord:
     plugin_version: str = ""
     #: The shard files a ``pytest-energy merge`` made this from.
     merged_from: list[str] = field(default_factory=list)
+    #: Every test's outcome (``passed``, ``failed``, ``error``, ``skipped``, ``xfailed``,
+    #: ``xpassed``) and one line of its message, measured or not.
+    outcomes: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def meter_label(self) -> str:
@@ -57,6 +60,8 @@ class RunRecord:
             "tests": [t.to_dict() for t in self.tests],
             "comparisons": [c.to_dict() for c in self.comparisons],
             "versus": self.versus, "faults": self.faults,
+            "outcomes": {nodeid: {"outcome": word, "message": message}
+                         for nodeid, (word, message) in sorted(self.outcomes.items())},
         }
         if self.merged_from:
             data["merged_from"] = self.merged_from
@@ -76,6 +81,8 @@ class RunRecord:
             versus=list(data.get("versus") or []), faults=[str(f) for f in data.get("faults") or []],
             plugin_version=str(data.get("plugin_version") or ""),
             merged_from=list(data.get("merged_from") or []),
+            outcomes={str(nodeid): (str(entry["outcome"]), str(entry.get("message") or ""))
+                      for nodeid, entry in (data.get("outcomes") or {}).items()},
         )
 
 
@@ -107,6 +114,8 @@ class AbRecord:
     settings: dict[str, Any] = field(default_factory=dict)
     #: (side, event, test) for every request, in order.
     turns: list[list[str]] = field(default_factory=list)
+    #: (test, side, outcome, message) for tests that failed, errored or were skipped on one side.
+    failures: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     @property
     def max_regression(self) -> float:
@@ -129,6 +138,8 @@ class AbRecord:
             "new": [r.to_dict() for r in self.new],
             "removed": [r.to_dict() for r in self.removed],
             "turns": [list(entry) for entry in self.turns],
+            "failures": [dict(zip(("nodeid", "side", "outcome", "message"), f, strict=True))
+                         for f in self.failures],
         }
 
     @classmethod
@@ -146,6 +157,8 @@ class AbRecord:
             removed=[TestResult.from_dict(r) for r in data.get("removed") or []],
             machine=dict(data.get("machine") or {}), settings=dict(data.get("settings") or {}),
             turns=[list(entry) for entry in data.get("turns") or []],
+            failures=[(str(f["nodeid"]), str(f["side"]), str(f["outcome"]), str(f.get("message") or ""))
+                      for f in data.get("failures") or []],
         )
 
 

@@ -319,3 +319,20 @@ def test_turns_refuse_shared_tests_in_different_orders() -> None:
     turns.receive("base", COLLECTED, tests=["a", "b"])
     with pytest.raises(TurnsError, match="different orders"):
         turns.receive("head", COLLECTED, tests=["b", "a"])
+
+
+def test_a_failing_test_is_never_hidden(tmp_path: Path, run_ab) -> None:
+    repo = make_repo(tmp_path / "repo", {"tests/test_work.py": WORK.format(n=2000)})
+    commit(repo, {"tests/test_work.py": WORK.format(n=2000).replace("assert work(N) > 0", "assert work(N) < 0")})
+    out = tmp_path / "ab.json"
+    status, stdout, stderr = run_ab(repo, "HEAD~1", "HEAD", "--json", str(out), "--markdown",
+                                    str(tmp_path / "pr.md"), *FAST)
+    assert status == 3, stdout + stderr  # its own status: not an energy regression (1)
+    assert "test failed on head: tests/test_work.py::test_loop: assert 2664667000 < 0" in stdout
+    assert "energy ab FAILED: " in stdout and ", 1 test failures (" in stdout
+    document = json.loads(out.read_text())
+    assert document["failures"] == [{"nodeid": "tests/test_work.py::test_loop", "side": "head",
+                                     "outcome": "failed", "message": "assert 2664667000 < 0"}]
+    logs = {side: (tmp_path / f"ab.{side}.log").read_text() for side in ("base", "head")}  # kept
+    assert "2 passed" in logs["base"] and "1 failed, 1 passed" in logs["head"]
+    assert "### :x: Tests that failed" in (tmp_path / "pr.md").read_text()

@@ -110,8 +110,13 @@ def test_outcomes_are_the_same_with_and_without_energy_and_repeat(pytester):
                                     f"--energy-json={out}", *extra)
         result.assert_outcomes(passed=7, failed=1, xfailed=1)
         assert _outcomes(result) == expected
-        tests = {t["nodeid"].split("::", 1)[1]: t for t in json.loads(out.read_text())["tests"]}
+        document = json.loads(out.read_text())
+        tests = {t["nodeid"].split("::", 1)[1]: t for t in document["tests"]}
         assert set(tests) == set(expected)  # every item has a record, doctest and unittest too
+        words = {"PASSED": "passed", "FAILED": "failed", "XFAIL": "xfailed"}
+        outcomes = {nodeid.split("::", 1)[1]: o for nodeid, o in document["outcomes"].items()}
+        assert {name: o["outcome"] for name, o in outcomes.items()} == {n: words[v] for n, v in expected.items()}
+        assert outcomes["test_fails"]["message"] == "assert 1 == 2"
         assert all(t["call"]["seconds"] > 0 for t in tests.values())
         if extra:
             not_repeatable = {name for name, t in tests.items() if t["repeat"] == "not repeatable"}

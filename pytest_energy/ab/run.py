@@ -12,6 +12,7 @@ tests. Trees, virtualenvs and processes are removed on success, failure and Ctrl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import os
 import shutil
@@ -36,6 +37,9 @@ from .verdicts import exact_verdicts, paired_verdicts
 AB_ROUNDS = 20
 #: pytest's exit statuses that still leave results: passed, tests failed, none collected.
 RESULTS_EXIT = (0, 1, 5)
+#: ab's exit status when a test failed, errored, or was skipped on one side only: distinct
+#: from 1, an energy regression (3 wins when both happened).
+TESTS_FAILED = 3
 
 
 @dataclass
@@ -322,6 +326,9 @@ def ab(args: argparse.Namespace, pytest_args: list[str]) -> int:
         else:
             turns, paths = run_sides(workspace, sides, pytest_args)
         files = {name: load_results(path) for name, path in paths.items()}
+        failures = failed_tests(files["base"], files["head"])
+        if failures:
+            keep_logs(workspace, sides, args.json)
     except TurnsError as exc:
         raise InputError(str(exc)) from None
     except KeyboardInterrupt:
@@ -330,7 +337,36 @@ def ab(args: argparse.Namespace, pytest_args: list[str]) -> int:
     finally:
         workspace.close()
         signal.signal(signal.SIGTERM, restore)
-    return _report(args, sides, files, turns, pytest_args)
+    return _report(args, sides, files, turns, pytest_args, failures)
+
+
+def failed_tests(base: RunRecord, head: RunRecord) -> list[tuple[str, str, str, str]]:
+    """(test, side, outcome, message) for every test that failed or errored on a side, or was
+    skipped on one side only (its comparison would be missing): never hidden by ab."""
+    found = []
+    for nodeid in sorted(set(base.outcomes) | set(head.outcomes)):
+        outcomes = {"base": base.outcomes.get(nodeid), "head": head.outcomes.get(nodeid)}
+        skipped = {side for side, o in outcomes.items() if o is not None and o[0] == "skipped"}
+        for side, outcome in outcomes.items():
+            if outcome is None:
+                continue
+            word, message = outcome
+            skipped_here_only = side in skipped and len(skipped) == 1 and None not in outcomes.values()
+            if word in ("failed", "error") or skipped_here_only:
+                found.append((nodeid, side, word, message))
+    return found
+
+
+def keep_logs(workspace: Workspace, sides: list[Side], json_path: str | None) -> None:
+    """Copy both sides' pytest logs out of the workspace (it is removed): next to ``--json``,
+    else into the current directory."""
+    stem = json_path[: -len(".json")] if json_path and json_path.endswith(".json") else json_path
+    for side in sides:
+        source = os.path.join(workspace.root, f"{side.name}.log")
+        target = f"{stem}.{side.name}.log" if stem else f"pytest-energy-ab-{side.name}.log"
+        with contextlib.suppress(OSError):
+            shutil.copyfile(source, target)
+            progress(f"{side.describe()}: pytest's log kept in {target}")
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -354,7 +390,7 @@ def _checkout(
 
 def _report(
     args: argparse.Namespace, sides: list[Side], files: dict[str, RunRecord], turns: Turns,
-    pytest_args: list[str],
+    pytest_args: list[str], failures: list[tuple[str, str, str, str]],
 ) -> int:
     base, head = files["base"], files["head"]
     if base.meter_label != head.meter_label:
@@ -370,17 +406,21 @@ def _report(
         settings={**head.settings, "max_regression": rule.max_regression, "alpha": rule.alpha,
                   "tolerance": rule.tolerance,
                   "prepare": args.prepare, "pytest_args": pytest_args},
-        turns=[list(entry) for entry in turns.log],
+        turns=[list(entry) for entry in turns.log], failures=failures,
     )
     print(comparison_table(record.comparisons, sides=("base", "head")))
     regressions = [c for c in record.comparisons if c.verdict == REGRESSION]
     for regression in regressions:
         print(regression_line(regression))
-    print(f"energy ab {'FAILED' if regressions else 'passed'}: {verdict_counts(record.comparisons)} "
+    for nodeid, side, word, message in failures:
+        print(f"test {word} on {side}: {nodeid}{f': {message}' if message else ''}")
+    failed = f", {len(failures)} test failures" if failures else ""
+    outcome = "FAILED" if regressions or failures else "passed"
+    print(f"energy ab {outcome}: {verdict_counts(record.comparisons)}{failed} "
           f"({sides[0].describe()} -> {sides[1].describe()}, {record.meter})")
     if args.json:
         write_json_atomic(args.json, record.to_dict())
-    summary = ab_markdown(record.comparisons, [s.describe() for s in sides], record.meter)
+    summary = ab_markdown(record.comparisons, [s.describe() for s in sides], record.meter, failures)
     for target, mode in markdown_outputs(args.markdown):
         write_markdown(target, mode, summary)
-    return 1 if regressions else 0
+    return TESTS_FAILED if failures else 1 if regressions else 0

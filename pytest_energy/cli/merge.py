@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     merged = replace(
         first, tests=tests, comparisons=[], merged_from=[path for path, _ in shards],
         versus=sorted((v for _, s in shards for v in s.versus), key=lambda v: v["nodeid"]),
+        outcomes={nodeid: outcome for _, s in shards for nodeid, outcome in s.outcomes.items()},
     )
     write_json_atomic(args.out, merged.to_dict())
     print(f"pytest-energy: merged {len(tests)} tests from {len(shards)} files into {args.out}")

@@ -57,6 +57,8 @@ class RunState:
     cut_by_budget: int = 0
     #: One line per measuring fault (a meter that failed mid-run).
     faults: list[str] = field(default_factory=list)
+    #: Every test's outcome as pytest reported it: (word, one line of its message).
+    outcomes: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 class MeasuringPlugin:
@@ -324,7 +326,12 @@ class MeasuringPlugin:
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when != "call" or self.is_worker:
+        if self.is_worker:
+            return
+        outcome = _outcome(report)
+        if outcome is not None:
+            self.state.outcomes[report.nodeid] = outcome
+        if report.when != "call":
             return
         for result in getattr(report, "energy", ()):
             self.state.results[result.nodeid] = result
@@ -346,6 +353,27 @@ class MeasuringPlugin:
         if results:
             report.energy = [TestResult.from_dict(r) for r in results]
         return report
+
+
+def _outcome(report: pytest.TestReport) -> tuple[str, str] | None:
+    """The test's outcome word and message line from one phase's report, or None when
+    that phase does not decide it (a passed setup or teardown)."""
+    xfail = hasattr(report, "wasxfail")
+    if report.failed:
+        word = "failed" if report.when == "call" else "error"
+    elif report.skipped:
+        word = "xfailed" if xfail else "skipped"
+    elif report.when == "call":
+        word = "xpassed" if xfail else "passed"
+    else:
+        return None
+    lines = report.longreprtext.splitlines() if not report.passed else []
+    text = [line.strip() for line in lines if line.strip()]
+    errors = [line[1:].strip() for line in text if line.startswith("E ")]  # pytest's "E   ..." lines
+    message = errors[0] if errors else text[-1] if text else ""
+    if report.skipped and isinstance(report.longrepr, tuple):  # (path, line, "Skipped: why")
+        message = str(report.longrepr[2])
+    return word, message[:300]
 
 
 def _passed(item: pytest.Item) -> bool:

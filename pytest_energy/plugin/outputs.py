@@ -136,4 +136,5 @@ class FilePlugin:
             versus=[state.versus[key] for key in sorted(state.versus)],
             faults=list(state.faults),
             plugin_version=__version__,
+            outcomes=dict(state.outcomes),
         )

@@ -6,7 +6,7 @@ budget, or whose repetition failed or was cut, are always listed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..judge.rules import Comparison, Verdict
@@ -278,12 +278,16 @@ def markdown_summary(
     return "\n".join(lines)
 
 
-def ab_markdown(comparisons: list[Comparison], sides: list[str], meters: str) -> str:
+def ab_markdown(
+    comparisons: list[Comparison], sides: list[str], meters: str,
+    failures: Sequence[tuple[str, str, str, str]] = (),
+) -> str:
     """The ``pytest-energy ab`` summary for one pull-request comment: regressions first,
     then every verdict folded."""
     base, head = sides
     regressions = [c for c in _by_change(comparisons) if c.verdict == Verdict.REGRESSION]
-    status = ":x: energy regressions" if regressions else ":white_check_mark: no energy regression"
+    status = (":x: tests failed" if failures else ":x: energy regressions" if regressions
+              else ":white_check_mark: no energy regression")
     lines = ["## Energy: base against head (pytest-energy ab)", "",
              f"**{status}**: {verdict_counts(comparisons)}. {base} -> {head}, measured in turns "
              f"(base, head, base, ...). Meter: `{meters}`.", ""]
@@ -293,6 +297,10 @@ def ab_markdown(comparisons: list[Comparison], sides: list[str], meters: str) ->
         return (f"| `{c.nodeid}` | {_joules(c.baseline_median)} | {_joules(c.current_median)} "
                 f"| {_ratio_cell(c)} | {c.verdict} |")
 
+    if failures:
+        lines += ["### :x: Tests that failed", "", "| test | side | outcome | message |", "|---|---|---|---|"]
+        lines += [f"| `{nodeid}` | {side} | {word} | {message} |" for nodeid, side, word, message in failures]
+        lines += [""]
     if regressions:
         lines += ["### :warning: Regressions", "", *header, *map(row, regressions), ""]
     lines += ["<details><summary>All verdicts</summary>", "", *header, *map(row, _by_change(comparisons)),
