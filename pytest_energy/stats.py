@@ -185,3 +185,54 @@ def wilcoxon_greater(differences: Sequence[float]) -> float:
         return 1.0
     z = (observed / 2 - n * (n + 1) / 4 - 0.5) / math.sqrt(variance)
     return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values (q-values), in the order given: a test whose
+    q-value is below ``alpha`` is a discovery with the false discovery rate held at ``alpha``."""
+    m = len(p_values)
+    order = sorted(range(m), key=p_values.__getitem__, reverse=True)
+    adjusted = [1.0] * m
+    running = 1.0
+    for position, index in enumerate(order):
+        rank = m - position
+        running = min(running, p_values[index] * m / rank)
+        adjusted[index] = min(1.0, running)
+    return adjusted
+
+
+def robust_sd(values: Sequence[float]) -> float:
+    """Standard deviation that a few outliers (tests that really changed) barely move:
+    values beyond 3 MAD-standard-deviations (1.4826 x MAD) of the median are pulled in to
+    that distance first (winsorized), which keeps most of the plain estimate's precision."""
+    if not values:
+        return math.nan
+    center = statistics.median(values)
+    scale = 1.4826 * statistics.median(abs(v - center) for v in values)
+    if len(values) < 2 or scale == 0:
+        return scale
+    clipped = [min(max(v, center - 3 * scale), center + 3 * scale) for v in values]
+    return statistics.stdev(clipped)
+
+
+def student_t_tail(t: float, df: int) -> float:
+    """P(T > t) for Student's t with an even number ``df`` of degrees of freedom (the
+    closed form: a finite series in cos(atan(t / sqrt(df))))."""
+    if df < 2 or df % 2:
+        raise ValueError("df must be even and at least 2")
+    theta = math.atan(t / math.sqrt(df))
+    cos2 = math.cos(theta) ** 2
+    term, series = 1.0, 1.0
+    for k in range(1, df // 2):
+        term *= cos2 * (2 * k - 1) / (2 * k)
+        series += term
+    return max(0.0, 0.5 - 0.5 * math.sin(theta) * series)
+
+
+def t_quantile_99(df: int) -> float:
+    """One-sided 99% quantile of Student's t (table below 5 degrees of freedom)."""
+    table = {1: 31.821, 2: 6.965, 3: 4.541, 4: 3.747}
+    if df in table:
+        return table[df]
+    z = 2.3263  # Cornish-Fisher expansion around the normal quantile
+    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)

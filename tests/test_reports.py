@@ -61,7 +61,7 @@ def _table(lines: list[str], first: str) -> list[list[str]]:
     start = lines.index(next(line for line in lines if line.startswith(first + " ")))
     rows = []
     for line in lines[start + 2:]:
-        if not line.strip() or line.startswith(("-", "=", "energy")):
+        if not line.strip() or line.startswith(("-", "=", "energy", "... ")):
             break
         rows.append(re.split(r"\s{2,}", line.strip()))
     return [re.split(r"\s{2,}", lines[start].strip()), *rows]
@@ -84,9 +84,11 @@ def test_terminal_tables_per_file_then_tests_by_energy(pytester, run_energy, mon
     assert [row[0] for row in tests[1:]] == [t["nodeid"] for t in by_energy]
     assert tests[1][0].endswith("::test_dear")
     assert all(row[1] == "real call" and row[-1] == "estimate" for row in tests[1:])
-    result, _ = run_energy("--energy-top=1")
-    result.stdout.fnmatch_lines(["*energy per test (top 1 of 4; -v shows all)*", "*::test_dear *"])
-    result.stdout.no_fnmatch_line("*::test_mid *")
+    result, data = run_energy("--energy-top=1")
+    dearest = max(data["tests"], key=lambda t: t["joules"])["nodeid"]  # by this run's figures
+    result.stdout.fnmatch_lines(["*energy per test (top 1 of 4; -v shows all)*", f"{dearest} *",
+                                 "... 3 more tests (-v lists all)"])
+    assert [row[0] for row in _table(result.stdout.lines, "test")[1:]] == [dearest]
 
 
 def test_big_suite_shows_top_20_and_always_budgets_and_not_repeatable(pytester, run_energy, monkeypatch):
@@ -120,6 +122,7 @@ def test_big_suite_shows_top_20_and_always_budgets_and_not_repeatable(pytester, 
     assert shown == top + sorted((n for n in always if n not in top), key=lambda n: -by_test(data)[n.split("::")[1]]["joules"])
     row = next(r for r in tests if r[0].endswith("test_once_only"))
     assert row[1] == "real call" and row[-1].startswith("not repeatable: AssertionError: assert 2 == 1")
+    result.stdout.fnmatch_lines(["... 40 more tests (-v lists all)"])
     verbose, _ = run_energy("--energy-min-time=0.001", "-v")
     assert len(_table(verbose.stdout.lines, "test")) == 63
 
@@ -295,3 +298,31 @@ def test_tables_fit_the_terminal_and_the_json_keeps_full_ids(pytester, run_energ
     assert max(len(t["nodeid"]) for t in data["tests"]) > 100
     verbose, _ = run_energy("-v")
     assert any(t["nodeid"] in verbose.stdout.str() for t in data["tests"])  # -v: full ids
+
+
+def test_the_compare_report_of_a_300_test_suite_fits_one_screen(pytester, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    pytester.makepyfile(test_many="""
+        import os
+        import pytest
+
+        @pytest.mark.parametrize("n", range(300))
+        def test_a_parametrized_case_with_a_long_name(n):
+            work = 3 if n == 7 and os.environ.get("HEAVIER") else 1
+            sum(range(20_000 * work))
+    """)
+    args = ("--energy-repeat", "--energy-rounds=3", "--energy-min-time=0.002", "-p", "no:randomly")
+    pytester.runpytest(*args, "--energy-save").assert_outcomes(passed=300)
+    monkeypatch.setenv("HEAVIER", "1")
+    result = pytester.runpytest(*args, "--energy-compare")
+    lines = result.stdout.lines
+    start = next(i for i, line in enumerate(lines) if "energy against the baseline" in line)
+    end = next(i for i, line in enumerate(lines) if line.startswith("energy check "))
+    section = lines[start:end + 1]
+    assert sum(1 + len(line) // 81 for line in section) <= 40, [len(line) for line in section]  # screen rows
+    table = [line for line in section if not line.startswith("energy")]
+    assert all(len(line) <= 80 for line in table), "\n".join(table)
+    assert "J per call (a file: its tests' calls summed); meter: estimate" in table
+    assert any(line.startswith("... ") and " more: " in line for line in section)
+    counted = next(line for line in section if line.startswith("... "))
+    assert int(counted.split()[1]) >= 300 - 20 - 5  # all but the top and the regressions are counted

@@ -17,13 +17,14 @@ from pytest_energy.judge.rules import (
     NEW,
     REGRESSION,
     UNCHANGED,
+    WITHIN_LIMIT,
     Rule,
     history_spread,
     judge_pairs,
-    judge_run,
     judge_samples,
     judge_value,
 )
+from pytest_energy.judge.suite import judge_run
 from pytest_energy.results import CallWindow, Measurement, Round, StoredRun, TestResult
 from pytest_energy.stats import (
     _midranks,
@@ -124,8 +125,8 @@ def test_compare_run_marks_missing_and_uses_per_test_threshold():
         repeated("b", runs(2.0, 1, seed=3)[0], max_regression=2.0),
         repeated("new", [1.0]),
     ]
-    verdicts = {c.nodeid: c.verdict for c in judge_run(results, history, {}, Rule())}
-    assert verdicts == {"a": REGRESSION, "b": UNCHANGED, "new": NEW, "gone": MISSING, "a (file total)": NEW,
+    verdicts = {c.nodeid: c.verdict for c in judge_run(results, history, {}, Rule()).comparisons}
+    assert verdicts == {"a": REGRESSION, "b": WITHIN_LIMIT, "new": NEW, "gone": MISSING, "a (file total)": NEW,
                         "b (file total)": NEW, "new (file total)": NEW}
 
 
@@ -149,7 +150,7 @@ def test_single_value_below_resolution_is_never_a_regression():
 
 def test_runs_of_another_meter_are_left_out():
     history = {"a": [replace(run, meter="other") for run in stored(runs(1.0))]}
-    (verdict, *_) = judge_run([repeated("a", runs(2.0, 1, seed=3)[0])], history, {}, Rule())
+    (verdict, *_) = judge_run([repeated("a", runs(2.0, 1, seed=3)[0])], history, {}, Rule()).comparisons
     assert verdict.verdict == NEW
 
 

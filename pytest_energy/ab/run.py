@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..cli import table_size
 from ..errors import InputError
 from ..judge.rules import REGRESSION, Rule
 from ..report.text import ab_markdown, comparison_table, regression_line, verdict_counts
@@ -233,14 +234,15 @@ def prepare(workspace: Workspace, side: Side, command: str) -> None:
 
 
 def run_sides(
-    workspace: Workspace, sides: list[Side], pytest_args: list[str],
+    workspace: Workspace, sides: list[Side], pytest_args: list[str], limit: float,
 ) -> tuple[Turns, dict[str, str]]:
-    """Both pytest processes, in turns; returns the turn log and each side's results file."""
+    """Both pytest processes, in turns (a test's rounds stop early once its verdict is
+    clear of ``limit``); returns the turn log and each side's results file."""
     address = os.path.join(workspace.root, "turns.sock")
     results = {side.name: os.path.join(workspace.root, f"{side.name}.json") for side in sides}
     logs = {side.name: os.path.join(workspace.root, f"{side.name}.log") for side in sides}
     announce = Announcer()
-    coordinator = Coordinator(address, announce)
+    coordinator = Coordinator(address, announce, limit)
     processes = {}
     for side in sides:
         command = [
@@ -324,7 +326,7 @@ def ab(args: argparse.Namespace, pytest_args: list[str]) -> int:
         if is_simulated(pytest_args):
             turns, paths = Turns(), run_each(workspace, sides, pytest_args)
         else:
-            turns, paths = run_sides(workspace, sides, pytest_args)
+            turns, paths = run_sides(workspace, sides, pytest_args, args.max_regression / 100)
         files = {name: load_results(path) for name, path in paths.items()}
         failures = failed_tests(files["base"], files["head"])
         if failures:
@@ -408,7 +410,8 @@ def _report(
                   "prepare": args.prepare, "pytest_args": pytest_args},
         turns=[list(entry) for entry in turns.log], failures=failures,
     )
-    print(comparison_table(record.comparisons, sides=("base", "head")))
+    top, width = table_size(args, len(record.comparisons))
+    print(comparison_table(record.comparisons, ("base", "head"), top, width))
     regressions = [c for c in record.comparisons if c.verdict == REGRESSION]
     for regression in regressions:
         print(regression_line(regression))

@@ -8,7 +8,10 @@ and nothing else runs in between: drift of the machine hits both revisions alike
 
 Messages are JSON lines over a Unix socket; every request but ``end`` is answered with
 ``{"go": true}`` (the reply to ``hello`` also names the CPU core both processes are to
-run on, the reply to ``collected`` the shared tests).
+run on, the reply to ``collected`` the shared tests). A ``pass`` carries what the side
+just did (the calls per round it wants, or a round's joules per call), and the reply to
+it what :class:`Pairing` decided: the calls per round both sides make, and whether the
+test's rounds can stop (its verdict is clear).
 """
 
 from __future__ import annotations
@@ -22,11 +25,39 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .verdicts import clear_early
+
 SIDES = ("base", "head")
 #: Set by ``pytest-energy ab`` for both pytest processes: the user's checkout, which a
 #: tree's tests must not import from.
 SOURCE_ENV = "PYTEST_ENERGY_AB_SOURCE"
 HELLO, COLLECTED, ARRIVE, PASS, END = "hello", "collected", "arrive", "pass", "end"
+
+
+@dataclass
+class Pairing:
+    """One shared test's rounds as both sides report them, and what is decided from them:
+    the same calls per round on both sides (the larger of the two wanted: both rounds
+    span the minimum window), and a stop once :func:`clear_early` holds."""
+
+    limit: float
+    wants: dict[str, int] = field(default_factory=dict)
+    joules: dict[str, list[float]] = field(default_factory=lambda: {side: [] for side in SIDES})
+    stopped: bool = False
+
+    def record(self, side: str, message: dict[str, Any]) -> None:
+        """A ``pass`` from ``side``: its wanted calls per round, or a round's joules per call."""
+        if isinstance(message.get("iterations"), int) and message["iterations"] > 0:
+            self.wants[side] = message["iterations"]
+        if isinstance(message.get("joules"), (int, float)):
+            self.joules[side].append(float(message["joules"]))
+
+    def reply(self) -> dict[str, Any]:
+        """What the side about to run is told."""
+        if not self.stopped and clear_early(self.joules["base"], self.joules["head"], self.limit):
+            self.stopped = True
+        reply: dict[str, Any] = {"iterations": max(self.wants.values())} if self.wants else {}
+        return {**reply, "stop": True} if self.stopped else reply
 
 
 class TurnsError(Exception):
@@ -153,8 +184,10 @@ class TurnClient:
     def arrive(self, test: str) -> None:
         self._ask(ARRIVE, test=test)
 
-    def pass_turn(self, test: str) -> None:
-        self._ask(PASS, test=test)
+    def pass_turn(self, test: str, **done: Any) -> dict[str, Any]:
+        """Give the turn up after a warmup call or a round (``done``: what it was); returns
+        the coordinator's decisions for this test (``iterations``, ``stop``)."""
+        return self._ask(PASS, test=test, **done)
 
     def end(self) -> None:
         try:
@@ -167,8 +200,13 @@ class TurnClient:
 class Coordinator:
     """Serves :class:`Turns` to the two processes over a Unix socket."""
 
-    def __init__(self, address: str, on_request: Callable[[Turns, str, dict[str, Any]], None]) -> None:
+    def __init__(
+        self, address: str, on_request: Callable[[Turns, str, dict[str, Any]], None], limit: float,
+    ) -> None:
         self.address = address
+        #: The change that counts as a regression: rounds stop once a verdict is clear of it.
+        self.limit = limit
+        self.pairings: dict[str, Pairing] = {}
         #: The core both processes run on: the last one this process may use.
         self.cpu = max(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
         self.turns = Turns()
@@ -218,7 +256,12 @@ class Coordinator:
         if message["event"] == COLLECTED and message.get("leaks"):
             self.leaks[side] = message["leaks"]
         self.turns.receive(side, message["event"], message.get("test", ""), message.get("tests"))
+        if message["event"] == PASS:
+            self._pairing(message.get("test", "")).record(side, message)
         self._on_request(self.turns, side, message)
+
+    def _pairing(self, test: str) -> Pairing:
+        return self.pairings.setdefault(test, Pairing(self.limit))
 
     def _ended(self, conn: socket.socket) -> None:
         for side, known in self._conns.items():
@@ -234,6 +277,8 @@ class Coordinator:
             reply["cpu"] = self.cpu
         if self.turns.waiting[side][0] == COLLECTED:
             reply["shared"] = self.turns.shared or []
+        if self.turns.waiting[side][0] == PASS:
+            reply.update(self._pairing(self.turns.waiting[side][1]).reply())
         try:
             _send(self._conns[side], reply)
         except OSError:

@@ -3,16 +3,41 @@ tests, from rounds that base and head measured in turns."""
 
 from __future__ import annotations
 
+import math
+import statistics
 from dataclasses import dataclass
 
-from ..judge.rules import MISSING, NEW, REMOVED, Comparison, Rule, judge_against, judge_pairs
+from ..judge.rules import MISSING, NEW, REMOVED, Comparison, Rule, judge_pairs, settle
+from ..judge.suite import judge_against
 from ..results import TestResult
+from ..stats import t_quantile_99
 
 #: Label of the verdict over all shared tests: the sum of their rounds.
 ALL_SHARED = "all shared tests (summed rounds)"
 #: Label of a file's verdict: the sum of its shared tests' rounds (the gate's "file total"
 #: is the sum of real calls instead).
 FILE_ROUNDS = "{path} (file, summed rounds)"
+
+
+#: Paired rounds after which ab looks whether a test's verdict is already clear; a test
+#: that is not goes on to ``--energy-rounds`` (ab's default: 20).
+LOOKS = (6, 8, 10, 13, 16)
+
+
+def clear_early(base: list[float], head: list[float], limit: float) -> bool:
+    """Whether a test's rounds may stop: at a look, the mean log ratio of the pairs lies,
+    with both its one-sided 99% t-bounds, inside +-``limit``. More pairs could then give
+    no regression and no improvement, only a narrower "unchanged" or "within limit"; a
+    test that may be a regression always gets every round (its test needs them all)."""
+    n = min(len(base), len(head))
+    if n not in LOOKS:
+        return False
+    logs = [math.log(h / b) for b, h in zip(base[:n], head[:n], strict=True) if b > 0 and h > 0]
+    if len(logs) < n:
+        return False
+    half = t_quantile_99(n - 1) * statistics.stdev(logs) / math.sqrt(n)
+    mean, bound = statistics.fmean(logs), math.log1p(limit)
+    return -bound < mean - half and mean + half < bound
 
 
 @dataclass
@@ -44,6 +69,7 @@ def paired_verdicts(base: list[TestResult], head: list[TestResult], rule: Rule) 
     for key, group in groups:
         meter = group[0][1].meter
         comparisons.append(judge_pairs(key, *_summed(group), rule, meter))
+    comparisons = settle(comparisons, rule.alpha)
     new = [r for r in head if r.nodeid not in by_id]
     removed = [r for r in base if r.nodeid not in head_ids]
     comparisons += [Comparison(r.nodeid, NEW, r.meter, current_median=r.joules) for r in new]
@@ -56,7 +82,7 @@ def exact_verdicts(base: list[TestResult], head: list[TestResult], rule: Rule) -
     judged exactly, the base as the one stored run (no rounds, no pairing needed)."""
     by_id = {r.nodeid: r for r in base}
     head_ids = {r.nodeid for r in head}
-    comparisons = [c for c in judge_against(base, head, rule) if c.verdict != MISSING]
+    comparisons = [c for c in judge_against(base, head, rule).comparisons if c.verdict != MISSING]
     comparisons += [Comparison(r.nodeid, REMOVED, r.meter, baseline_median=r.joules, exact=True)
                     for r in base if r.nodeid not in head_ids]
     return AbResult(
@@ -66,8 +92,15 @@ def exact_verdicts(base: list[TestResult], head: list[TestResult], rule: Rule) -
 
 
 def _summed(group: list[tuple[TestResult, TestResult]]) -> tuple[list[float], list[float]]:
-    """Round i of a group: the sum of its tests' round i (one call each), base and head."""
-    count = min(min(len(b.samples), len(h.samples)) for b, h in group)
-    base = [sum(b.samples[i] for b, _ in group) for i in range(count)]
-    head = [sum(h.samples[i] for _, h in group) for i in range(count)]
+    """Round i of a group: the sum of its tests' round i (one call each), base and head.
+    A test whose rounds stopped early (its verdict was clear) adds its mean round to the
+    rounds it did not run, on each side."""
+    pairs = [(b.samples[:n], h.samples[:n]) for b, h in group if (n := min(len(b.samples), len(h.samples)))]
+    count = max((len(b) for b, _ in pairs), default=0)
+
+    def at(samples: list[float], i: int) -> float:
+        return samples[i] if i < len(samples) else statistics.fmean(samples)
+
+    base = [sum(at(b, i) for b, _ in pairs) for i in range(count)]
+    head = [sum(at(h, i) for _, h in pairs) for i in range(count)]
     return base, head

@@ -37,6 +37,21 @@ def _verdict_options(command: argparse.ArgumentParser) -> None:
                          help="simulated meter: change that counts as a regression (default 1)")
     command.add_argument("--markdown", metavar="PATH",
                          help="also write a pull-request summary here (and to $GITHUB_STEP_SUMMARY)")
+    command.add_argument("--top", type=int, metavar="N",
+                         help="list the N tests that moved most, and every regression (default: 20 "
+                              "past 50 tests)")
+    command.add_argument("-v", "--verbose", action="store_true", help="list every test, with full ids")
+
+
+def table_size(args: argparse.Namespace, rows: int) -> tuple[int | None, int | None]:
+    """Rows and width of a command's table: ``--top``/``-v`` and this terminal's width
+    (None with -v: full ids)."""
+    import shutil
+
+    from ..report.text import default_top
+
+    width = None if args.verbose else shutil.get_terminal_size().columns
+    return default_top(rows, args.top, args.verbose), width
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 
-from ..judge.rules import REGRESSION, Rule, judge_against
+from ..judge.rules import REGRESSION, Rule
+from ..judge.suite import drift_note, judge_against
 from ..report.text import comparison_table, markdown_summary, regression_line, verdict_counts
 from ..results import machine_differences
 from ..runs import RunRecord
 from ..store.documents import load_results
 from ..store.files import markdown_outputs, write_markdown
+from . import table_size
 
 
 def machines_differ(a: RunRecord, b: RunRecord) -> list[str]:
@@ -28,10 +30,15 @@ def run(args: argparse.Namespace) -> int:
         notes.append(f"meters differ ({base.meter_label} -> {head.meter_label}): "
                      "tests are compared only with the same meter")
     rule = Rule(max_regression=args.max_regression / 100, alpha=args.alpha, tolerance=args.tolerance / 100)
-    comparisons = judge_against(base.tests, head.tests, rule)
+    verdicts = judge_against(base.tests, head.tests, rule)
+    comparisons = verdicts.comparisons
+    note = drift_note(verdicts.drift, args.base)
+    if note:
+        notes.append(note)
     for note in notes:
         print(f"energy warning: {note}")
-    print(comparison_table(comparisons))
+    top, width = table_size(args, len(comparisons))
+    print(comparison_table(comparisons, top=top, width=width))
     regressions = [c for c in comparisons if c.verdict == REGRESSION]
     for regression in regressions:
         print(regression_line(regression))

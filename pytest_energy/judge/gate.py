@@ -11,7 +11,8 @@ from typing import Any
 
 from ..results import Baseline, TestResult, machine_differences
 from ..settings import Settings
-from .rules import REGRESSION, Comparison, Rule, judge_run
+from .rules import REGRESSION, Comparison, Rule
+from .suite import drift_note, judge_run
 
 
 @dataclass
@@ -70,7 +71,11 @@ class Gate:
             return []
         settings = self.settings
         rule = Rule(settings.max_regression, settings.alpha, settings.tolerance)
-        self.comparisons = judge_run(results, self.baseline.tests, self.baseline.files, rule)
+        verdicts = judge_run(results, self.baseline.tests, self.baseline.files, rule)
+        note = drift_note(verdicts.drift, f"the baseline {self.path}")
+        if note:
+            self.notes.append(note)
+        self.comparisons = verdicts.comparisons
         return self.comparisons
 
     @property

@@ -1,24 +1,32 @@
-"""Verdict rules: this run against a baseline's history, and base against head, per test.
+"""Verdict rules for one test: samples against a history, base against head in pairs,
+one value against stored values, and a deterministic figure against the last one.
 
-A test is a **regression** only when all three hold:
+A test is a **regression** only when all four hold:
 
-1. the increase is significant: one-sided Mann-Whitney U, p < ``alpha``;
-2. the increase is larger than the run-to-run spread of the baseline's history: the
+1. the increase is significant: a one-sided p-value below ``alpha`` (Mann-Whitney U for
+   samples, Wilcoxon signed-rank for pairs, a t-test against the noise for single
+   values); over a whole run, after the Benjamini-Hochberg correction (:func:`settle`);
+2. the 95% CI of the change lies above 0 (the ratio's CI above 1);
+3. the increase is larger than the run-to-run spread of the baseline's history: the
    upper 99% prediction bound of its runs' medians (Bencher-style t-test over a window);
-3. the increase reaches ``max_regression`` within its measurement uncertainty:
+4. the increase reaches ``max_regression`` within its measurement uncertainty:
    change + 1.5 standard errors >= max_regression, the standard error taken from the 95%
-   bootstrap CI of the change. (A true +10% change measures below +10% about half the
-   time; without this slack a gate at 10% would miss half of the 10% regressions.)
+   CI of the change. (A true +10% change measures below +10% about half the time;
+   without this slack a gate at 10% would miss half of the 10% regressions.)
 
-**improvement** is the mirror image. Otherwise **unchanged** when the CI of the change
-lies within +-``max_regression``, else **inconclusive** (too noisy to tell). Tests without
-history are **new**; stored tests this run did not measure are **missing**.
+**improvement** is the mirror image. Otherwise **within limit** when the CI excludes 0
+(a change, shown, that is below the limit or not significant across the run),
+**unchanged** when the CI lies within +-``max_regression`` and includes 0, else
+**inconclusive** (too noisy to tell). Tests without history are **new**; stored tests
+this run did not measure are **missing**.
 
 **Single values** (a test's real call, a file's total; :func:`judge_value`) have no
-rounds to test. With at least :data:`MIN_HISTORY_FOR_SPREAD` stored values, a regression
-is above the history's 99% prediction bound and at least ``max_regression``; with fewer,
-only a change beyond :data:`SINGLE_VALUE_MARGIN` (2x) counts. A value shorter than the
-meters resolve is never a regression alone: it is **inconclusive**.
+rounds to test. In a suite, :mod:`pytest_energy.judge.suite` gives each the machine's
+drift and the noise of values like it, and the t-test above applies; without them, with
+at least :data:`MIN_HISTORY_FOR_SPREAD` stored values a regression is above the history's
+99% prediction bound (at least :data:`MIN_SINGLE_SPREAD`) and ``max_regression``; with
+fewer, only a change beyond :data:`SINGLE_VALUE_MARGIN` (2x) counts. A value shorter than
+the meters resolve is never a regression alone: it is **inconclusive**.
 """
 
 from __future__ import annotations
@@ -29,13 +37,23 @@ from dataclasses import asdict, dataclass, fields, replace
 from enum import Enum
 from typing import Any
 
-from ..results import StoredRun, StoredTotal, TestResult, file_totals
-from ..stats import bootstrap_ratio_ci, geometric_mean_ratio, mann_whitney_greater, wilcoxon_greater
+from ..stats import (
+    benjamini_hochberg,
+    bootstrap_ratio_ci,
+    geometric_mean_ratio,
+    mann_whitney_greater,
+    student_t_tail,
+    t_quantile_99,
+    wilcoxon_greater,
+)
 
 #: Stored single values needed before their spread (a prediction interval) is used.
 MIN_HISTORY_FOR_SPREAD = 3
 #: With less history, a single value must change by more than this (1.0: twice) to count.
 SINGLE_VALUE_MARGIN = 1.0
+#: A single value's prediction bound is at least this: three nearly equal stored values
+#: say little about how far a sampled meter's next value strays.
+MIN_SINGLE_SPREAD = 0.25
 
 #: Deterministic meters: their figure still moves a little with the process around the test
 #: (a file added beside the tests, the checkout's path: glibc's heap, hence malloc's work,
@@ -43,6 +61,10 @@ SINGLE_VALUE_MARGIN = 1.0
 #: than this is never a regression nor an improvement, whatever its percentage.
 EXACT_NOISE_J = 1e-4
 
+#: A single value's change over its noise is read against Student's t with this many
+#: degrees of freedom: measured energy has heavier tails than a normal, and the noise
+#: itself is estimated.
+NOISE_DF = 16
 #: Fewer paired rounds than this (a test not repeatable on one side) give no verdict.
 MIN_PAIRS = 3
 #: Criterion 3 allows the measured change this many standard errors (from the CI) of slack.
@@ -54,6 +76,7 @@ class Verdict(str, Enum):
 
     REGRESSION = "regression"
     IMPROVEMENT = "improvement"
+    WITHIN_LIMIT = "within limit"
     UNCHANGED = "unchanged"
     INCONCLUSIVE = "inconclusive"
     NEW = "new"
@@ -64,7 +87,7 @@ class Verdict(str, Enum):
         return self.value
 
 
-REGRESSION, IMPROVEMENT, UNCHANGED, INCONCLUSIVE, NEW, MISSING, REMOVED = Verdict
+REGRESSION, IMPROVEMENT, WITHIN_LIMIT, UNCHANGED, INCONCLUSIVE, NEW, MISSING, REMOVED = Verdict
 
 
 @dataclass(frozen=True)
@@ -97,6 +120,12 @@ class Comparison:
     change_ci_high: float | None = None
     p_increase: float | None = None
     p_decrease: float | None = None
+    #: The p-value of the change's direction after the Benjamini-Hochberg correction over
+    #: the run's tests.
+    p_adjusted: float | None = None
+    #: The machine's drift this value was judged against (0.2: the suite ran 20% above
+    #: its history), when the suite had enough tests to tell it.
+    drift: float | None = None
     history_spread: float | None = None
     max_regression: float | None = None
     #: Paired rounds behind a base/head verdict (``pytest-energy ab``).
@@ -120,15 +149,6 @@ class Comparison:
         return cls(**{**{k: v for k, v in data.items() if k in known}, "verdict": Verdict(data["verdict"])})
 
 
-def _t_quantile_99(df: int) -> float:
-    """One-sided 99% quantile of Student's t (table below 5 degrees of freedom)."""
-    table = {1: 31.821, 2: 6.965, 3: 4.541, 4: 3.747}
-    if df in table:
-        return table[df]
-    z = 2.3263  # Cornish-Fisher expansion around the normal quantile
-    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
-
-
 def history_spread(runs: list[list[float]]) -> float:
     """How far a new run's median may stray from the history by run-to-run variation alone.
 
@@ -143,44 +163,78 @@ def history_spread(runs: list[list[float]]) -> float:
         return 0.0
     deviations = [statistics.median(run) / pooled - 1 for run in runs]
     k = len(runs)
-    return _t_quantile_99(k - 1) * statistics.stdev(deviations) * math.sqrt(1 + 1 / k)
+    return t_quantile_99(k - 1) * statistics.stdev(deviations) * math.sqrt(1 + 1 / k)
 
 
 def judge_samples(
     nodeid: str, current: list[float], history: list[list[float]], rule: Rule, meter: str = "",
+    drift: float = 0.0,
 ) -> Comparison:
-    """Verdict for one test: ``current`` samples against the stored runs' samples."""
+    """Verdict for one test: ``current`` samples against the stored runs' samples (the
+    current ones divided by ``1 + drift``, the machine's drift, first)."""
     baseline = [x for run in history for x in run]
     if not baseline:
         return Comparison(nodeid, NEW, meter, current_median=statistics.median(current))
+    scaled = [x / (1 + drift) for x in current]
     base_median, cur_median = statistics.median(baseline), statistics.median(current)
     if base_median <= 0:
         return Comparison(nodeid, INCONCLUSIVE, meter, base_median, cur_median)
-    low, high = bootstrap_ratio_ci(current, baseline)
-    change, ci_low, ci_high = cur_median / base_median - 1, low - 1, high - 1
-    p_up = mann_whitney_greater(current, baseline)
-    p_down = mann_whitney_greater(baseline, current)
+    low, high = bootstrap_ratio_ci(scaled, baseline)
+    change, ci_low, ci_high = statistics.median(scaled) / base_median - 1, low - 1, high - 1
+    p_up = mann_whitney_greater(scaled, baseline)
+    p_down = mann_whitney_greater(baseline, scaled)
     spread = history_spread(history)
-    verdict = _classify(change, ci_low, ci_high, p_up, p_down, rule, spread)
-    return Comparison(
-        nodeid, verdict, meter, base_median, cur_median, change, ci_low, ci_high, p_up, p_down,
-        spread, rule.max_regression,
-    )
+    return classify(Comparison(
+        nodeid, INCONCLUSIVE, meter, base_median, cur_median, change, ci_low, ci_high, p_up, p_down,
+        history_spread=spread, max_regression=rule.max_regression, drift=drift or None,
+    ), rule.alpha)
 
 
-def _classify(
-    change: float, ci_low: float, ci_high: float, p_up: float, p_down: float, rule: Rule, spread: float,
-) -> str:
-    """The rule of the module docstring, for a change with its CI and one-sided p-values."""
-    threshold = rule.max_regression
-    margin = UNCERTAINTY_SE * (ci_high - ci_low) / (2 * 1.96)
-    if p_up < rule.alpha and change > spread and change + margin >= threshold:
-        return REGRESSION
-    if p_down < rule.alpha and -change > spread and -change + margin >= threshold:
-        return IMPROVEMENT
-    if -threshold < ci_low and ci_high < threshold:
-        return UNCHANGED
-    return INCONCLUSIVE
+def directed_p(c: Comparison) -> float | None:
+    """The one-sided p-value in the direction the change went (None: no test)."""
+    if c.change is None:
+        return None
+    return c.p_increase if c.change >= 0 else c.p_decrease
+
+
+def classify(c: Comparison, alpha: float) -> Comparison:
+    """``c`` with the verdict of the module docstring's rule, from its change, CI, spread,
+    limit and p-value (the adjusted one when :func:`settle` has set it)."""
+    if c.change is None or c.change_ci_low is None or c.change_ci_high is None or c.max_regression is None:
+        return c
+    change, low, high, limit = c.change, c.change_ci_low, c.change_ci_high, c.max_regression
+    spread = c.history_spread or 0.0
+    p = c.p_adjusted if c.p_adjusted is not None else directed_p(c)
+    significant = p is not None and p < alpha
+    margin = UNCERTAINTY_SE * (high - low) / (2 * 1.96)
+    if significant and low > 0 and change > spread and change + margin >= limit:
+        verdict = REGRESSION
+    elif significant and high < 0 and -change > spread and -change + margin >= limit:
+        verdict = IMPROVEMENT
+    elif (low > 0 and change + margin < limit) or (high < 0 and -change + margin < limit):
+        verdict = WITHIN_LIMIT
+    elif -limit < low and high < limit:
+        verdict = UNCHANGED
+    else:
+        verdict = INCONCLUSIVE
+    return replace(c, verdict=verdict)
+
+
+def settle(comparisons: list[Comparison], alpha: float) -> list[Comparison]:
+    """The run's verdicts with false alarms controlled across all of them: the one-sided
+    p-values of increases, and those of decreases, each go through the Benjamini-Hochberg
+    correction over every comparison with a test; each is then classified again with the
+    adjusted p-value of its direction (a deterministic meter's exact verdicts have no test
+    and stay as they are)."""
+    tested = [i for i, c in enumerate(comparisons) if directed_p(c) is not None]
+    up = benjamini_hochberg([comparisons[i].p_increase or 0.0 for i in tested])
+    down = benjamini_hochberg([comparisons[i].p_decrease or 0.0 for i in tested])
+    settled = list(comparisons)
+    for i, q_up, q_down in zip(tested, up, down, strict=True):
+        c = comparisons[i]
+        q = q_up if (c.change or 0.0) >= 0 else q_down
+        settled[i] = classify(replace(c, p_adjusted=q), alpha)
+    return settled
 
 
 def judge_pairs(
@@ -189,10 +243,10 @@ def judge_pairs(
     """Verdict from rounds measured in turns (``pytest-energy ab``): ``base[i]`` and
     ``head[i]`` ran next to each other, so drift of the machine hits both alike.
 
-    The change is the geometric mean of the pairs' ratios, with its bootstrap CI; a
-    **regression** is significant (one-sided Wilcoxon signed-rank on the log ratios,
-    p < ``alpha``) and reaches ``max_regression`` within its uncertainty, as above. No
-    history spread: the pairing is what takes run-to-run drift out.
+    The change is the geometric mean of the pairs' ratios, with its bootstrap CI (the
+    medians kept beside it are of the same pairs); the p-values are one-sided Wilcoxon
+    signed-rank tests on the log ratios. No history spread: the pairing is what takes
+    run-to-run drift out.
     """
     pairs = [(b, h) for b, h in zip(base, head, strict=False) if b > 0 and h > 0]
     if len(pairs) < MIN_PAIRS:
@@ -200,31 +254,44 @@ def judge_pairs(
     bases, heads = [b for b, _ in pairs], [h for _, h in pairs]
     ratio, low, high = geometric_mean_ratio(bases, heads)
     logs = [math.log(h / b) for b, h in pairs]
-    p_up, p_down = wilcoxon_greater(logs), wilcoxon_greater([-x for x in logs])
-    change, ci_low, ci_high = ratio - 1, low - 1, high - 1
-    verdict = _classify(change, ci_low, ci_high, p_up, p_down, rule, spread=0.0)
-    return Comparison(
-        key, verdict, meter, statistics.median(bases), statistics.median(heads), change, ci_low, ci_high,
-        p_up, p_down, max_regression=rule.max_regression, pairs=len(pairs),
-    )
+    return classify(Comparison(
+        key, INCONCLUSIVE, meter, statistics.median(bases), statistics.median(heads), ratio - 1,
+        low - 1, high - 1, wilcoxon_greater(logs), wilcoxon_greater([-x for x in logs]),
+        max_regression=rule.max_regression, pairs=len(pairs),
+    ), rule.alpha)
 
 
 def judge_value(
     key: str, current: float, history: list[float], rule: Rule, meter: str = "",
-    below_resolution: bool = False,
+    below_resolution: bool = False, drift: float | None = None, noise: float | None = None,
 ) -> Comparison:
-    """Verdict for one single value (a real call, a file's total) against stored values."""
+    """Verdict for one single value (a real call, a file's total) against stored values.
+
+    With the suite's ``drift`` and ``noise`` (the standard deviation of log ratios of
+    values like this one), the value divided by ``1 + drift`` is tested against the
+    history's median with a t-test (:data:`NOISE_DF`); without them, the fixed margins
+    of the module docstring.
+    """
     if not history:
         return Comparison(key, NEW, meter, current_median=current)
     base = statistics.median(history)
-    if below_resolution or base <= 0:
+    if below_resolution or base <= 0 or current <= 0:
         return Comparison(key, INCONCLUSIVE, meter, base, current)
+    threshold = rule.max_regression
+    if drift is not None and noise is not None and noise > 0:
+        log_change = math.log(current / base) - math.log1p(drift)
+        half = 1.96 * noise
+        return classify(Comparison(
+            key, INCONCLUSIVE, meter, base, current, math.expm1(log_change), math.expm1(log_change - half),
+            math.expm1(log_change + half), student_t_tail(log_change / noise, NOISE_DF),
+            student_t_tail(-log_change / noise, NOISE_DF),
+            max_regression=threshold, drift=drift,
+        ), rule.alpha)
     change = current / base - 1
     if len(history) >= MIN_HISTORY_FOR_SPREAD:
-        spread = history_spread([[value] for value in history])
+        spread = max(history_spread([[value] for value in history]), MIN_SINGLE_SPREAD)
     else:
         spread = SINGLE_VALUE_MARGIN
-    threshold = rule.max_regression
     if change > spread and change >= threshold:
         verdict = REGRESSION
     elif -change > spread / (1 + spread) and -change >= threshold:
@@ -272,60 +339,3 @@ def judge_exact(
                IMPROVEMENT if change < -limit and beyond_noise else UNCHANGED)
     return Comparison(key, verdict, meter, stored, current, change, max_regression=limit, exact=True,
                       counts_change=moved)
-
-
-def judge_result(result: TestResult, runs: list[StoredRun], rule: Rule) -> Comparison:
-    """A test against its stored runs: rounds against stored rounds (tier 2), else its
-    real call against the stored real calls (tier 1)."""
-    runs = [run for run in runs if (run.meter, run.model) == (result.meter, result.model)]  # like with like
-    if result.model and result.call is not None:  # deterministic: the last stored run is enough
-        last = runs[-1] if runs else None
-        limit = result.max_regression if result.max_regression is not None else rule.tolerance
-        return judge_exact(result.nodeid, result.call.joules, last.call_joules if last else None, limit,
-                           result.meter, last.counts if last else None, result.counts)
-    rule = rule.for_test(result.max_regression)
-    repeated = [run.joules for run in runs if run.tier == 2]
-    if result.measurement is not None and repeated:
-        return judge_samples(result.nodeid, result.samples, repeated, rule, result.meter)
-    calls = [run.call_joules for run in runs if run.call_joules is not None]
-    if result.call is None:
-        return judge_samples(result.nodeid, result.samples, repeated, rule, result.meter)
-    below = result.call.below_resolution or any(run.below_resolution for run in runs)
-    return judge_value(result.nodeid, result.call.joules, calls, rule, result.meter, below)
-
-
-def judge_against(base: list[TestResult], head: list[TestResult], rule: Rule) -> list[Comparison]:
-    """Verdicts of one run's results against another's, the base taken as one stored run."""
-    history = {r.nodeid: [StoredRun.from_result(r)] for r in base}
-    files = {
-        path: [StoredTotal(base[0].meter, joules, digest, model=base[0].model)]
-        for path, (joules, digest) in file_totals(base).items()
-    }
-    return judge_run(head, history, files, rule)
-
-
-def judge_run(
-    results: list[TestResult], history: dict[str, list[StoredRun]],
-    file_history: dict[str, list[StoredTotal]], rule: Rule,
-) -> list[Comparison]:
-    """Verdicts for every measured test and every file (the sum of its tests' real
-    calls), plus ``missing`` for stored tests not measured. ``history`` and
-    ``file_history`` hold the stored runs by key."""
-    comparisons = [judge_result(result, history.get(result.nodeid, []), rule) for result in results]
-    meter, model = (results[0].meter, results[0].model) if results else ("", "")
-    for path, (joules, tests) in sorted(file_totals(results).items()):
-        same = (tests, meter, model)
-        stored = [run.joules for run in file_history.get(path, [])
-                  if (run.tests, run.meter, run.model) == same]
-        key = f"{path} (file total)"
-        if model:
-            last = stored[-1] if stored else None
-            comparisons.append(judge_exact(key, joules, last, rule.tolerance, meter))
-        else:
-            comparisons.append(judge_value(key, joules, stored, rule, meter))
-    measured = {r.nodeid for r in results}
-    for nodeid, runs in sorted(history.items()):
-        values = [x for run in runs for x in run.joules]
-        if nodeid not in measured and values:
-            comparisons.append(Comparison(nodeid, MISSING, baseline_median=statistics.median(values)))
-    return comparisons

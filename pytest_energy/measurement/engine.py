@@ -33,6 +33,10 @@ from .meters import MeterOptions, MeterSet, Reading, select_meters
 
 #: Calibration never runs more calls than this in one round.
 MAX_ITERATIONS = 10_000_000
+#: Paired rounds (``pytest-energy ab``) span this many steps of the meters' counters (their
+#: resolution), or the meters' minimum window if that is shorter: a paired verdict averages
+#: many rounds, so a round needs no more than a counter's few steps to be unbiased.
+PAIRED_STEPS = 20
 #: Empty windows read to find the meters' own reading cost.
 READ_COST_SAMPLES = 15
 
@@ -89,10 +93,14 @@ class Engine:
         self.lock = lock
         #: Joules an empty window reads: the meters' own reading cost, subtracted per window.
         self.read_cost_j = 0.0
-        #: Called after every warmup call and round of tier 2: ``pytest-energy ab`` hands
-        #: the machine to the other revision's process there. The time it blocks does not
-        #: count against ``max_time_s``.
-        self.between_rounds: Callable[[], None] | None = None
+        #: Called before the first round and after every warmup call and round of tier 2
+        #: with what was just done: ``pytest-energy ab`` hands the machine to the other
+        #: revision's process there, and the :class:`Steer` it returns fixes the calls per
+        #: round or stops the rounds. The time it blocks does not count against ``max_time_s``.
+        self.between_rounds: Callable[[Handover], Steer | None] | None = None
+        #: Rounds are paired with another process's (``pytest-energy ab``): a round then
+        #: needs to span only :data:`PAIRED_STEPS` steps of the meters' counters.
+        self.paired = False
 
     def measure_idle(self, seconds: float) -> float:
         """Measure idle power of the real meters over ``seconds`` (0 W for the estimate)."""
@@ -177,7 +185,7 @@ class Engine:
         """
         now = self.clock.perf_counter
         deadline = now() + settings.max_time_s
-        min_round_s = self.meters.min_window_s if settings.min_round_s is None else settings.min_round_s
+        min_round_s = self._min_round_s(settings)
         per_call: dict[str, float] = dict(call_s or {})
         round_cost: dict[str, float] = {label: 0.0 for label in sources}
         rounds: dict[str, list[Round]] = {label: [] for label in sources}
@@ -192,15 +200,25 @@ class Engine:
                         break
                     _, seconds, round_cost[label] = self._calls(source, 1, deadline, read=False)
                     per_call[label] = seconds
-                    deadline += self._hand_over()
+                    deadline += self._hand_over(Handover())[0]
             iterations = {
                 label: 1 if single else
                 _iterations(now(), per_call.get(label), min_round_s, deadline, settings.rounds)
                 for label in sources
             }
-            while not capped and any(len(rounds[label]) < settings.rounds for label in sources):
+            fixed: set[str] = set()  # calls per round settled by the partner: no calibration
+            stopped: set[str] = set()
+            if not single and self.between_rounds is not None:
+                for label in sources:
+                    waited, steer = self._hand_over(Handover(iterations=iterations[label]))
+                    deadline += waited
+                    if steer.iterations:
+                        iterations[label] = steer.iterations
+                        fixed.add(label)
+            while not capped and any(len(rounds[label]) < settings.rounds and label not in stopped
+                                     for label in sources):
                 for label, source in sources.items():
-                    if len(rounds[label]) >= settings.rounds:
+                    if len(rounds[label]) >= settings.rounds or label in stopped:
                         continue
                     count = iterations[label]
                     if not _fits(now(), per_call.get(label), count, round_cost[label], deadline):
@@ -209,14 +227,19 @@ class Engine:
                     calls = self._fresh_calls if fresh_each_call else self._calls
                     round_, _, round_cost[label] = calls(source, count, deadline, read=True)
                     assert round_ is not None
-                    deadline += self._hand_over()
                     per_call[label] = round_.seconds / round_.iterations
                     grown = _grow(now(), count, round_.seconds, min_round_s, deadline, settings.rounds)
-                    if not single and round_.seconds < min_round_s / 2 and grown > count:
+                    calibrating = round_.seconds < min_round_s / 2 and grown > count
+                    if not single and label not in fixed and calibrating:
                         iterations[label] = grown  # a calibration round: dropped
+                        deadline += self._hand_over(Handover())[0]
                         continue
                     rounds[label].append(round_)
                     order.append(label)
+                    waited, steer = self._hand_over(Handover(round_=round_))
+                    deadline += waited
+                    if steer.stop:
+                        stopped.add(label)
         warnings = self.meters.warnings()
         measurements = {
             label: Measurement(
@@ -227,13 +250,20 @@ class Engine:
         }
         return measurements, order
 
-    def _hand_over(self) -> float:
-        """Run :attr:`between_rounds`; the seconds it took."""
+    def _min_round_s(self, settings: ProtocolSettings) -> float:
+        if settings.min_round_s is not None:
+            return settings.min_round_s
+        if self.paired:
+            return min(self.meters.min_window_s, PAIRED_STEPS * self.meters.resolution_s)
+        return self.meters.min_window_s
+
+    def _hand_over(self, done: Handover) -> tuple[float, Steer]:
+        """Run :attr:`between_rounds`: the seconds it took, and what it decided."""
         if self.between_rounds is None:
-            return 0.0
+            return 0.0, Steer()
         started = self.clock.perf_counter()
-        self.between_rounds()
-        return self.clock.perf_counter() - started
+        steer = self.between_rounds(done) or Steer()
+        return self.clock.perf_counter() - started, steer
 
     def _fresh_calls(
         self, source: Source, count: int, deadline: float, *, read: bool,
@@ -294,6 +324,25 @@ class Engine:
             window_s=window_s, started=started, ended=clock.time(),
         )
         return round_, seconds, cost
+
+
+@dataclass(frozen=True)
+class Handover:
+    """What a process did before handing the turn over: a warmup call (nothing set), the
+    calls per round it would make (before the first round), or a measured round."""
+
+    iterations: int | None = None
+    round_: Round | None = None
+
+
+@dataclass(frozen=True)
+class Steer:
+    """What the partner process decided at a handover (``pytest-energy ab``)."""
+
+    #: Calls per round from now on, the same on both sides (None: calibrate as usual).
+    iterations: int | None = None
+    #: The verdict is clear: no more rounds for this test.
+    stop: bool = False
 
 
 def _sum_rounds(parts: list[Round]) -> Round:

@@ -3,7 +3,9 @@
 Registered in ``pytest_configure`` only with ``--energy-lockstep=SIDE@SOCKET`` (which
 ``pytest-energy ab`` passes; not meant to be typed). The process asks for the turn
 before it measures idle power, reports its tests after collection, gives the turn up at
-each test both revisions have, and after every warmup call and round of it.
+each test both revisions have, before its first round (saying how many calls per round
+it wants) and after every warmup call and round of it (saying the round's joules): the
+coordinator answers with the calls per round both sides make and when to stop.
 
 Both processes run on the one CPU core the coordinator names: taking turns, they never
 need two, and on a shared machine one core can be slower than another for minutes, which
@@ -15,11 +17,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from ..ab.turns import SIDES, SOURCE_ENV, TurnClient
-from ..measurement.engine import Engine
+from ..measurement.engine import Engine, Handover, Steer
 
 
 def parse_address(value: str) -> tuple[str, str]:
@@ -38,6 +41,7 @@ class LockstepPlugin:
     def __init__(self, client: TurnClient, engine: Engine) -> None:
         self.client = client
         self.engine = engine
+        engine.paired = True
         self.shared: set[str] = set()
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -58,11 +62,23 @@ class LockstepPlugin:
         if item.nodeid not in self.shared:
             return (yield)
         self.client.arrive(item.nodeid)
-        self.engine.between_rounds = lambda: self.client.pass_turn(item.nodeid)
+        self.engine.between_rounds = lambda done: self._hand_over(item.nodeid, done)
         try:
             return (yield)
         finally:
             self.engine.between_rounds = None
+
+    def _hand_over(self, test: str, done: Handover) -> Steer:
+        """Give the turn up, saying what was done; what the coordinator decided."""
+        report: dict[str, Any] = {}
+        if done.iterations:
+            report["iterations"] = done.iterations
+        if done.round_ is not None:
+            report["joules"] = done.round_.joules / done.round_.iterations
+        reply = self.client.pass_turn(test, **report)
+        iterations = reply.get("iterations")
+        return Steer(iterations if isinstance(iterations, int) and iterations > 0 else None,
+                     reply.get("stop") is True)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.client.end()

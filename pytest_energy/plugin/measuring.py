@@ -279,6 +279,8 @@ class MeasuringPlugin:
                 continue
             if fresh:
                 result.repeat_reason = FRESH_EACH_CALL
+            for measurement in measurements.values():
+                measurement.settings = protocol  # as asked, not the time left of it
             return measurements
         return None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..judge.rules import Comparison, Verdict
+from ..judge.rules import Comparison, Verdict, directed_p
 from ..measurement.carbon import Intensity
 from ..results import CUT, NOT_REPEATABLE, TestResult, file_totals
 from ..units import percent, si, si_range
@@ -78,16 +78,32 @@ def shorten(text: str, limit: int) -> str:
     return text[:head] + "..." + text[len(text) - (limit - 3 - head):]
 
 
+def _excess(table: str, width: int | None) -> int:
+    return max(len(line) for line in table.splitlines()) - width if width else 0
+
+
 def fitted_table(
     rows: list[list[str]], headers: list[str], width: int | None, columns: tuple[int, ...],
+    optional: Sequence[str] = (),
 ) -> str:
     """A tabulate table; when wider than ``width``, the given columns (node ids first, then
-    notes) are shortened in the middle until it fits or they reach :data:`MIN_SHORTENED`."""
+    notes) are shortened in the middle until it fits or they reach :data:`MIN_SHORTENED`;
+    first, the ``optional`` columns (by header) are left out in that order while even that
+    would not fit. ``columns`` must come before every optional column."""
     from tabulate import tabulate
 
+    for name in optional:  # while even the shortest ids do not fit
+        narrowest = [[shorten(cell, MIN_SHORTENED) if i in columns else cell for i, cell in enumerate(row)]
+                     for row in rows]
+        if _excess(tabulate(narrowest, headers=headers, disable_numparse=True), width) <= 0:
+            break
+        if name in headers:
+            column = headers.index(name)
+            headers = [*headers[:column], *headers[column + 1:]]
+            rows = [[*row[:column], *row[column + 1:]] for row in rows]
     table = tabulate(rows, headers=headers, disable_numparse=True)
     for column in columns:
-        excess = max(len(line) for line in table.splitlines()) - width if width else 0
+        excess = _excess(table, width)
         longest = max((len(row[column]) for row in rows), default=0)
         if excess <= 0 or longest <= MIN_SHORTENED:
             continue
@@ -123,19 +139,29 @@ def file_table(results: list[TestResult], regressions: Iterable[str] = (), width
     return fitted_table(rows, ["file", "tests", "J (real calls)", "gCO2e", "regressions"], width, (0,))
 
 
-def tests_table(results: list[TestResult], top: int | None = None, width: int | None = None) -> str:
+def tests_table(
+    results: list[TestResult], top: int | None = None, width: int | None = None,
+) -> str:
     """The most expensive tests (all when ``top`` is None), then every test with a
-    budget or a failed or cut repetition; sorted by energy per call. Fitted to ``width``."""
+    budget or a failed repetition; sorted by energy per call; one line counts the rest
+    (and how many of them the time budget cut). Fitted to ``width``."""
     ordered = sorted(results, key=lambda r: r.joules, reverse=True)
     shown = ordered if top is None else ordered[:top]
-    shown += [r for r in ordered[len(shown):] if r.budget is not None or r.repeat in (NOT_REPEATABLE, CUT)]
+    shown += [r for r in ordered[len(shown):] if r.budget is not None or r.repeat == NOT_REPEATABLE]
+    listed = {id(r) for r in shown}
+    hidden = [r for r in ordered if id(r) not in listed]
     rows = [
         [r.nodeid, _how_cell(r), _figure_cell(r), _ci_cell(r), si(r.seconds, "s"), si(r.co2_g, "g"),
          r.meter, _note_cell(r)]
         for r in shown
     ]
     headers = ["test", "measured", "J/call", "95% CI", "s/call", "gCO2e", "meter", "notes"]
-    return fitted_table(rows, headers, width, (0, len(headers) - 1))
+    table = fitted_table(rows, headers, width, (0, len(headers) - 1))
+    if not hidden:
+        return table
+    cut = sum(r.repeat == CUT for r in hidden)
+    among = f", {cut} of them with their repetition cut" if cut else ""
+    return f"{table}\n... {len(hidden)} more tests{among} (-v lists all)"
 
 
 # -- comparisons with a baseline ---------------------------------------------------------
@@ -144,48 +170,92 @@ def _joules(value: float | None) -> str:
     return "" if value is None else si(value, "J")
 
 
+def _change_ci_cell(c: Comparison) -> str:
+    if c.change_ci_low is None or c.change_ci_high is None:  # a single value has no interval
+        return ""
+    return f"{percent(c.change_ci_low)}..{percent(c.change_ci_high)}"
+
+
 def _change_cell(c: Comparison) -> str:
+    """``+12.0% (+8.0%..+16.0%)``: the change with its CI, when it has one."""
     if c.change is None:
         return ""
-    if c.change_ci_low is None:  # a single value has no interval
-        return percent(c.change)
-    return f"{percent(c.change)} ({percent(c.change_ci_low)}..{percent(c.change_ci_high)})"
+    ci = _change_ci_cell(c)
+    return f"{percent(c.change)} ({ci})" if ci else percent(c.change)
 
 
 def _by_change(comparisons: Iterable[Comparison]) -> list[Comparison]:
     return sorted(comparisons, key=lambda c: (c.change is None, -(c.change or 0), c.nodeid))
 
 
-def _ratio_cell(c: Comparison) -> str:
-    """``1.12 (1.08-1.16)``: head/base, the geometric mean of the paired rounds' ratios."""
+def _ratio(c: Comparison) -> str:
+    """``1.12``: head/base, the geometric mean of the paired rounds' ratios (an exact
+    meter's one figure each side: 4 digits)."""
     if c.change is None:
         return ""
-    if c.change_ci_low is None or c.change_ci_high is None:  # exact: one figure each side
-        return f"{1 + c.change:.4g}"
-    return f"{1 + c.change:.3g} ({1 + c.change_ci_low:.3g}-{1 + c.change_ci_high:.3g})"
+    return f"{1 + c.change:.4g}" if c.change_ci_low is None else f"{1 + c.change:.3g}"
 
 
-def comparison_table(comparisons: Iterable[Comparison], sides: tuple[str, str] | None = None) -> str:
+def _ratio_ci_cell(c: Comparison) -> str:
+    if c.change_ci_low is None or c.change_ci_high is None:
+        return ""
+    return f"{1 + c.change_ci_low:.3g}-{1 + c.change_ci_high:.3g}"
+
+
+def _ratio_cell(c: Comparison) -> str:
+    """``1.12 (1.08-1.16)``: the ratio with its CI, when it has one."""
+    ci = _ratio_ci_cell(c)
+    return f"{_ratio(c)} ({ci})" if ci else _ratio(c)
+
+
+def _p_cell(c: Comparison) -> str:
+    p = c.p_adjusted if c.p_adjusted is not None else directed_p(c)
+    return "" if p is None or c.p_increase is None else f"{p:.3g}"
+
+
+def comparison_table(
+    comparisons: Iterable[Comparison], sides: tuple[str, str] | None = None, top: int | None = None,
+    width: int | None = None,
+) -> str:
     """Baseline against current per test, sorted by change (largest increase first); with
-    ``sides`` (``pytest-energy ab``), base against head with the paired ratio."""
-    from tabulate import tabulate
+    ``sides`` (``pytest-energy ab``), base against head with the paired ratio.
 
-    comparisons = _by_change(comparisons)
+    Regressions are always listed; of the other rows, the ``top`` that moved most (all
+    when None), and one line counting the rest by verdict.
+    Node ids are shortened to fit ``width``.
+    """
+    ordered = _by_change(comparisons)
+    others = [c for c in ordered if c.verdict != Verdict.REGRESSION]
+    most_moved = others if top is None else sorted(others, key=lambda c: -abs(c.change or 0.0))[:top]
+    kept = {id(c) for c in most_moved}
+    shown = [c for c in ordered if c.verdict == Verdict.REGRESSION or id(c) in kept]
+    hidden = [c for c in others if id(c) not in kept]
     paired = sides is not None
-    moved = any(c.counts_change for c in comparisons)  # deterministic meters: what moved
+    moved = any(c.counts_change for c in shown)  # deterministic meters: what moved
+    meters = {c.meter for c in shown if c.meter}
     rows = [
         [c.nodeid, _joules(c.baseline_median), _joules(c.current_median),
-         _ratio_cell(c) if paired else _change_cell(c),
-         *([c.pairs or ""] if paired else []),
-         "" if c.p_increase is None else f"{min(c.p_increase, c.p_decrease):.3g}",
-         c.meter, c.verdict, *([moved_text(c).strip(" ()")] if moved else [])]
-        for c in comparisons
+         *([_ratio(c), _ratio_ci_cell(c), str(c.pairs or "")] if paired else
+           ["" if c.change is None else percent(c.change), _change_ci_cell(c)]),
+         _p_cell(c), c.meter, str(c.verdict), *([moved_text(c).strip(" ()")] if moved else [])]
+        for c in shown
     ]
     first, second = sides or ("baseline", "current")
-    middle = ["ratio (95% CI)", "pairs"] if paired else ["change (95% CI)"]
-    headers = ["test", f"{first} J/call", f"{second} J/call", *middle, "p", "meter", "verdict",
+    middle = ["ratio", "95% CI", "pairs"] if paired else ["change", "95% CI"]
+    headers = ["test", first, second, *middle, "p adj.", "meter", "verdict",
                *(["counts moved"] if moved else [])]
-    return tabulate(rows, headers=headers, disable_numparse=True)
+    # narrow terminals lose, in turn: the meter (said below when there is one), p, the CI, pairs
+    optional = (*(["meter"] if len(meters) == 1 else []), "p adj.", "95% CI", "pairs")
+    lines = [fitted_table(rows, headers, width, (0,), optional)]
+    caption = ["J per call (a file: its tests' calls summed)"]
+    if len(meters) == 1 and "meter" not in lines[0].splitlines()[0].split():
+        caption.append(f"meter: {meters.pop()}")
+    lines.append("; ".join(caption))
+    if paired and any(c.pairs for c in shown):
+        lines.append("ratio: geometric mean of head/base over the paired rounds; J per call: their medians")
+    if hidden:
+        lines.append(f"... {len(hidden)} more: {verdict_counts(hidden)} (-v lists all)")
+    return "\n".join(lines)
 
 
 def regression_line(c: Comparison) -> str:

@@ -1,0 +1,140 @@
+"""A run judged as a whole: drift of the machine, noise of like tests, false alarms
+controlled across the run, and verdicts that tell one story."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from pytest_energy.judge.rules import (
+    IMPROVEMENT,
+    INCONCLUSIVE,
+    REGRESSION,
+    UNCHANGED,
+    WITHIN_LIMIT,
+    Comparison,
+    Rule,
+    classify,
+    judge_pairs,
+    settle,
+)
+from pytest_energy.judge.suite import drift_note, judge_run
+from pytest_energy.results import CallWindow, StoredRun, TestResult
+from pytest_energy.stats import benjamini_hochberg
+
+
+def test_benjamini_hochberg_matches_the_textbook_values():
+    # R: p.adjust(c(0.01, 0.04, 0.03, 0.005), "BH") -> 0.02 0.04 0.04 0.02
+    assert benjamini_hochberg([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.02, 0.04, 0.04, 0.02])
+    assert benjamini_hochberg([]) == []
+    assert benjamini_hochberg([0.9, 0.8]) == pytest.approx([0.9, 0.9])
+
+
+def _comparison(change, low, high, p_up, p_down, limit=0.10):
+    return Comparison("t", INCONCLUSIVE, "m", 1.0, 1 + change, change, low, high, p_up, p_down,
+                      max_regression=limit)
+
+
+@pytest.mark.parametrize(("change", "low", "high", "p_up", "p_down", "verdict"), [
+    (0.30, 0.20, 0.40, 1e-6, 1.0, REGRESSION),
+    (0.30, -0.01, 0.60, 1e-6, 1.0, INCONCLUSIVE),   # significant, yet the CI includes 0
+    (0.07, 0.05, 0.09, 1e-6, 1.0, WITHIN_LIMIT),    # a real +7% under a 10% limit
+    (-0.07, -0.09, -0.05, 1.0, 1e-6, WITHIN_LIMIT),
+    (0.01, -0.03, 0.05, 0.3, 0.7, UNCHANGED),
+    (-0.30, -0.40, -0.20, 1.0, 1e-6, IMPROVEMENT),
+    (0.30, 0.20, 0.40, 0.2, 0.8, INCONCLUSIVE),     # large, not significant
+])
+def test_classify(change, low, high, p_up, p_down, verdict):
+    assert classify(_comparison(change, low, high, p_up, p_down), alpha=0.01).verdict == verdict
+
+
+def test_verdicts_are_consistent_with_their_ci():
+    rng = random.Random(5)
+    for _ in range(2000):
+        change = rng.uniform(-0.5, 0.5)
+        half = rng.uniform(0.001, 0.4)
+        low, high = change - half * rng.uniform(0.5, 1.5), change + half * rng.uniform(0.5, 1.5)
+        p = rng.choice([1e-6, 0.005, 0.02, 0.5])
+        c = classify(_comparison(change, low, high, p, 1 - p), alpha=0.01)
+        if c.verdict == REGRESSION:
+            assert low > 0 and change + 1.5 * (high - low) / 3.92 >= 0.10
+        if c.verdict == UNCHANGED:
+            assert low <= 0 <= high and -0.10 < low and high < 0.10
+        if c.verdict == WITHIN_LIMIT:
+            assert low > 0 or high < 0
+
+
+def test_pairs_that_moved_within_the_limit_say_so():
+    rng = random.Random(2)
+    base = [1 + rng.gauss(0, 0.01) for _ in range(20)]
+    head = [b * 1.07 * (1 + rng.gauss(0, 0.01)) for b in base]
+    c = judge_pairs("t", base, head, Rule(max_regression=0.10))
+    assert c.verdict == WITHIN_LIMIT and c.change_ci_low > 0 and 0.05 < c.change < 0.09
+
+
+def test_settle_holds_false_alarms_across_a_run():
+    rng = random.Random(9)
+    rule = Rule(max_regression=0.10, alpha=0.01)
+    comparisons = []
+    for i in range(300):  # unchanged tests, noisy: a few reach p < 0.01 by chance
+        base = [1 + rng.gauss(0, 0.15) for _ in range(20)]
+        head = [b * (1 + rng.gauss(0, 0.15)) for b in base]
+        comparisons.append(judge_pairs(f"t{i}", base, head, rule))
+    base = [1 + rng.gauss(0, 0.02) for _ in range(20)]
+    comparisons.append(judge_pairs("real", base, [b * 1.5 for b in base], rule))
+    settled = {c.nodeid: c for c in settle(comparisons, rule.alpha)}
+    assert [k for k, c in settled.items() if c.verdict == REGRESSION] == ["real"]
+    assert all(c.p_adjusted >= min(c.p_increase, c.p_decrease) for c in settled.values())
+
+
+def _suite(scale, heavier=(), seed=0, noise=0.08, tests=200):
+    """History of one saved run, and a current run of ``tests`` tests 1 ms-100 ms (J
+    proportional), all ``scale`` times heavier (the machine), ``heavier`` 3x more."""
+    rng = random.Random(seed)
+    history, results = {}, []
+    for i in range(tests):
+        nodeid = f"test_gen.py::test_{i}"
+        size = 10 ** rng.uniform(-3, -1)
+        history[nodeid] = [StoredRun("estimate", 1, [size], call_joules=size * (1 + rng.gauss(0, noise)))]
+        joules = size * scale * (3 if i in heavier else 1) * (1 + rng.gauss(0, noise))
+        results.append(TestResult(nodeid, "estimate", True, 0.01, call=CallWindow(joules, joules, 0.01, 0.01, False)))
+    return results, history
+
+
+@pytest.mark.parametrize("scale", [0.6, 1.0, 1.35])
+def test_a_suite_that_moved_together_fails_nothing(scale):
+    results, history = _suite(scale, seed=int(scale * 10))
+    verdicts = judge_run(results, history, {}, Rule())
+    assert [c.nodeid for c in verdicts.comparisons if c.verdict in (REGRESSION, IMPROVEMENT)] == []
+    assert verdicts.drift is not None and verdicts.drift.change == pytest.approx(scale - 1, abs=0.03)
+
+
+def test_tests_made_heavier_are_found_on_a_drifted_machine():
+    heavier = {3, 50, 90, 140, 199}
+    results, history = _suite(1.35, heavier, seed=4)
+    verdicts = judge_run(results, history, {}, Rule())
+    found = {c.nodeid for c in verdicts.comparisons if c.verdict == REGRESSION}
+    assert found == {f"test_gen.py::test_{i}" for i in heavier}
+    regression = next(c for c in verdicts.comparisons if c.verdict == REGRESSION)
+    assert regression.drift == pytest.approx(0.35, abs=0.04) and 1.7 < regression.change < 2.4
+
+
+def test_drift_note_says_how_much_and_what_it_cannot_tell():
+    results, history = _suite(1.3, seed=1)
+    drift = judge_run(results, history, {}, Rule()).drift
+    note = drift_note(drift, "the baseline b.json")
+    assert note.startswith(f"the whole suite measured {drift.change:+.0%} against the baseline b.json (200 tests)")
+    assert 0.25 < drift.change < 0.35
+    assert "pytest-energy ab" in note
+    results, history = _suite(1.0, seed=1)
+    assert drift_note(judge_run(results, history, {}, Rule()).drift, "x") is None
+
+
+def test_a_small_suite_keeps_the_fixed_margins():
+    results, history = _suite(1.0, heavier={0}, tests=3, seed=2)
+    verdicts = judge_run(results, history, {}, Rule())
+    assert verdicts.drift is None
+    assert verdicts.comparisons[0].verdict == REGRESSION  # 3x is beyond the 2x margin
+    assert math.isclose(verdicts.comparisons[0].history_spread, 1.0)
