@@ -1,0 +1,175 @@
+"""The baseline gate on a sampled meter, as a pull-request check meets it: a suite of 200
+generated tests (1 ms to 100 ms of CPU work each, the estimate meter, real calls only:
+plain ``pytest --energy``), saved with the machine idle and compared with it loaded
+(``--busy`` processes spinning), so that every figure drifts between the two.
+
+Printed, after 1 and after 3 saved runs, for today's rule (the gate at ``--old-rev``) and
+the drift-aware one (this tree):
+- runs with any false alarm among ``--runs`` compares of the unchanged suite (target 0);
+- per compare of the suite with 5 tests made 3x heavier: how many of the 5 are flagged
+  (target at least 4 of 5 in 9 of 10 runs), and anything else flagged with them.
+
+Judging is offline, on the same results files, so both rules see the same figures.
+
+    python bench/gate_quality.py [--runs 10] [--busy 2] [--old-rev e147a90]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTS = 200
+HEAVIER = (7, 41, 88, 133, 179)  # made 3x heavier in the changed suite
+
+SUITE = '''
+import os
+
+import pytest
+
+HEAVIER = {int(i) for i in os.environ.get("HEAVIER", "").split(",") if i}
+LOOPS = %r
+
+
+def spin(n):
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+@pytest.mark.parametrize("i", range(len(LOOPS)))
+def test_generated(i):
+    assert spin(LOOPS[i] * (3 if i in HEAVIER else 1)) >= 0
+'''
+
+#: Judges a results file against a baseline with whichever gate the tree on sys.path has.
+JUDGE = '''
+import json, sys
+from pytest_energy.judge.rules import Rule
+from pytest_energy.store import baseline as store
+from pytest_energy.store.documents import load_results
+try:
+    from pytest_energy.judge.suite import judge_run
+    def verdicts(*args):
+        return judge_run(*args).comparisons
+except ImportError:
+    from pytest_energy.judge.rules import judge_run as verdicts
+base, results = store.load(sys.argv[1]), load_results(sys.argv[2])
+found = verdicts(results.tests, base.tests, base.files, Rule())
+print(json.dumps([c.nodeid for c in found if c.verdict.value == "regression"]))
+'''
+
+
+def loops_per_ms() -> float:
+    """Iterations of the spin loop per millisecond on this machine, now."""
+    started = time.process_time()
+    n = 200_000
+    total = 0
+    for i in range(n):
+        total += i * i
+    return n / max((time.process_time() - started) * 1000, 1e-6)
+
+
+@contextmanager
+def busy(count: int):
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def pytest_run(suite: Path, *args: str, heavier: bool = False) -> None:
+    env = {**os.environ, "HEAVIER": ",".join(map(str, HEAVIER)) if heavier else ""}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+               "--energy", "--energy-meter=estimate", *args]
+    done = subprocess.run(command, cwd=suite, env=env, capture_output=True, text=True)
+    if done.returncode not in (0, 1):
+        sys.exit(f"pytest failed ({done.returncode}): {done.stdout[-2000:]}{done.stderr[-2000:]}")
+
+
+def judge(tree: Path, baseline: Path, results: Path) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", JUDGE, str(baseline), str(results)], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(tree)}, check=True)
+    return json.loads(done.stdout)
+
+
+def old_tree(rev: str, where: Path) -> Path:
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(where), rev],
+                   check=True)
+    return where
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10, help="compares of each kind (default 10)")
+    parser.add_argument("--busy", type=int, default=2, help="busy processes while comparing (default 2)")
+    parser.add_argument("--old-rev", default="e147a90", help="the commit whose gate is 'today's rule'")
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="gate-quality-"))
+    old = old_tree(args.old_rev, scratch / "old")
+    started = time.perf_counter()
+    try:
+        rate = loops_per_ms()
+        rng = random.Random(0)
+        loops = [int(rate * 10 ** rng.uniform(0, 2)) for _ in range(TESTS)]  # 1 ms .. 100 ms
+        suite = scratch / "suite"
+        suite.mkdir()
+        (suite / "test_generated.py").write_text(SUITE % (loops,))
+        b3 = scratch / "b3.json"
+        for i in range(3):  # saved with the machine idle
+            pytest_run(suite, "--energy-save", f"--energy-baseline={b3}")
+            if i == 0:
+                shutil.copy(b3, scratch / "b1.json")
+        baselines = {"after 1 saved run": scratch / "b1.json", "after 3 saved runs": b3}
+        trees = {"today's rule": old, "drift-aware": ROOT}
+        false_runs = {(b, t): 0 for b in baselines for t in trees}
+        found: dict[tuple[str, str], list[tuple[int, int]]] = {(b, t): [] for b in baselines for t in trees}
+        heavy_ids = {f"test_generated.py::test_generated[{i}]" for i in HEAVIER}
+        with busy(args.busy):
+            for run in range(args.runs):
+                for heavier in (False, True):
+                    results = scratch / f"r{run}{'h' if heavier else 'u'}.json"
+                    pytest_run(suite, f"--energy-json={results}", heavier=heavier)
+                    for b, path in baselines.items():
+                        for t, tree in trees.items():
+                            flagged = [n for n in judge(tree, path, results) if "(file total)" not in n]
+                            if heavier:
+                                hits = len(heavy_ids & set(flagged))
+                                found[(b, t)].append((hits, len(set(flagged) - heavy_ids)))
+                            elif judge(tree, path, results):
+                                false_runs[(b, t)] += 1
+                print(f"  compare {run + 1}/{args.runs} done", file=sys.stderr, flush=True)
+        print(f"gate quality: {TESTS} tests of 1-100 ms (estimate meter, real calls), saved idle, compared "
+              f"with {args.busy} busy processes; {time.perf_counter() - started:.0f} s")
+        for b in baselines:
+            print(f"\n{b}:")
+            print(f"  {'':44s}{'today':>16s}{'drift-aware':>16s}")
+            row = [f"{false_runs[(b, t)]}/{args.runs}" for t in trees]
+            print(f"  {'runs with a false alarm (unchanged code)':44s}{row[0]:>16s}{row[1]:>16s}")
+            row = [f"{sum(h >= 4 for h, _ in found[(b, t)])}/{args.runs}" for t in trees]
+            print(f"  {'runs finding >= 4 of the 5 heavier tests':44s}{row[0]:>16s}{row[1]:>16s}")
+            row = [" ".join(str(h) for h, _ in found[(b, t)]) for t in trees]
+            print(f"  {'  found per run':44s}{row[0]:>16s}{row[1]:>16s}")
+            row = [" ".join(str(o) for _, o in found[(b, t)]) for t in trees]
+            print(f"  {'  other tests flagged with them, per run':44s}{row[0]:>16s}{row[1]:>16s}")
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], check=False)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
