@@ -30,6 +30,9 @@ class CallWindow:
     below_resolution: bool
     #: The raw counts behind a simulated figure (instructions, cache misses), else None.
     counts: dict[str, int] | None = None
+    #: Wall-clock (epoch) seconds when the window opened: the run's order in time, which
+    #: the gate follows to tell the machine's drift (None in files written before it).
+    started: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON."""

@@ -22,7 +22,8 @@ this run did not measure are **missing**.
 
 **Single values** (a test's real call, a file's total; :func:`judge_value`) have no
 rounds to test. In a suite, :mod:`pytest_energy.judge.suite` gives each the machine's
-drift and the noise of values like it, and the t-test above applies; without them, with
+drift and the noise of values like it, and the t-test above applies, with a change of at
+least :data:`SINGLE_VALUE_MARGIN` (twice) as criterion 3; without them, with
 at least :data:`MIN_HISTORY_FOR_SPREAD` stored values a regression is above the history's
 99% prediction bound (at least :data:`MIN_SINGLE_SPREAD`) and ``max_regression``; with
 fewer, only a change beyond :data:`SINGLE_VALUE_MARGIN` (2x) counts. A value shorter than
@@ -49,7 +50,10 @@ from ..stats import (
 
 #: Stored single values needed before their spread (a prediction interval) is used.
 MIN_HISTORY_FOR_SPREAD = 3
-#: With less history, a single value must change by more than this (1.0: twice) to count.
+#: A single value (one real call) must change by more than this (1.0: twice; a decrease:
+#: half) to count, beyond the machine's drift: on a loaded machine one call of a sampled
+#: meter spikes by up to +80% when the kernel hands its core away mid-call; with fewer
+#: than three stored values and no suite to learn the drift from, the same margin applies.
 SINGLE_VALUE_MARGIN = 1.0
 #: A single value's prediction bound is at least this: three nearly equal stored values
 #: say little about how far a sampled meter's next value strays.
@@ -209,7 +213,7 @@ def classify(c: Comparison, alpha: float) -> Comparison:
     margin = UNCERTAINTY_SE * (high - low) / (2 * 1.96)
     if significant and low > 0 and change > spread and change + margin >= limit:
         verdict = REGRESSION
-    elif significant and high < 0 and -change > spread and -change + margin >= limit:
+    elif significant and high < 0 and -change > spread / (1 + spread) and -change + margin >= limit:
         verdict = IMPROVEMENT
     elif (low > 0 and change + margin < limit) or (high < 0 and -change + margin < limit):
         verdict = WITHIN_LIMIT
@@ -284,7 +288,7 @@ def judge_value(
         return classify(Comparison(
             key, INCONCLUSIVE, meter, base, current, math.expm1(log_change), math.expm1(log_change - half),
             math.expm1(log_change + half), student_t_tail(log_change / noise, NOISE_DF),
-            student_t_tail(-log_change / noise, NOISE_DF),
+            student_t_tail(-log_change / noise, NOISE_DF), history_spread=SINGLE_VALUE_MARGIN,
             max_regression=threshold, drift=drift,
         ), rule.alpha)
     change = current / base - 1

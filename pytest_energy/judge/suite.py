@@ -1,20 +1,22 @@
 """A whole run judged against its history: the machine's drift, the noise of values like
 each one, and false alarms controlled across the run.
 
-Most tests of a commit do not change, so the run's typical ratio to its history measures
-the machine (a loaded or throttled runner makes every test heavier alike). Each test is
-judged against that drift, with the noise of tests of its size (and its own history's,
-when it has three stored runs or more), and the p-values of all tests go through the
-Benjamini-Hochberg correction (:func:`~pytest_energy.judge.rules.settle`). A change that
-every test shares cannot be told from the machine this way: ``pytest-energy ab`` or the
-simulated meter can.
+Most tests of a commit do not change, so the typical ratio to their history of the tests
+that ran at about the same time measures the machine (a loaded or throttled runner makes
+every test heavier alike, and its load comes and goes within a run). Each test is judged
+against that drift, the median over the :data:`DRIFT_NEIGHBOURS` tests nearest to it in
+time, with the noise of tests of its size (and its own history's, when it has three
+stored runs or more), and the p-values of all tests go through the Benjamini-Hochberg
+correction (:func:`~pytest_energy.judge.rules.settle`). A change that every test shares,
+or more than half of a stretch of :data:`DRIFT_NEIGHBOURS` consecutive tests, cannot be
+told from the machine this way: ``pytest-energy ab`` or the simulated meter can.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..results import StoredRun, StoredTotal, TestResult, file_totals
 from ..stats import robust_sd
@@ -31,6 +33,8 @@ from .rules import (
 
 #: Tests with history needed before the suite's drift and noise are used.
 MIN_SUITE = 8
+#: A test's drift is the median log ratio of this many tests nearest to it in time.
+DRIFT_NEIGHBOURS = 21
 #: A value's noise comes from the residuals of this many tests nearest to it in size...
 NOISE_NEIGHBOURS = 48
 #: ... and is never taken below this share of the whole suite's noise (a few quiet
@@ -42,12 +46,18 @@ MIN_NOISE = 0.03
 
 @dataclass(frozen=True)
 class Drift:
-    """How the whole run moved against its history."""
+    """How the run moved against its history."""
 
-    #: Relative drift (0.2: the suite measured 20% above its history).
+    #: Relative drift of the whole run (0.2: the suite measured 20% above its history).
     change: float
     #: Tests it was estimated from.
     tests: int
+    #: Each test's own drift: that of the tests that ran nearest to it in time.
+    local: dict[str, float] = field(default_factory=dict)
+
+    def at(self, nodeid: str) -> float:
+        """The drift a test is judged against."""
+        return self.local.get(nodeid, self.change)
 
 
 @dataclass
@@ -101,16 +111,26 @@ def suite_noise(
             own[result.nodeid] = _log_sd(stored)
     if len(logs) < MIN_SUITE:
         return None, {}
-    center = statistics.median(logs.values())
-    floor = max(SUITE_NOISE_SHARE * robust_sd(list(logs.values())), MIN_NOISE)
+    started = {r.nodeid: r.call.started for r in results if r.call is not None and r.call.started is not None}
+    in_time = sorted(logs, key=lambda n: started.get(n, 0.0))  # results come in run order otherwise
+    local = {n: statistics.median(logs[m] for m in _nearest(in_time, i, DRIFT_NEIGHBOURS))
+             for i, n in enumerate(in_time)}
+    residuals = {n: logs[n] - local[n] for n in logs}
+    floor = max(SUITE_NOISE_SHARE * robust_sd(list(residuals.values())), MIN_NOISE)
     by_size = sorted(logs, key=sizes.__getitem__)
-    half = NOISE_NEIGHBOURS // 2
     noise = {}
     for rank, nodeid in enumerate(by_size):
-        low = max(0, min(rank - half, len(by_size) - NOISE_NEIGHBOURS))
-        neighbours = [logs[n] for n in by_size[low:low + NOISE_NEIGHBOURS]]
+        neighbours = [residuals[n] for n in _nearest(by_size, rank, NOISE_NEIGHBOURS)]
         noise[nodeid] = max(robust_sd(neighbours), own[nodeid], floor)
-    return Drift(math.expm1(center), len(logs)), noise
+    drift = Drift(math.expm1(statistics.median(logs.values())), len(logs),
+                  {n: math.expm1(value) for n, value in local.items()})
+    return drift, noise
+
+
+def _nearest(ordered: list[str], index: int, count: int) -> list[str]:
+    """The ``count`` entries of ``ordered`` around ``index`` (fewer when it is shorter)."""
+    low = max(0, min(index - count // 2, len(ordered) - count))
+    return ordered[low:low + count]
 
 
 def judge_result(
@@ -126,14 +146,14 @@ def judge_result(
         return judge_exact(result.nodeid, result.call.joules, last.call_joules if last else None, limit,
                            result.meter, last.counts if last else None, result.counts)
     rule = rule.for_test(result.max_regression)
-    change = drift.change if drift is not None else 0.0
+    change = drift.at(result.nodeid) if drift is not None else None
     repeated = [run.joules for run in runs if run.tier == 2]
     if (result.measurement is not None and repeated) or result.call is None:
-        return judge_samples(result.nodeid, result.samples, repeated, rule, result.meter, change)
+        return judge_samples(result.nodeid, result.samples, repeated, rule, result.meter, change or 0.0)
     calls = [run.call_joules for run in runs if run.call_joules is not None]
     below = result.call.below_resolution or any(run.below_resolution for run in runs)
     return judge_value(result.nodeid, result.call.joules, calls, rule, result.meter, below,
-                       drift.change if drift is not None and noise else None, noise)
+                       change if noise else None, noise)
 
 
 def judge_run(

@@ -153,9 +153,11 @@ class Engine:
         end, read_end = self._close()
         gross = self.meters.joules_between(start[0], end)
         window_s = read_end - start[1]
+        started = self.clock.time() - (self.clock.perf_counter() - start[1])
         return CallWindow(
             joules=self._net(gross, window_s), gross_joules=gross, seconds=seconds, window_s=window_s,
             below_resolution=window_s < self.meters.resolution_s, counts=self.meters.window_counts(),
+            started=started,
         )
 
     # -- tier 2 ----------------------------------------------------------------------------
