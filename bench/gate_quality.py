@@ -103,7 +103,7 @@ def pytest_run(suite: Path, *args: str, heavier: bool = False) -> None:
 
 def judge(tree: Path, baseline: Path, results: Path) -> list[str]:
     done = subprocess.run([sys.executable, "-c", JUDGE, str(baseline), str(results)], capture_output=True,
-                          text=True, env={**os.environ, "PYTHONPATH": str(tree)}, check=True)
+                          text=True, env={**os.environ, "PYTHONPATH": str(tree)}, cwd=tree, check=True)
     return json.loads(done.stdout)
 
 
@@ -118,6 +118,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10, help="compares of each kind (default 10)")
     parser.add_argument("--busy", type=int, default=2, help="busy processes while comparing (default 2)")
     parser.add_argument("--old-rev", default="e147a90", help="the commit whose gate is 'today's rule'")
+    parser.add_argument("--keep", action="store_true", help="keep the suite, baselines and results")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="gate-quality-"))
     old = old_tree(args.old_rev, scratch / "old")
@@ -168,7 +169,10 @@ def main() -> None:
             print(f"  {'  other tests flagged with them, per run':44s}{row[0]:>16s}{row[1]:>16s}")
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], check=False)
-        shutil.rmtree(scratch, ignore_errors=True)
+        if args.keep:
+            print(f"kept in {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ EXACT_NOISE_J = 1e-4
 #: A single value's change over its noise is read against Student's t with this many
 #: degrees of freedom: measured energy has heavier tails than a normal, and the noise
 #: itself is estimated.
-NOISE_DF = 16
+NOISE_DF = 40
 #: Fewer paired rounds than this (a test not repeatable on one side) give no verdict.
 MIN_PAIRS = 3
 #: Criterion 3 allows the measured change this many standard errors (from the CI) of slack.
