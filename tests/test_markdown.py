@@ -205,3 +205,24 @@ def test_the_plugin_and_compare_write_markdown_nothing_escapes_from(pytester, ex
     assert_nothing_escapes(text)
     verdicts = tables(parse(text))[0]
     assert len(verdicts) == 1 + 3 and {row[0] for row in verdicts[1:]} >= {one_line(n) for n in nodeids}
+
+
+def test_report_renders_an_ab_files_summary_from_its_data(tmp_path, capsys):
+    from pytest_energy.cli import main
+    from pytest_energy.runs import AbRecord, Revision
+    from pytest_energy.store.files import write_json_atomic
+
+    nodeid = HOSTILE[4]
+    record = AbRecord(base=Revision("origin/main`@x", "a" * 40), head=Revision("working tree", None),
+                      meter="nvml", comparisons=[regression(nodeid), unchanged(HOSTILE[7])], pairs=[],
+                      failures=[(HOSTILE[5], "head", "failed", "E   <img src=x>\n@org/team")])
+    write_json_atomic(str(tmp_path / "ab.json"), record.to_dict())
+    md = tmp_path / "comment.md"
+    assert main(["report", "--ab", str(tmp_path / "ab.json"), "-o", str(tmp_path / "r.html"),
+                 "--markdown", str(md)]) == 0, capsys.readouterr()
+    text = md.read_text()
+    assert_nothing_escapes(text)
+    assert text == ab_markdown(record.comparisons, [record.base.describe("base"), record.head.describe("head")],
+                               "nvml", record.failures)
+    assert main(["report", "--baseline", str(tmp_path / "none.json"), "--markdown", str(md)]) == 2
+    assert "--markdown summarises a results file or --ab; give one" in capsys.readouterr().err
