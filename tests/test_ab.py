@@ -443,3 +443,13 @@ def test_the_trees_of_a_killed_run_are_removed_by_the_next(tmp_path: Path, run_a
     assert status == 0, out + err
     assert "a tree an earlier run left behind when it was killed" in err
     assert worktrees(repo) == [f"worktree {repo}"]
+
+
+def test_a_step_summary_that_cannot_be_written_stops_ab_before_it_measures(tmp_path: Path, run_ab,
+                                                                           monkeypatch) -> None:
+    repo = make_repo(tmp_path / "repo", {"tests/test_work.py": WORK.format(n=100)})
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path))  # a directory
+    status, out, err = run_ab(repo, "HEAD")
+    assert status == 2 and out == ""
+    assert err.strip() == (f"pytest-energy ab: error: $GITHUB_STEP_SUMMARY={tmp_path}: is a directory; "
+                           "pick a path that can be written")

@@ -26,7 +26,13 @@ from ..judge.rules import REGRESSION, Rule
 from ..report.text import ab_markdown, comparison_table, regression_line, verdict_counts
 from ..runs import AbRecord, Revision, RunRecord
 from ..store.documents import load_results
-from ..store.files import markdown_outputs, unwritable_output, write_json_atomic, write_markdown
+from ..store.files import (
+    markdown_output_labels,
+    markdown_outputs,
+    unwritable_output,
+    write_json_atomic,
+    write_markdown,
+)
 from .turns import ARRIVE, COLLECTED, SIDES, SOURCE_ENV, Coordinator, Turns, TurnsError
 from .verdicts import exact_verdicts, paired_verdicts
 from .workspace import Workspace, git, last_line, remove_stale
@@ -170,7 +176,7 @@ class Announcer:
 
 def ab(args: argparse.Namespace, pytest_args: list[str]) -> int:
     problem = unwritable_output((f"{option}={path}", path) for option, path in
-                                (("--json", args.json), ("--markdown", args.markdown)))
+                                (("--json", args.json), *markdown_output_labels(args.markdown)))
     if problem:
         raise InputError(problem)
     repo, prefix = find_repo(os.getcwd())

@@ -12,7 +12,13 @@ from ..report.text import ab_markdown, markdown_summary
 from ..runs import AbRecord, RunRecord
 from ..store import baseline as store
 from ..store.documents import load_ab, load_results
-from ..store.files import markdown_outputs, unwritable_output, write_markdown, write_text_atomic
+from ..store.files import (
+    markdown_output_labels,
+    markdown_outputs,
+    unwritable_output,
+    write_markdown,
+    write_text_atomic,
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -20,8 +26,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("nothing to report: give a results file (--energy-json), --baseline or --ab")
     if args.markdown and not (args.results or args.ab):
         raise InputError("--markdown summarises a results file or --ab; give one")
+    summaries = markdown_output_labels(args.markdown) if args.markdown else []
     problem = unwritable_output([(f"-o {args.output}", args.output),
-                                 (f"--markdown {args.markdown}", args.markdown)])
+                                 *((f"{option} {path}", path) for option, path in summaries)])
     if problem:
         raise InputError(problem)
     results = load_results(args.results) if args.results else None

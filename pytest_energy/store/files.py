@@ -123,6 +123,13 @@ def markdown_outputs(path: str | None) -> list[tuple[str, str]]:
     return targets
 
 
+def markdown_output_labels(path: str | None, option: str = "--markdown") -> list[tuple[str, str]]:
+    """(label, file) for each destination of :func:`markdown_outputs`, for
+    :func:`unwritable_output` before a long run: ``option``, or ``$GITHUB_STEP_SUMMARY``."""
+    return [(option if mode == "w" else "$GITHUB_STEP_SUMMARY", target)
+            for target, mode in markdown_outputs(path)]
+
+
 def write_markdown(path: str, mode: str, text: str) -> None:
     """Write (``"w"``) or append (``"a"``, as its own paragraph) a markdown summary."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
