@@ -9,6 +9,7 @@ import math
 import os
 import stat
 import tempfile
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -123,10 +124,10 @@ def markdown_outputs(path: str | None) -> list[tuple[str, str]]:
     return targets
 
 
-def markdown_output_labels(path: str | None, option: str = "--markdown") -> list[tuple[str, str]]:
+def markdown_output_labels(path: str | None) -> list[tuple[str, str]]:
     """(label, file) for each destination of :func:`markdown_outputs`, for
-    :func:`unwritable_output` before a long run: ``option``, or ``$GITHUB_STEP_SUMMARY``."""
-    return [(option if mode == "w" else "$GITHUB_STEP_SUMMARY", target)
+    :func:`unwritable_output` before a long run: ``--markdown``, or ``$GITHUB_STEP_SUMMARY``."""
+    return [("--markdown" if mode == "w" else "$GITHUB_STEP_SUMMARY", target)
             for target, mode in markdown_outputs(path)]
 
 
@@ -181,8 +182,6 @@ def read_text_bounded(path: str, limit_bytes: int, timeout_s: float | None = Non
     if timeout_s is None:
         data = _read_regular(path, limit_bytes)
     else:
-        import threading
-
         box: list[Any] = []
 
         def read() -> None:

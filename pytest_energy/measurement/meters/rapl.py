@@ -152,7 +152,7 @@ class RaplMeter(Meter):
     @staticmethod
     def _read_raw(zone: Zone, timeout_s: float | None = None) -> int:
         try:
-            return int(_read_text(zone.energy_path, *([timeout_s] if timeout_s else [])))
+            return int(_read_text(zone.energy_path, timeout_s))
         except PermissionError as exc:
             raise MeterUnavailable(f"no permission to read {zone.energy_path}; {PERMISSION_FIX}") from exc
         except RefusedFile as exc:
@@ -181,7 +181,8 @@ class RaplMeter(Meter):
             zone.total_uj += raw - zone.low_raw
             zone.last_raw, zone.low_raw = raw, None
         else:  # a glitch (one, however often it is read): counts 0, the last good value stays the base
-            self._backward_steps += zone.low_raw is None
+            if zone.low_raw is None:
+                self._backward_steps += 1
             self._largest_step_uj = max(self._largest_step_uj, back)
             zone.low_raw = raw
 
