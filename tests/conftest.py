@@ -55,11 +55,11 @@ def powercap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     sims: list[powercap_sim.PowerSim] = []
     read_file = rapl._read_text
 
-    def read_synced(path: str) -> str:
+    def read_synced(path: str, *timeout: float) -> str:
         if path.endswith("energy_uj"):
             for sim in sims:
                 sim.sync(path)
-        return read_file(path)
+        return read_file(path, *timeout)
 
     monkeypatch.setattr(rapl, "_read_text", read_synced)
 

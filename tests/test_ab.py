@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -338,3 +339,119 @@ def test_a_failing_test_is_never_hidden(tmp_path: Path, run_ab) -> None:
     logs = {side: (tmp_path / f"ab.{side}.log").read_text() for side in ("base", "head")}  # kept
     assert "2 passed" in logs["base"] and "1 failed, 1 passed" in logs["head"]
     assert "### :x: Tests that failed" in (tmp_path / "pr.md").read_text()
+
+
+# -- edges: links, subdirectories, signals while preparing, killed runs ---------------------
+
+def test_the_working_tree_copy_keeps_symlinks_to_directories(tmp_path: Path) -> None:
+    from pytest_energy.ab.workspace import Workspace
+
+    repo = make_repo(tmp_path / "repo", {"data/table.txt": "1 2 3\n", "tests/test_a.py": "def test_a(): pass\n"})
+    os.symlink("data", repo / "linked")  # tracked: git stores the link itself
+    os.symlink("../data/table.txt", repo / "tests" / "table.txt")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "links")
+    (repo / "untracked-link").symlink_to("data")
+    workspace = Workspace(str(repo))
+    try:
+        head = Path(workspace.copy_working_tree("head"))
+        for name, target in (("linked", "data"), ("untracked-link", "data"), ("tests/table.txt", "../data/table.txt")):
+            assert (head / name).is_symlink() and os.readlink(head / name) == target, name
+        assert (head / "linked" / "table.txt").read_text() == "1 2 3\n"
+    finally:
+        workspace.close()
+    assert not Path(workspace.root).exists()
+
+
+def test_started_from_a_subdirectory_the_base_lacks_is_one_line(tmp_path: Path, run_ab) -> None:
+    repo = make_repo(tmp_path / "repo", {"tests/test_work.py": WORK.format(n=100)})
+    commit(repo, {"sub/tests/test_sub.py": "def test_sub(): pass\n"})
+    status, out, err = run_ab(repo / "sub", "HEAD~1", "HEAD")
+    assert status == 2
+    lines = [line for line in err.splitlines() if "error" in line]
+    assert lines == [f"pytest-energy ab: error: ab was started in sub, which base (HEAD~1 "
+                     f"{git(repo, 'rev-parse', 'HEAD~1')[:10]}) does not have; start it from the repository's "
+                     "top or a directory both sides have"], err
+    assert worktrees(repo) == [f"worktree {repo}"]
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    """Pids of the processes whose command line mentions ``text``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                if entry.isdigit() and text.encode() in handle.read():
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def _wait_for(condition, seconds: float = 120.0) -> None:
+    """Poll ``condition`` until it holds; fail (not hang) past ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail("waited too long")
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_the_virtualenv_is_made_leaves_no_directory_and_no_pip(tmp_path: Path, signum) -> None:
+    if not os.path.isdir("/proc"):
+        pytest.skip("reads /proc")
+    repo = make_repo(tmp_path / "repo", {"tests/test_a.py": "def test_a(): pass\n"})
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest_energy", "ab", "HEAD", "--prepare", "true", "--", "-q"],
+        cwd=repo, env={**os.environ, "TMPDIR": str(scratch)}, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        # ensurepip's pip: a grandchild, run with the wheel ensurepip copied to a temporary directory
+        _wait_for(lambda: any(pip in _processes_mentioning(str(scratch)) for pip in _processes_mentioning("run_module")))
+        process.send_signal(signum)  # to ab alone, as `kill` or a CI runner's cancel would
+        assert process.wait(timeout=60) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.stderr is not None and "interrupted" in process.stderr.read()
+    _wait_for(lambda: not _processes_mentioning(str(scratch)), seconds=30)  # no orphaned pip
+    assert list(scratch.iterdir()) == []
+    assert worktrees(repo) == [f"worktree {repo}"]
+
+
+def test_the_trees_of_a_killed_run_are_removed_by_the_next(tmp_path: Path, run_ab) -> None:
+    slow = ("import os, time\n\ndef test_slow():\n"
+            f"    open({str(tmp_path / 'pids')!r}, 'a').write(f'{{os.getpid()}}\\n')\n    time.sleep(0.05)\n")
+    repo = make_repo(tmp_path / "repo", {"tests/test_slow.py": slow})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest_energy", "ab", "HEAD", "--", "-q", "--energy-rounds=1000"],
+        cwd=repo, env={**os.environ, "TMPDIR": str(tmp_path / "tmp")}, stderr=subprocess.DEVNULL,
+    )
+    pids = tmp_path / "pids"
+    _wait_for(lambda: pids.exists() and len(set(pids.read_text().split())) == 2)  # both sides run
+    process.kill()  # no cleanup possible
+    process.wait()
+    orphans = {int(p) for p in pids.read_text().split()}
+    try:
+        assert len(worktrees(repo)) == 2  # base's worktree, left registered (head is a copy)
+        status, out, err = run_ab(repo, "HEAD", *FAST)
+    finally:
+        for pid in orphans:  # the killed run's pytest processes, if still there
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    assert status == 0, out + err
+    assert "a tree an earlier run left behind when it was killed" in err
+    assert worktrees(repo) == [f"worktree {repo}"]
+
+
+def test_a_step_summary_that_cannot_be_written_stops_ab_before_it_measures(tmp_path: Path, run_ab,
+                                                                           monkeypatch) -> None:
+    repo = make_repo(tmp_path / "repo", {"tests/test_work.py": WORK.format(n=100)})
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path))  # a directory
+    status, out, err = run_ab(repo, "HEAD")
+    assert status == 2 and out == ""
+    assert err.strip() == (f"pytest-energy ab: error: $GITHUB_STEP_SUMMARY={tmp_path}: is a directory; "
+                           "pick a path that can be written")

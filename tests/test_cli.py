@@ -141,7 +141,8 @@ def test_doctor_root_only_counters_give_the_chmod_fix(powercap, capsys, monkeypa
         return real_open(path, *args, **kwargs)
 
     monkeypatch.setattr("builtins.open", denied)
-    monkeypatch.setattr(rapl, "_read_text", lambda path: denied(path) if path.endswith("energy_uj") else real_read(path))
+    monkeypatch.setattr(rapl, "_read_text",
+                        lambda path, *t: denied(path) if path.endswith("energy_uj") else real_read(path, *t))
     status, out = doctor(capsys, f"--powercap-root={root}")
     assert status == 1
     assert "    intel-rapl:0 (package-0): energy_uj root-only" in out

@@ -122,9 +122,12 @@ def test_plugin_nvml_only(pytester, fake_pynvml, fake_clock, run_energy):
 def test_plugin_header_says_why_nvml_is_missing(pytester, monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", None)
     pytester.makepyfile("def test_a(): pass")
-    result = pytester.runpytest("--energy", "--energy-meter=nvml")
+    result = pytester.runpytest("--energy", "--energy-powercap-root=/nonexistent")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([
         "energy: meters estimate*",
         "energy: nvml unavailable: library missing (pip install 'pytest-energy[gpu]')",
     ])
+    result = pytester.runpytest("--energy", "--energy-meter=nvml")  # asked for: never another meter
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --energy-meter=nvml: nvml unavailable: library missing*"])

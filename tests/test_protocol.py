@@ -599,3 +599,36 @@ def test_the_meters_own_reading_cost_is_subtracted_from_every_window():
     assert window.gross_joules == 1.25 and window.joules == 0.25
     rounds = engine.run(lambda: None, ProtocolSettings(rounds=3, warmup=0, min_round_s=0.0)).rounds
     assert [r.joules for r in rounds] == [0.0, 0.0, 0.0]  # a no-op call: only reading, all subtracted
+
+
+PATCHES_THE_CLOCKS = """
+    import itertools, time
+
+    def work():
+        return sum(i * i for i in range(300_000))
+
+    def test_patches_the_clocks(monkeypatch):
+        backwards = itertools.count(0.0, -1000.0)  # 1000 s back at every reading
+        monkeypatch.setattr(time, "perf_counter", lambda: next(backwards))
+        monkeypatch.setattr(time, "process_time", lambda: 0.0)
+        assert work() > 0
+
+    def test_leaves_them_alone():
+        assert work() > 0
+"""
+
+
+@pytest.mark.parametrize("repeat", [[], ["--energy-repeat", "--energy-rounds=3", "--energy-min-time=0.001"]])
+def test_a_test_that_patches_the_clocks_cannot_move_its_own_figure(pytester, repeat):
+    pytester.makepyfile(PATCHES_THE_CLOCKS)
+    out = pytester.path / "energy.json"
+    # in a subprocess with a timeout: on patched clocks the rounds' deadline was never reached
+    result = pytester.runpytest_subprocess("--energy", "--energy-meter=estimate", f"--energy-json={out}",
+                                           *repeat, timeout=120)
+    result.assert_outcomes(passed=2)
+    data = json.loads(out.read_text())
+    patched, plain = by_test(data)["test_patches_the_clocks"], by_test(data)["test_leaves_them_alone"]
+    for figure in (patched, plain):  # the same work: seconds and CPU joules on the real clocks
+        assert 0 < figure["seconds"] < 100, figure
+        assert 0 < figure["joules"] < 1000, figure
+    assert patched["joules"] > plain["joules"] / 20  # not 0 J, as time.process_time would say

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import os
+import sys
+import threading
 import time
 from contextlib import contextmanager
 
+import powercap_sim
 import pytest
 from conftest import by_test
 from powercap_sim import SimZone, two_socket_server
@@ -166,45 +171,203 @@ def test_root_from_ini_option(pytester, powercap, run_energy):
     assert by_test(data)["test_a"]["meter"] == "rapl"
 
 
-def test_permission_denied_gives_the_fix_and_falls_back_to_estimate(pytester, powercap, run_energy,
-                                                                     monkeypatch):
+def test_permission_denied_gives_the_fix_as_a_usage_error_when_rapl_is_asked_for(pytester, powercap,
+                                                                                monkeypatch):
     root, _ = powercap(two_socket_server())
     real_read = rapl._read_text
 
-    def denied(path):  # root reads any file whatever its mode, so inject the kernel's error
+    def denied(path, *timeout):  # root reads any file whatever its mode, so inject the kernel's error
         if path.endswith("energy_uj"):
             raise PermissionError(13, "Permission denied", path)
-        return real_read(path)
+        return real_read(path, *timeout)
 
     monkeypatch.setattr(rapl, "_read_text", denied)
     pytester.makepyfile("def test_a(): pass")
-    result, data = run_energy("--energy-meter=rapl", f"--energy-powercap-root={root}")
+    result = pytester.runpytest("--energy", "--energy-meter=rapl", f"--energy-powercap-root={root}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # asked for rapl: never another meter's figures
+    errors = [line for line in result.stderr.lines if line.strip()]
+    assert len(errors) == 1, errors
+    assert fnmatch.fnmatch(errors[0], "ERROR: --energy-meter=rapl: rapl unavailable: no permission to read "
+                           "*/energy_uj; Linux >= 5.10*sudo chmod -R a+r /sys/class/powercap/intel-rapl*"
+                           "(--energy-meter=auto falls back to the estimate)")
+    result = pytester.runpytest("--energy", f"--energy-powercap-root={root}")  # auto: falls back, saying so
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([
-        "energy: meters estimate*",
-        "energy: rapl unavailable: no permission to read */energy_uj; Linux >= 5.10*"
-        "sudo chmod -R a+r /sys/class/powercap/intel-rapl*",
-        "*PytestConfigWarning: pytest-energy: rapl unavailable*falling back to the estimate meter*",
-    ])
-    assert by_test(data)["test_a"]["meter"] == "estimate"
+    result.stdout.fnmatch_lines(["energy: meters estimate*", "energy: rapl unavailable: no permission to read *"])
 
 
-def test_a_small_backward_step_is_a_glitch_not_a_wrap(powercap):
+# -- bounded reads: what a hostile or broken powercap tree cannot do -------------------------
+
+#: Far above what any of these takes; only a hang reaches it (the suite then fails, not hangs).
+HANG_S = 60
+
+
+def within(seconds, fn, *args):
+    """``fn(*args)`` in a thread: its value or exception, or a failed test past ``seconds``."""
+    box = []
+
+    def run():
+        try:
+            box.append((True, fn(*args)))
+        except BaseException as exc:
+            box.append((False, exc))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if not box:
+        pytest.fail(f"{getattr(fn, '__name__', fn)} hung for {seconds} s")
+    ok, value = box[0]
+    if not ok:
+        raise value
+    return value
+
+
+def _fifo(path):
+    path.unlink()
+    os.mkfifo(path)
+
+
+def _dev_zero(path):
+    path.unlink()
+    path.symlink_to("/dev/zero")
+
+
+def _directory(path):
+    path.unlink()
+    path.mkdir()
+
+
+#: (file, how it is spoiled, what the one line says)
+HOSTILE = {
+    "fifo-counter": ("energy_uj", _fifo, "energy_uj: not a file (a FIFO); only regular files are read"),
+    "dev-zero-counter": ("energy_uj", _dev_zero, "energy_uj: not a file (a character device)"),
+    "dev-zero-name": ("name", _dev_zero, "name: not a file (a character device)"),
+    "fifo-name": ("name", _fifo, "name: not a file (a FIFO)"),
+    "directory-name": ("name", _directory, "name: not a file (a directory)"),
+    "not-utf8-name": ("name", lambda p: p.write_bytes(b"package-\xff\xfe\n"), "name: not UTF-8 text"),
+    "huge-range": ("max_energy_range_uj", lambda p: p.write_text("1" * 10_000),
+                   "max_energy_range_uj: larger than 4096 bytes; refused"),
+}
+
+
+def hostile_tree(base, case):
+    """A one-package powercap tree with one file spoiled; no simulator writes to it."""
+    zone = SimZone("intel-rapl:0", "package-0", energy_uj=5_000_000)
+    root = powercap_sim.build_tree(base, [zone])
+    filename, spoil, expected = HOSTILE[case]
+    spoil(zone.path / filename)
+    return root, expected
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_a_spoiled_powercap_file_is_refused_in_one_line_without_hanging(tmp_path, case):
+    root, expected = hostile_tree(tmp_path / "sys", case)
+    with pytest.raises(MeterUnavailable) as caught:
+        within(HANG_S, rapl.open_meter, MeterOptions(powercap_root=str(root)))
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("cannot read ") and expected in message, message
+    assert message.endswith("; check the powercap root or pick another meter")
+
+
+@pytest.mark.parametrize("case", ["fifo-counter", "dev-zero-name", "not-utf8-name"])
+def test_pytest_energy_on_a_spoiled_tree_neither_hangs_nor_crashes(pytester, tmp_path, case):
+    root, expected = hostile_tree(tmp_path / "sys", case)
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest_subprocess("--energy", f"--energy-powercap-root={root}", timeout=HANG_S)
+    result.assert_outcomes(passed=1)  # auto: the estimate, and the header says why
+    result.stdout.fnmatch_lines(["energy: meters estimate*", f"energy: rapl unavailable: cannot read *{expected}*"])
+    result = pytester.runpytest_subprocess("--energy", "--energy-meter=rapl", f"--energy-powercap-root={root}",
+                                           timeout=HANG_S)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    result.stderr.fnmatch_lines([f"ERROR: --energy-meter=rapl: rapl unavailable: cannot read *{expected}*"])
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_doctor_on_a_spoiled_tree_says_what_is_wrong_without_hanging(tmp_path, capsys, monkeypatch, case):
+    from pytest_energy.cli import main
+
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    root, expected = hostile_tree(tmp_path / "sys", case)
+    status = within(HANG_S, main, ["doctor", f"--powercap-root={root}"])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert out.startswith("rapl: NO - cannot read ") and expected in out.splitlines()[0], out
+    assert "absent" not in out
+
+
+def test_doctor_calls_a_root_that_is_a_file_not_a_directory(tmp_path, capsys, monkeypatch):
+    from pytest_energy.cli import main
+
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    (tmp_path / "powercap").write_text("")
+    assert main(["doctor", f"--powercap-root={tmp_path / 'powercap'}"]) == 1
+    assert capsys.readouterr().out.startswith(f"rapl: NO - absent: {tmp_path / 'powercap'} is not a directory")
+
+
+def test_a_read_that_does_not_answer_is_given_up(tmp_path, monkeypatch):
+    from pytest_energy.store import files
+
+    answer = threading.Event()
+    monkeypatch.setattr(files, "_read_regular", lambda path, limit: answer.wait())  # a read that blocks
+    (tmp_path / "energy_uj").write_text("1\n")
+    try:
+        with pytest.raises(files.RefusedFile, match=r"energy_uj: no answer within 0.01 s; refused$"):
+            files.read_text_bounded(str(tmp_path / "energy_uj"), 64, timeout_s=0.01)
+    finally:
+        answer.set()
+
+
+def _step_through(zone, root, values):
+    """Differences of the meter's total, from its opening value, after each counter value."""
+    with opened(root) as meter:
+        start = meter.read()["package-0"]
+        seen = []
+        for value in values:
+            zone.energy_uj = value
+            zone.write()
+            seen.append(round(meter.read()["package-0"] - start, 6))
+        return seen, meter.warnings()
+
+
+def test_a_small_backward_step_is_a_glitch_and_its_recovery_charges_no_one(powercap):
     zone = SimZone("intel-rapl:0", "package-0", max_range_uj=262_143_328_850, energy_uj=5_000_000)
     root, sim = powercap([zone])
     sim.stop()
-    with opened(root) as meter:
-        start = meter.read()["package-0"]
-        zone.energy_uj = 4_990_000  # 10 mJ back: firmware noise, not 262 kJ of work
-        zone.write()
-        middle = meter.read()["package-0"]
-        zone.energy_uj = 5_990_000
-        zone.write()
-        end = meter.read()["package-0"]
-        warnings = meter.warnings()
-    assert middle - start == 0.0
-    assert end - start == pytest.approx(1.0)
-    assert warnings == ["rapl: 1 backward step(s) of a counter (largest 10000 uJ) counted as 0, not as wraps"]
+    # 5 J back (firmware noise, not 262 kJ of work), then back where it was, then 0.1 J of work
+    seen, warnings = _step_through(zone, root, [0, 5_000_000, 5_100_000])
+    assert seen == [0.0, 0.0, 0.1]  # not 5.1: the return to the last good value is no energy
+    assert warnings == ["rapl: 1 backward step(s) of a counter (largest 5000000 uJ) counted as 0, not as wraps"]
+
+
+def test_a_counter_that_moves_on_from_a_lower_value_is_rebased_there(powercap):
+    zone = SimZone("intel-rapl:0", "package-0", energy_uj=5_000_000)
+    root, sim = powercap([zone])
+    sim.stop()
+    seen, warnings = _step_through(zone, root, [1_000_000, 1_000_000, 1_500_000, 2_000_000, 6_000_000])
+    assert seen == [0.0, 0.0, 0.5, 1.0, 5.0]
+    assert len(warnings) == 1 and "1 backward step(s)" in warnings[0]
+
+
+def test_the_test_after_a_glitch_is_not_charged_its_recovery(pytester, powercap):
+    zone = SimZone("intel-rapl:0", "package-0", energy_uj=5_000_000)
+    root, sim = powercap([zone])
+    sim.stop()
+    counter = str(zone.path / "energy_uj")
+    pytester.makepyfile(f"""
+        def test_glitch():  # the counter reads 5 J low once
+            open({counter!r}, "w").write("0\\n")
+
+        def test_next():  # and is back where it was (5 J) when the next test runs
+            open({counter!r}, "w").write("5000000\\n")
+    """)
+    out = pytester.path / "energy.json"
+    result = pytester.runpytest_subprocess("--energy", "--energy-meter=rapl", f"--energy-powercap-root={root}",
+                                           "--energy-idle-time=0", f"--energy-json={out}", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    figures = by_test(json.loads(out.read_text()))
+    assert figures["test_glitch"]["joules"] == 0.0 and figures["test_next"]["joules"] == 0.0
+    result.stdout.fnmatch_lines(["energy warning: rapl: 1 backward step(s) of a counter*counted as 0*"])
 
 
 def test_a_backward_step_during_idle_measurement_cannot_zero_every_figure(pytester, powercap, run_energy):

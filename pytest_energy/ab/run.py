@@ -5,22 +5,19 @@ is not given, is copied: tracked and untracked files, not ignored ones), prepare
 ``--prepare CMD`` in a virtualenv of its own. Both trees then run pytest with every test
 repeated in rounds, and the two processes take turns (:mod:`pytest_energy.ab.turns`): for a
 test both have, the rounds go base, head, base, head... Verdicts come from the pairs
-(:mod:`pytest_energy.ab.verdicts`), per test, per file and for all shared
-tests. Trees, virtualenvs and processes are removed on success, failure and Ctrl-C.
+(:mod:`pytest_energy.ab.verdicts`), per test, per file and for all shared tests. Trees,
+virtualenvs and processes are removed on success, failure, Ctrl-C and SIGTERM, and the
+trees of a run that was killed by the next run (:mod:`pytest_energy.ab.workspace`).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
-import subprocess
 import sys
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,9 +27,16 @@ from ..judge.rules import REGRESSION, Rule
 from ..report.text import ab_markdown, comparison_table, regression_line, verdict_counts
 from ..runs import AbRecord, Revision, RunRecord
 from ..store.documents import load_results
-from ..store.files import markdown_outputs, unwritable_output, write_json_atomic, write_markdown
+from ..store.files import (
+    markdown_output_labels,
+    markdown_outputs,
+    unwritable_output,
+    write_json_atomic,
+    write_markdown,
+)
 from .turns import ARRIVE, COLLECTED, SIDES, SOURCE_ENV, Coordinator, Turns, TurnsError
 from .verdicts import exact_verdicts, paired_verdicts
+from .workspace import Workspace, git, last_line, remove_stale
 
 #: Rounds per test unless the pytest args say otherwise: enough pairs for the signed-rank test.
 AB_ROUNDS = 20
@@ -64,15 +68,6 @@ def progress(line: str) -> None:
     print(f"ab: {line}", file=sys.stderr, flush=True)
 
 
-def git(repo: str, *args: str) -> str:
-    """``git -C repo args``; stdout stripped, :class:`InputError` with git's message on failure."""
-    done = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True)
-    if done.returncode:
-        lines = done.stderr.strip().splitlines()
-        raise InputError(f"git {' '.join(args)} failed: {lines[-1] if lines else done.returncode}")
-    return done.stdout.strip()
-
-
 def find_repo(cwd: str) -> tuple[str, str]:
     """The checkout's top directory and the command's subdirectory within it."""
     try:
@@ -93,140 +88,13 @@ def resolve(repo: str, revision: str) -> str:
                        ) from None
 
 
-class Workspace:
-    """A temporary directory with one tree per side; :meth:`close` removes everything,
-    processes included."""
-
-    def __init__(self, repo: str) -> None:
-        self.repo = repo
-        self.root = tempfile.mkdtemp(prefix="pytest-energy-ab-")
-        self.worktrees: list[str] = []
-        self.processes: list[subprocess.Popen[bytes]] = []
-
-    def checkout(self, name: str, commit: str) -> str:
-        path = os.path.join(self.root, name)
-        git(self.repo, "worktree", "add", "--detach", "--quiet", path, commit)
-        self.worktrees.append(path)
-        return path
-
-    def copy_working_tree(self, name: str) -> str:
-        """Tracked and untracked files (not ignored ones), as they are now."""
-        path = os.path.join(self.root, name)
-        listed = git(self.repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-        for relative in filter(None, listed.split("\0")):
-            source = os.path.join(self.repo, relative)
-            if not os.path.lexists(source) or os.path.isdir(source):
-                continue  # deleted but still tracked, or a submodule
-            target = os.path.join(path, relative)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            shutil.copy2(source, target, follow_symlinks=False)
-        os.makedirs(path, exist_ok=True)
-        return path
-
-    def virtualenv(self, name: str, env: dict[str, str]) -> tuple[str, dict[str, str]]:
-        """A fresh virtualenv: its python, and ``env`` changed to run in it."""
-        import venv
-
-        path = os.path.join(self.root, f"{name}-venv")
-        venv.EnvBuilder(with_pip=True).create(path)
-        python = os.path.join(path, "bin", "python")
-        bin_dir = os.path.join(path, "bin")
-        env = {**env, "VIRTUAL_ENV": path, "PATH": bin_dir + os.pathsep + env.get("PATH", "")}
-        env.pop("PYTHONHOME", None)
-        return python, env
-
-    @staticmethod
-    def share_packages(python: str) -> None:
-        """Let the virtualenv of ``python`` see this environment's packages (pytest,
-        pytest-energy) after its own. Done after ``--prepare``: a build run by it must see
-        only the virtualenv (an outer setuptools would shadow the one pip isolates)."""
-        import site
-
-        own = subprocess.run(
-            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()
-        outer = [p for p in [*site.getsitepackages(), site.getusersitepackages()] if os.path.isdir(p)]
-        with open(os.path.join(own, "zz_pytest_energy_outer.pth"), "w", encoding="utf-8") as handle:
-            handle.writelines(f"import site; site.addsitedir({p!r})\n" for p in outer)
-
-    def start(self, command: list[str], cwd: str, env: dict[str, str], log: str) -> subprocess.Popen[bytes]:
-        """A pytest run, with the address layout of the other side (see :func:`same_layout`)."""
-        with open(log, "wb") as out:
-            process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True,
-                                       preexec_fn=same_layout())
-        self.processes.append(process)
-        return process
-
-    def close(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                _kill_group(process, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                _kill_group(process, signal.SIGKILL)
-                process.wait()
-        git_quiet = ["git", "-C", self.repo, "worktree"]
-        for path in self.worktrees:
-            subprocess.run([*git_quiet, "remove", "--force", path], capture_output=True)
-        subprocess.run([*git_quiet, "prune"], capture_output=True)
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-#: Linux's personality flag that turns address-space randomization off (``setarch -R``).
-ADDR_NO_RANDOMIZE = 0x0040000
-
-
-def same_layout() -> Callable[[], None] | None:
-    """What a child runs before its exec to turn address-space randomization off, or None
-    where that cannot be done. Randomized, each process draws its own memory layout, and
-    CPython's speed depends on it: the same loop ran up to 15% faster or slower in one
-    process than in another on this project's machine, a difference pairing cannot take
-    out. With the randomization off, both sides get the same layout."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        personality = ctypes.CDLL(None, use_errno=True).personality
-    except (OSError, AttributeError):
-        return None
-
-    def turn_off() -> None:
-        current = personality(0xFFFFFFFF)
-        if current != -1:
-            personality(current | ADDR_NO_RANDOMIZE)
-
-    return turn_off
-
-
-def _kill_group(process: subprocess.Popen[bytes], signum: int) -> None:
-    try:
-        os.killpg(process.pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def last_line(path: str) -> str:
-    """The last non-empty line of a log, for one-line errors."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            lines = [line.strip() for line in handle if line.strip()]
-    except OSError:
-        return ""
-    return lines[-1] if lines else "(no output)"
-
-
 def prepare(workspace: Workspace, side: Side, command: str) -> None:
     """Run ``--prepare`` in the side's tree and a fresh virtualenv (one line and exit 2 if it
     fails); pytest then runs in that virtualenv."""
     progress(f"preparing {side.describe()}: {command}")
     side.python, side.env = workspace.virtualenv(side.name, side.env)
     log = os.path.join(workspace.root, f"{side.name}-prepare.log")
-    with open(log, "wb") as out:
-        status = subprocess.run(command, shell=True, cwd=side.root, env=side.env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+    status = workspace.run(["/bin/sh", "-c", command], side.root, side.env, log)
     if status:
         raise InputError(f"--prepare failed for {side.describe()}: {command!r} exited with {status}: "
                        f"{last_line(log)}")
@@ -310,15 +178,18 @@ class Announcer:
 
 def ab(args: argparse.Namespace, pytest_args: list[str]) -> int:
     problem = unwritable_output((f"{option}={path}", path) for option, path in
-                                (("--json", args.json), ("--markdown", args.markdown)))
+                                (("--json", args.json), *markdown_output_labels(args.markdown)))
     if problem:
         raise InputError(problem)
     repo, prefix = find_repo(os.getcwd())
     base_commit = resolve(repo, args.base)
     head_commit = resolve(repo, args.head) if args.head else None
-    workspace = Workspace(repo)
+    for path in remove_stale(repo):
+        progress(f"removed {path}, a tree an earlier run left behind when it was killed")
     restore = signal.signal(signal.SIGTERM, _interrupt)
+    workspace = None
     try:
+        workspace = Workspace(repo)
         sides = _checkout(workspace, args, base_commit, head_commit, prefix)
         if args.prepare:
             for side in sides:
@@ -337,7 +208,9 @@ def ab(args: argparse.Namespace, pytest_args: list[str]) -> int:
         progress("interrupted: stopping both runs and removing the trees")
         return 130
     finally:
-        workspace.close()
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C, held back while cleaning up
+            if workspace is not None:
+                workspace.close()
         signal.signal(signal.SIGTERM, restore)
     return _report(args, sides, files, turns, pytest_args, failures)
 
@@ -384,10 +257,15 @@ def _checkout(
     }
     env = {**os.environ, SOURCE_ENV: workspace.repo}
     revisions = {"base": Revision(args.base, base), "head": Revision(args.head or "working tree", head)}
-    return [
+    sides = [
         Side(name, revisions[name], root, os.path.join(root, prefix), sys.executable, env)
         for name, root in roots.items()
     ]
+    for side in sides:
+        if not os.path.isdir(side.cwd):
+            raise InputError(f"ab was started in {prefix.rstrip('/')}, which {side.describe()} does "
+                             "not have; start it from the repository's top or a directory both sides have")
+    return sides
 
 
 def _report(

@@ -91,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report_cmd.add_argument("--ab", metavar="AB.json", help="a file written by pytest-energy ab --json")
     report_cmd.add_argument("-o", "--output", metavar="PATH", default="energy.html",
                             help="where to write the report (default energy.html)")
+    report_cmd.add_argument("--markdown", metavar="PATH",
+                            help="also write the pull-request summary of --ab (else of RESULTS.json) here")
     calibrate_cmd = commands.add_parser(
         "calibrate", help="fit the simulated meter's model to RAPL on this machine (writes a model file)",
     )

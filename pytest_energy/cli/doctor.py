@@ -16,6 +16,7 @@ from ..measurement.meters import MeterOptions, MeterUnavailable, open_meter
 from ..measurement.meters.estimate import core_watts, cpu_model
 from ..measurement.meters.rapl import PERMISSION_FIX, ZONE_RE
 from ..settings import POWERCAP_ENV
+from ..store.files import RefusedFile
 
 CONTAINER_HINT = (
     "in a container, mount the host's /sys/class/powercap (read-only) and point "
@@ -35,23 +36,28 @@ class Finding:
 
 
 def _zones(root: str) -> list[str]:
-    """One line per powercap zone: its name and whether ``energy_uj`` can be read."""
+    """One line per powercap zone: its name and whether ``energy_uj`` can be read (only
+    small regular files are read, each given up after a timeout: a FIFO cannot hang it)."""
+    from ..measurement.meters import rapl  # at call time: the module the meter itself reads with
+
     lines = []
     for entry in sorted(os.listdir(root)):
         if not ZONE_RE.match(entry):
             continue
         path = os.path.join(root, entry)
         try:
-            with open(os.path.join(path, "name")) as handle:
-                name = handle.read().strip()
+            name = rapl._read_text(os.path.join(path, "name"), rapl.DISCOVERY_TIMEOUT_S)
+        except RefusedFile as exc:
+            name = f"name {exc.strerror}"
         except OSError:
             name = "?"
         try:
-            with open(os.path.join(path, "energy_uj")) as handle:
-                int(handle.read().strip())
+            int(rapl._read_text(os.path.join(path, "energy_uj"), rapl.DISCOVERY_TIMEOUT_S))
             state = "energy_uj readable"
         except PermissionError:
             state = "energy_uj root-only"
+        except RefusedFile as exc:
+            state = f"energy_uj refused: {exc.strerror}"
         except (OSError, ValueError) as exc:
             state = f"energy_uj unreadable ({getattr(exc, 'strerror', None) or 'not a number'})"
         lines.append(f"{entry} ({name}): {state}")
@@ -61,7 +67,8 @@ def _zones(root: str) -> list[str]:
 def check_rapl(root: str) -> Finding:
     """RAPL through powercap under ``root``."""
     if not os.path.isdir(root):
-        return Finding("rapl", False, f"absent: {root} not found", fix=CONTAINER_HINT)
+        what = "is not a directory" if os.path.lexists(root) else "not found"
+        return Finding("rapl", False, f"absent: {root} {what}", fix=CONTAINER_HINT)
     zones = _zones(root)
     return _try_meter(
         "rapl", MeterOptions(powercap_root=root), zones,

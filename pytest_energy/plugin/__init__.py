@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .. import timing  # noqa: F401 - captures the clocks before any conftest or test can patch them
 from ..markers import MARKER_NAMES, MARKERS, parse_marks
 from ..settings import OPTIONS, ConfigError, read_settings
 from .keys import ALL_PLUGINS, MARKS_KEY, MEASURING, SETTINGS_KEY, STATE_KEY

@@ -24,7 +24,7 @@ def start(config: pytest.Config, settings: Settings, lockstep: str | None) -> No
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
     try:
         selection = select_meters(settings.meter_spec, settings.meter_options)
-    except MeterUnavailable as exc:  # only a meter that never falls back (simulated) raises
+    except MeterUnavailable as exc:  # a meter named explicitly cannot run here
         raise pytest.UsageError(f"--energy-meter={settings.meter_spec}: {exc}") from None
     meters = MeterSet(selection.meters)
     state = RunState(settings, selection, meters, Engine(meters, lock=_window_lock(workerinput)))
@@ -85,10 +85,6 @@ def _register_controller_plugins(config: pytest.Config, state: RunState) -> None
             config.issue_config_time_warning(pytest.PytestConfigWarning(f"pytest-energy: {note}"), 2)
         config.stash[GATE_KEY] = gate
         config.pluginmanager.register(BaselinePlugin(config, state, gate), BASELINE)
-    if state.selection.fallback_note:
-        config.issue_config_time_warning(
-            pytest.PytestConfigWarning(f"pytest-energy: {state.selection.fallback_note}"), stacklevel=2
-        )
     # registered after the baseline plugin, so its section prints first
     config.pluginmanager.register(TerminalPlugin(config, state), TERMINAL)
     config.pluginmanager.register(FilePlugin(config, state), FILES)

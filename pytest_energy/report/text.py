@@ -7,12 +7,14 @@ budget, or whose repetition failed or was cut, are always listed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..judge.rules import Comparison, Verdict, directed_p
 from ..measurement.carbon import Intensity
 from ..results import CUT, NOT_REPEATABLE, TestResult, file_totals
 from ..units import percent, si, si_range
+from .markdown import COMMENT_LIMIT, Capped, code, fenced, one_line, shorten
 
 #: Suites with more tests than this show only the top :data:`DEFAULT_TOP` tests.
 LONG_SUITE = 50
@@ -68,14 +70,6 @@ def _note_cell(result: TestResult) -> str:
 
 #: A shortened column keeps at least this many characters.
 MIN_SHORTENED = 24
-
-
-def shorten(text: str, limit: int) -> str:
-    """``text`` cut in the middle with ``...`` to at most ``limit`` characters."""
-    if len(text) <= limit:
-        return text
-    head = (limit - 3) // 2
-    return text[:head] + "..." + text[len(text) - (limit - 3 - head):]
 
 
 def _excess(table: str, width: int | None) -> int:
@@ -309,73 +303,83 @@ def verdict_counts(comparisons: Iterable[Comparison]) -> str:
     return ", ".join(parts) or "nothing compared"
 
 
+def _cell(text: str) -> str:
+    """A table cell for a text from the run (test id, message): a code span, '' for none."""
+    return code(text) if text else ""
+
+
+#: Where the rows a capped summary leaves out can be read.
+RESULTS_POINTER = "the full tables are in the results JSON (--energy-json) and the HTML report"
+AB_POINTER = "the full tables are in ab's --json file and the HTML report (pytest-energy report --ab)"
+
+
 def markdown_summary(
     results: list[TestResult], comparisons: list[Comparison], meters: str,
-    intensity: Intensity, notes: list[str],
+    intensity: Intensity, notes: list[str], limit: int = COMMENT_LIMIT,
 ) -> str:
-    """A pull-request-ready summary: totals, regressions first, the full tables folded."""
+    """A pull-request-ready summary: totals, regressions and budgets overrun first, the full
+    tables folded; every text from the run in a code span; under ``limit`` characters."""
     total = sum(j for j, _ in file_totals(results).values())
     co2 = sum(r.co2_g for r in results)
-    lines = ["## Energy report (pytest-energy)", ""]
-    lines.append(f"**{len(results)} tests measured**: {si(total, 'J')} in their real calls, "
-                 f"{si(co2, 'g')}CO2e. Meter: `{meters}`. Carbon intensity: {intensity.describe()}.")
+    out = Capped(limit)
+    out.add("## Energy report (pytest-energy)", "",
+            f"**{len(results)} tests measured**: {si(total, 'J')} in their real calls, {si(co2, 'g')}CO2e. "
+            f"Meter: {code(meters, cell=False)}. Carbon intensity: {code(intensity.describe(), cell=False)}.")
     compared = [c for c in comparisons if c.verdict not in (Verdict.NEW, Verdict.MISSING)
                 and c.baseline_median and not c.nodeid.endswith("(file total)")]
     if compared:
         before = sum(c.baseline_median for c in compared)
         after = sum(c.current_median for c in compared)
-        lines.append(f"Against the baseline ({len(compared)} tests in both): {si(before, 'J')} -> "
-                     f"{si(after, 'J')} ({percent(after / before - 1) if before else 'n/a'}); "
-                     f"{verdict_counts(comparisons)}.")
-    lines += ["", *[f"> {note}" for note in notes]]
+        out.add(f"Against the baseline ({len(compared)} tests in both): {si(before, 'J')} -> "
+                f"{si(after, 'J')} ({percent(after / before - 1) if before else 'n/a'}); "
+                f"{verdict_counts(comparisons)}.")
+    out.rows([""], [f"> {code(note, cell=False)}" for note in notes], [])
     regressions = [c for c in _by_change(comparisons) if c.verdict == Verdict.REGRESSION]
-    if regressions:
-        lines += ["", "### :warning: Regressions", "",
-                  "| test | baseline | current | change (95% CI) |", "|---|---|---|---|"]
-        lines += [f"| `{c.nodeid}` | {_joules(c.baseline_median)} | {_joules(c.current_median)} "
-                  f"| {_change_cell(c)} |" for c in regressions]
-    if comparisons:
-        lines += ["", "<details><summary>All comparisons</summary>", "",
-                  "| test | baseline | current | change (95% CI) | verdict |", "|---|---|---|---|---|"]
-        lines += [
-            f"| `{c.nodeid}` | {_joules(c.baseline_median)} | {_joules(c.current_median)} "
-            f"| {_change_cell(c)} | {c.verdict} |" for c in _by_change(comparisons)
-        ]
-        lines += ["", "</details>"]
-    lines += ["", "<details><summary>Per file and per test</summary>", "", "```",
-              file_table(results, [c.nodeid for c in regressions]), "", tests_table(results), "```",
-              "", "</details>", ""]
-    return "\n".join(lines)
+    out.rows(["", "### :warning: Regressions", "", "| test | baseline | current | change (95% CI) |",
+              "|---|---|---|---|"],
+             [f"| {code(c.nodeid)} | {_joules(c.baseline_median)} | {_joules(c.current_median)} "
+              f"| {_change_cell(c)} |" for c in regressions], [])
+    over = [r for r in results if r.budget is not None and r.budget.status == "over"]
+    out.rows(["", "### :x: Over budget", "", "| test | J/call | budget |", "|---|---|---|"],
+             [f"| {code(r.nodeid)} | {_figure_cell(r)} | {budget_text(r)} |" for r in over], [])
+    out.rows(["", "<details><summary>All comparisons</summary>", "",
+              "| test | baseline | current | change (95% CI) | verdict |", "|---|---|---|---|---|"],
+             [f"| {code(c.nodeid)} | {_joules(c.baseline_median)} | {_joules(c.current_median)} "
+              f"| {_change_cell(c)} | {c.verdict} |" for c in _by_change(comparisons)], ["", "</details>"])
+    shown = [replace(r, nodeid=one_line(r.nodeid), meter=one_line(r.meter),
+                     repeat_reason=one_line(r.repeat_reason)) for r in results]
+    block = fenced(file_table(shown, [one_line(c.nodeid) for c in regressions]) + "\n\n" + tests_table(shown))
+    out.rows(["", "<details><summary>Per file and per test</summary>", "", block[0]], block[1:-1],
+             [block[-1], "", "</details>", ""])
+    return out.text(RESULTS_POINTER)
 
 
 def ab_markdown(
     comparisons: list[Comparison], sides: list[str], meters: str,
-    failures: Sequence[tuple[str, str, str, str]] = (),
+    failures: Sequence[tuple[str, str, str, str]] = (), limit: int = COMMENT_LIMIT,
 ) -> str:
-    """The ``pytest-energy ab`` summary for one pull-request comment: regressions first,
-    then every verdict folded."""
+    """The ``pytest-energy ab`` summary for one pull-request comment: failures and
+    regressions first, then every verdict folded; every text from the run in a code span;
+    under ``limit`` characters."""
     base, head = sides
     regressions = [c for c in _by_change(comparisons) if c.verdict == Verdict.REGRESSION]
     status = (":x: tests failed" if failures else ":x: energy regressions" if regressions
               else ":white_check_mark: no energy regression")
-    lines = ["## Energy: base against head (pytest-energy ab)", "",
-             f"**{status}**: {verdict_counts(comparisons)}. {base} -> {head}, measured in turns "
-             f"(base, head, base, ...). Meter: `{meters}`.", ""]
+    out = Capped(limit)
+    out.add("## Energy: base against head (pytest-energy ab)", "",
+            f"**{status}**: {verdict_counts(comparisons)}. {code(base, cell=False)} -> "
+            f"{code(head, cell=False)}, measured in turns (base, head, base, ...). "
+            f"Meter: {code(meters, cell=False)}.", "")
     header = ["| test | base J/call | head J/call | head/base (95% CI) | verdict |", "|---|---|---|---|---|"]
-
-    def row(c: Comparison) -> str:
-        return (f"| `{c.nodeid}` | {_joules(c.baseline_median)} | {_joules(c.current_median)} "
-                f"| {_ratio_cell(c)} | {c.verdict} |")
-
-    if failures:
-        lines += ["### :x: Tests that failed", "", "| test | side | outcome | message |", "|---|---|---|---|"]
-        lines += [f"| `{nodeid}` | {side} | {word} | {message} |" for nodeid, side, word, message in failures]
-        lines += [""]
-    if regressions:
-        lines += ["### :warning: Regressions", "", *header, *map(row, regressions), ""]
-    lines += ["<details><summary>All verdicts</summary>", "", *header, *map(row, _by_change(comparisons)),
-              "", "</details>", ""]
-    return "\n".join(lines)
+    rows = {c.nodeid: f"| {code(c.nodeid)} | {_joules(c.baseline_median)} | {_joules(c.current_median)} "
+                      f"| {_ratio_cell(c)} | {c.verdict} |" for c in comparisons}
+    out.rows(["### :x: Tests that failed", "", "| test | side | outcome | message |", "|---|---|---|---|"],
+             [f"| {_cell(nodeid)} | {_cell(side)} | {_cell(word)} | {_cell(message)} |"
+              for nodeid, side, word, message in failures], [""])
+    out.rows(["### :warning: Regressions", "", *header], [rows[c.nodeid] for c in regressions], [""])
+    out.rows(["<details><summary>All verdicts</summary>", "", *header],
+             [rows[c.nodeid] for c in _by_change(comparisons)], ["", "</details>", ""])
+    return out.text(AB_POINTER)
 
 
 def versus_table(versus_records: Iterable[dict[str, Any]]) -> str:

@@ -1,12 +1,15 @@
-"""Output files: stable, atomic JSON, and the markdown summary's destinations."""
+"""Output files: stable, atomic JSON, and the markdown summary's destinations; bounded reads."""
 
 from __future__ import annotations
 
+import errno
 import glob
 import json
 import math
 import os
+import stat
 import tempfile
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -121,8 +124,81 @@ def markdown_outputs(path: str | None) -> list[tuple[str, str]]:
     return targets
 
 
+def markdown_output_labels(path: str | None) -> list[tuple[str, str]]:
+    """(label, file) for each destination of :func:`markdown_outputs`, for
+    :func:`unwritable_output` before a long run: ``--markdown``, or ``$GITHUB_STEP_SUMMARY``."""
+    return [("--markdown" if mode == "w" else "$GITHUB_STEP_SUMMARY", target)
+            for target, mode in markdown_outputs(path)]
+
+
 def write_markdown(path: str, mode: str, text: str) -> None:
     """Write (``"w"``) or append (``"a"``, as its own paragraph) a markdown summary."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, mode, encoding="utf-8") as handle:
         handle.write(text + "\n" if mode == "a" else text)
+
+
+class RefusedFile(OSError):
+    """A file :func:`read_text_bounded` would not read; ``str()`` is one line: the path and why."""
+
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.strerror}"
+
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _read_regular(path: str, limit_bytes: int) -> bytes:
+    # O_NONBLOCK: opening a FIFO does not wait for a writer; fstat then sees what was opened
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+            raise RefusedFile(errno.EINVAL, f"not a file ({kind}); only regular files are read", path)
+        chunks, size = [], 0
+        while size <= limit_bytes:
+            chunk = os.read(fd, limit_bytes + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > limit_bytes:
+        raise RefusedFile(errno.EFBIG, f"larger than {limit_bytes} bytes; refused", path)
+    return b"".join(chunks)
+
+
+def read_text_bounded(path: str, limit_bytes: int, timeout_s: float | None = None) -> str:
+    """The UTF-8 text of ``path``, read only if it is a regular file (symlinks followed) of
+    at most ``limit_bytes``; with ``timeout_s``, the read runs in a daemon thread and is
+    given up after that long (sysfs and network file systems can block).
+
+    Raises :class:`RefusedFile` (an ``OSError`` whose ``str()`` is one line) for a FIFO, a
+    device, a directory, a socket, a larger file, text that is not UTF-8, or a read that
+    timed out; other ``OSError``\\ s (absent, no permission) pass through unchanged."""
+    if timeout_s is None:
+        data = _read_regular(path, limit_bytes)
+    else:
+        box: list[Any] = []
+
+        def read() -> None:
+            try:
+                box.append(_read_regular(path, limit_bytes))
+            except BaseException as exc:  # handed to the caller's thread
+                box.append(exc)
+
+        reader = threading.Thread(target=read, name="pytest-energy-bounded-read", daemon=True)
+        reader.start()
+        reader.join(timeout_s)
+        if not box:
+            raise RefusedFile(errno.ETIMEDOUT, f"no answer within {timeout_s:g} s; refused", path)
+        if isinstance(box[0], BaseException):
+            raise box[0]
+        data = box[0]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RefusedFile(errno.EILSEQ, "not UTF-8 text", path) from None

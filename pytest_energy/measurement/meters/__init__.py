@@ -113,15 +113,15 @@ class Selection:
 
     meters: list[Meter]
     unavailable: dict[str, str] = field(default_factory=dict)
-    fallback_note: str = ""
 
 
 def select_meters(spec: str, options: MeterOptions) -> Selection:
     """Open the meters named by ``spec``.
 
     ``auto`` takes every available real meter, and the estimate only when no real CPU
-    meter (RAPL) is available. An explicitly named real meter that is unavailable falls
-    back to the estimate too, with the reason kept for the header and a warning.
+    meter (RAPL) is available; the reason each real meter is missing is kept for the
+    header. A meter named explicitly is a request: when it cannot run, this raises
+    :class:`MeterUnavailable` (a usage error) rather than measure with another meter.
     """
     names = parse_meter_spec(spec)
     if names == ("simulated",):  # deterministic figures never fall back to sampled ones
@@ -135,18 +135,14 @@ def select_meters(spec: str, options: MeterOptions) -> Selection:
         try:
             selection.meters.append(open_meter(name, options))
         except MeterUnavailable as exc:
+            if not auto:
+                for opened in selection.meters:
+                    opened.close()
+                raise MeterUnavailable(
+                    f"{name} unavailable: {exc} (--energy-meter=auto falls back to the estimate)"
+                ) from None
             selection.unavailable[name] = str(exc)
-    has_cpu_meter = any(m.name == "rapl" for m in selection.meters)
-    wants_estimate = "estimate" in names or (auto and not has_cpu_meter)
-    if not wants_estimate and not has_cpu_meter and "rapl" in selection.unavailable:
-        wants_estimate = True
-        selection.fallback_note = (
-            f"rapl unavailable ({selection.unavailable['rapl']}); falling back to the estimate meter"
-        )
-    if not selection.meters and not wants_estimate:
-        wants_estimate = True
-        selection.fallback_note = "no requested meter is available; falling back to the estimate meter"
-    if wants_estimate:
+    if "estimate" in names or (auto and not any(m.name == "rapl" for m in selection.meters)):
         selection.meters.append(open_meter("estimate", options))
     return selection
 

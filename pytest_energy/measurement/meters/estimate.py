@@ -2,9 +2,11 @@
 
 ``joules = cpu_seconds * P_core + seconds * memory_GB * 0.3725 W/GB`` where
 ``cpu_seconds`` is this process's CPU time plus that of its waited-for children and
-``memory_GB`` its resident set (sampled every 50 ms). ``P_core`` is the CPU's TDP (looked up by model name in
-codecarbon's ``cpu_power.csv`` when the ``carbon`` extra is installed) divided by the
-CPUs the OS shows, at most :data:`MAX_CORE_WATTS`; else :data:`DEFAULT_CORE_WATTS`.
+``memory_GB`` its resident set (sampled every 50 ms), on the clocks
+:mod:`pytest_energy.timing` captured, which a test cannot patch. ``P_core`` is the CPU's
+TDP (looked up by model name in codecarbon's ``cpu_power.csv`` when the ``carbon`` extra
+is installed) divided by the CPUs the OS shows, at most :data:`MAX_CORE_WATTS`; else
+:data:`DEFAULT_CORE_WATTS`.
 ``--energy-core-watts`` sets it outright. These are modelled figures, labelled
 "estimate" everywhere; the model has no idle part.
 """
@@ -20,6 +22,7 @@ import re
 import resource
 import time
 
+from ...timing import cpu_seconds, monotonic_s
 from ..codecarbon_data import data_file
 from . import Meter, MeterOptions, Reading
 
@@ -105,11 +108,6 @@ def core_watts(options: MeterOptions) -> tuple[float, str]:
     return min(tdp / cpus, MAX_CORE_WATTS), f"TDP {tdp:g} W of {name} / {cpus} CPUs"
 
 
-def _cpu_seconds() -> float:
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
-
-
 def _resident_gb() -> float:
     try:
         with open("/proc/self/statm") as handle:
@@ -131,19 +129,19 @@ class EstimateMeter(Meter):
         self.watts_per_core = watts_per_core
         self.source = source
         self._memory_joules = 0.0
-        self._last = time.perf_counter()
+        self._last = monotonic_s()
         self._resident_gb = _resident_gb()
         self._resident_at = self._last
 
     def read(self) -> Reading:
         """Cumulative modelled joules (resident memory re-read at most every
         :data:`RESIDENT_SAMPLE_S`: reading it costs far more than the CPU clock)."""
-        now = time.perf_counter()
+        now = monotonic_s()
         self._memory_joules += (now - self._last) * self._resident_gb * MEMORY_WATTS_PER_GB
         self._last = now
         if now - self._resident_at >= RESIDENT_SAMPLE_S:
             self._resident_gb, self._resident_at = _resident_gb(), now
-        return {"cpu": _cpu_seconds() * self.watts_per_core, "memory": self._memory_joules}
+        return {"cpu": cpu_seconds() * self.watts_per_core, "memory": self._memory_joules}
 
     def describe(self) -> str:
         """E.g. ``estimate (10 W per busy core: default for unknown CPU ...)``."""

@@ -7,7 +7,11 @@ added to them. ``intel-rapl-mmio`` zones that repeat a package are not counted t
 modulo the range into a 64-bit total, and a poller thread reads often enough that no
 window can hide a second wrap; a gap long enough to hide one is reported as a warning.
 A counter that steps back by less than half its range is a glitch, not a wrap (a wrap
-steps back by nearly the whole range): it counts 0 and is reported as a warning.
+steps back by nearly the whole range): it counts 0 and is reported as a warning, and the
+last good value stays the base, so the counter's return to it charges no window; a counter
+that moves on from the lower value was re-based there, and counts from it.
+Only regular files of a few bytes are read, with a timeout while the zones are found: a
+FIFO, a device or a directory where a file should be makes RAPL unavailable in one line.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from ...store.files import RefusedFile, read_text_bounded
 from . import Meter, MeterOptions, MeterUnavailable, Reading
 
 ZONE_RE = re.compile(r"^intel-rapl(?P<mmio>-mmio)?:(?P<socket>\d+)(?::(?P<sub>\d+))?$")
@@ -30,11 +35,21 @@ PERMISSION_FIX = (
     "sudo chmod -R a+r /sys/class/powercap/intel-rapl (until reboot) or a udev rule, "
     "or run pytest as root"
 )
+#: powercap files hold a name or a number: anything longer is not one.
+MAX_FILE_BYTES = 4096
+#: How long finding the zones waits for one file (sysfs reads can block).
+DISCOVERY_TIMEOUT_S = 2.0
 
 
-def _read_text(path: str) -> str:
-    with open(path) as handle:
-        return handle.read().strip()
+def _read_text(path: str, timeout_s: float | None = None) -> str:
+    """A powercap file's text, stripped; :class:`RefusedFile` for anything but a small
+    regular UTF-8 file (or, with ``timeout_s``, a read that does not answer)."""
+    return read_text_bounded(path, MAX_FILE_BYTES, timeout_s).strip()
+
+
+def refused(exc: RefusedFile) -> MeterUnavailable:
+    """The one line for a powercap file that is not what powercap holds."""
+    return MeterUnavailable(f"cannot read {exc}; check the powercap root or pick another meter")
 
 
 @dataclass
@@ -46,13 +61,16 @@ class Zone:
     range_uj: int
     last_raw: int = 0
     total_uj: int = 0
+    #: The lowest value read since the counter stepped back below ``last_raw`` (None: it has not).
+    low_raw: int | None = None
 
 
 def find_zones(root: str) -> list[Zone]:
     """The zones to count under ``root``; raises :class:`MeterUnavailable`."""
     if not os.path.isdir(root):
+        what = "is not a directory" if os.path.lexists(root) else "not found"
         raise MeterUnavailable(
-            f"absent ({root} not found; in a container set PYTEST_ENERGY_POWERCAP_ROOT "
+            f"absent ({root} {what}; in a container set PYTEST_ENERGY_POWERCAP_ROOT "
             "to where the host's powercap is mounted)"
         )
     packages: dict[str, Zone] = {}
@@ -65,10 +83,12 @@ def find_zones(root: str) -> list[Zone]:
             continue
         path = os.path.join(root, entry)
         try:
-            name = _read_text(os.path.join(path, "name"))
-            range_text = _read_text(os.path.join(path, "max_energy_range_uj"))
+            name = _read_text(os.path.join(path, "name"), DISCOVERY_TIMEOUT_S)
+            range_text = _read_text(os.path.join(path, "max_energy_range_uj"), DISCOVERY_TIMEOUT_S)
         except PermissionError as exc:
             raise MeterUnavailable(f"no permission to read {exc.filename}; {PERMISSION_FIX}") from exc
+        except RefusedFile as exc:
+            raise refused(exc) from None
         except OSError:
             continue
         range_uj = _positive_int(range_text)
@@ -121,7 +141,7 @@ class RaplMeter(Meter):
         self._safe_gap_s = safe_gap_s
         self._last_poll = time.monotonic()
         for zone in zones:
-            zone.last_raw = self._read_raw(zone)
+            zone.last_raw = self._read_raw(zone, DISCOVERY_TIMEOUT_S)
         self._stop = threading.Event()
         self._poller = threading.Thread(
             target=self._poll_forever, args=(min(MAX_POLL_INTERVAL_S, safe_gap_s / 4),),
@@ -130,11 +150,13 @@ class RaplMeter(Meter):
         self._poller.start()
 
     @staticmethod
-    def _read_raw(zone: Zone) -> int:
+    def _read_raw(zone: Zone, timeout_s: float | None = None) -> int:
         try:
-            return int(_read_text(zone.energy_path))
+            return int(_read_text(zone.energy_path, timeout_s))
         except PermissionError as exc:
             raise MeterUnavailable(f"no permission to read {zone.energy_path}; {PERMISSION_FIX}") from exc
+        except RefusedFile as exc:
+            raise refused(exc) from None
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else "not a whole number"
             raise MeterUnavailable(f"cannot read {zone.energy_path}: {reason}") from None
@@ -147,14 +169,22 @@ class RaplMeter(Meter):
                 self._longest_gap_s = max(self._longest_gap_s, now - self._last_poll)
             self._last_poll = now
             for zone in self.zones:
-                raw = self._read_raw(zone)
-                back = zone.last_raw - raw
-                if 0 < back < zone.range_uj / 2:  # a glitch: a wrap steps back by nearly the range
-                    self._backward_steps += 1
-                    self._largest_step_uj = max(self._largest_step_uj, back)
-                else:
-                    zone.total_uj += (raw - zone.last_raw) % (zone.range_uj + 1)
-                zone.last_raw = raw
+                self._advance(zone, self._read_raw(zone))
+
+    def _advance(self, zone: Zone, raw: int) -> None:
+        """Fold one counter value into the zone's total (under the lock)."""
+        back = zone.last_raw - raw
+        if not 0 < back < zone.range_uj / 2:  # forward, or a wrap (back by nearly the range)
+            zone.total_uj += (raw - zone.last_raw) % (zone.range_uj + 1)
+            zone.last_raw, zone.low_raw = raw, None
+        elif zone.low_raw is not None and raw > zone.low_raw:  # moving on below the base: re-based
+            zone.total_uj += raw - zone.low_raw
+            zone.last_raw, zone.low_raw = raw, None
+        else:  # a glitch (one, however often it is read): counts 0, the last good value stays the base
+            if zone.low_raw is None:
+                self._backward_steps += 1
+            self._largest_step_uj = max(self._largest_step_uj, back)
+            zone.low_raw = raw
 
     def _poll_forever(self, interval_s: float) -> None:
         while not self._stop.wait(interval_s):
