@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 
 #: Public name -> the module that defines it.
 _PUBLIC = {
-    "measure": "measurement.engine", "Window": "measurement.engine",
+    "measure": "measurement.block", "Window": "measurement.block",
     "versus": "measurement.candidates", "compare": "measurement.candidates",
     "VersusResult": "measurement.candidates", "CandidateMismatch": "measurement.candidates",
     "Meter": "measurement.meters", "MeterUnavailable": "measurement.meters",

@@ -21,10 +21,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from ..cli import table_size
 from ..errors import InputError
 from ..judge.rules import REGRESSION, Rule
-from ..report.text import ab_markdown, comparison_table, regression_line, verdict_counts
+from ..report.text import ab_markdown, comparison_table, regression_line, table_size, verdict_counts
 from ..runs import AbRecord, Revision, RunRecord
 from ..store.documents import load_results
 from ..store.files import (
@@ -288,7 +287,8 @@ def _report(
                   "prepare": args.prepare, "pytest_args": pytest_args},
         turns=[list(entry) for entry in turns.log], failures=failures,
     )
-    top, width = table_size(args, len(record.comparisons))
+    columns = shutil.get_terminal_size().columns
+    top, width = table_size(len(record.comparisons), args.top, args.verbose, columns)
     print(comparison_table(record.comparisons, ("base", "head"), top, width))
     regressions = [c for c in record.comparisons if c.verdict == REGRESSION]
     for regression in regressions:

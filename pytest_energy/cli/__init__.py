@@ -43,17 +43,6 @@ def _verdict_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("-v", "--verbose", action="store_true", help="list every test, with full ids")
 
 
-def table_size(args: argparse.Namespace, rows: int) -> tuple[int | None, int | None]:
-    """Rows and width of a command's table: ``--top``/``-v`` and this terminal's width
-    (None with -v: full ids)."""
-    import shutil
-
-    from ..report.text import default_top
-
-    width = None if args.verbose else shutil.get_terminal_size().columns
-    return default_top(rows, args.top, args.verbose), width
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns its exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)

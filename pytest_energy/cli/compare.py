@@ -4,15 +4,15 @@ with the gate's rules; exit status 1 on regressions."""
 from __future__ import annotations
 
 import argparse
+import shutil
 
 from ..judge.rules import REGRESSION, Rule
 from ..judge.suite import drift_note, judge_against
-from ..report.text import comparison_table, markdown_summary, regression_line, verdict_counts
+from ..report.text import comparison_table, markdown_summary, regression_line, table_size, verdict_counts
 from ..results import machine_differences
 from ..runs import RunRecord
 from ..store.documents import load_results
 from ..store.files import markdown_outputs, write_markdown
-from . import table_size
 
 
 def machines_differ(a: RunRecord, b: RunRecord) -> list[str]:
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         notes.append(note)
     for note in notes:
         print(f"energy warning: {note}")
-    top, width = table_size(args, len(comparisons))
+    top, width = table_size(len(comparisons), args.top, args.verbose, shutil.get_terminal_size().columns)
     print(comparison_table(comparisons, top=top, width=width))
     regressions = [c for c in comparisons if c.verdict == REGRESSION]
     for regression in regressions:

@@ -21,15 +21,14 @@ from __future__ import annotations
 import contextlib
 import math
 import statistics
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .. import timing
 from ..results import CallWindow, Measurement, Round
 from ..settings import ProtocolSettings
-from .carbon import Intensity
-from .meters import MeterOptions, MeterSet, Reading, select_meters
+from .meters import MeterSet, Reading
 
 #: Calibration never runs more calls than this in one round.
 MAX_ITERATIONS = 10_000_000
@@ -385,49 +384,3 @@ def _grow(now: float, count: int, seconds: float, min_round_s: float, deadline: 
     wanted = math.ceil(count * 1.2 * min_round_s / max(seconds, 1e-9))
     affordable = _affordable(now, per_call, deadline, rounds)
     return min(max(wanted, count * 2), count * 1000, MAX_ITERATIONS, affordable)
-
-
-@dataclass
-class Window:
-    """Result of one :func:`measure` block (filled in when the block ends)."""
-
-    meter: str = ""
-    is_estimate: bool = False
-    joules: float = 0.0
-    gross_joules: float = 0.0
-    seconds: float = 0.0
-    co2_g: float = 0.0
-
-
-@contextlib.contextmanager
-def measure(
-    meter: str = "auto",
-    *,
-    idle_watts: float = 0.0,
-    powercap_root: str = "/sys/class/powercap",
-    intensity: Intensity | None = None,
-) -> Iterator[Window]:
-    """Measure one block of code outside pytest::
-
-        with measure() as m:
-            work()
-        print(m.joules, m.meter)
-
-    ``joules`` is gross minus ``idle_watts`` x seconds (floored at 0); ``meter`` says
-    which meters produced it ("estimate" for modelled figures).
-    """
-    selection = select_meters(meter, MeterOptions(powercap_root=powercap_root))
-    meters = MeterSet(selection.meters)
-    engine = Engine(meters, idle_watts)
-    window = Window(meter=meters.label, is_estimate=meters.is_estimate)
-    try:
-        start = engine.start_window()
-        t0 = engine.clock.perf_counter()
-        yield window
-        result = engine.end_window(start, engine.clock.perf_counter() - t0)
-    finally:
-        meters.close()
-    window.seconds = result.window_s
-    window.gross_joules = result.gross_joules
-    window.joules = result.joules
-    window.co2_g = (intensity or Intensity()).co2_g(window.joules)

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from ..judge.gate import Gate
-from ..report.text import default_top, file_table, markdown_summary, tests_table, versus_table
+from ..report.text import default_top, file_table, markdown_summary, tests_table
+from ..report.versus import versus_table
 from ..results import REPEATED, file_totals
 from ..runs import RunRecord
 from ..store.baseline import machine_fingerprint

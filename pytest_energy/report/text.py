@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from typing import Any
 
 from ..judge.rules import Comparison, Verdict, directed_p
 from ..measurement.carbon import Intensity
@@ -105,6 +104,12 @@ def fitted_table(
         rows = [[*row[:column], shorten(row[column], limit), *row[column + 1:]] for row in rows]
         table = tabulate(rows, headers=headers, disable_numparse=True)
     return table
+
+
+def table_size(rows: int, top: int | None, verbose: bool, columns: int) -> tuple[int | None, int | None]:
+    """Rows (:func:`default_top`) and width of a command's table: the terminal's
+    ``columns``, or None with ``verbose`` (full ids)."""
+    return default_top(rows, top, verbose), None if verbose else columns
 
 
 def default_top(count: int, top: int | None, verbose: bool) -> int | None:
@@ -380,30 +385,3 @@ def ab_markdown(
     out.rows(["<details><summary>All verdicts</summary>", "", *header],
              [rows[c.nodeid] for c in _by_change(comparisons)], ["", "</details>", ""])
     return out.text(AB_POINTER)
-
-
-def versus_table(versus_records: Iterable[dict[str, Any]]) -> str:
-    """Candidates side by side per test: J and s per call, watts, ratios to the reference."""
-    from tabulate import tabulate
-
-    records = sorted(versus_records, key=lambda r: r["nodeid"])
-    value_label = next((r["value_label"] for r in records if r["value_label"]), None)
-    rows = []
-    for record in records:
-        for c in record["candidates"]:
-            energy, time_ = c["energy_ratio"], c["time_ratio"]
-            rows.append([
-                record["nodeid"], c["label"],
-                si(c["joules"], "J"), si(c["seconds"], "s"), si(c["watts"], "W"),
-                "1 (reference)" if c["label"] == record["reference"] else f"{energy['median']:.3g}",
-                "" if energy is None else f"{energy['ci_low']:.3g}-{energy['ci_high']:.3g}",
-                "" if time_ is None else f"{time_['median']:.3g}",
-                record["meter"],
-                *([_value(c["value"]) if record["value_label"] else ""] if value_label else []),
-            ])
-    headers = ["test", "candidate", "J/call", "s/call", "W", "energy ratio", "95% CI", "time ratio", "meter"]
-    return tabulate(rows, headers=headers + ([value_label] if value_label else []), disable_numparse=True)
-
-
-def _value(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
