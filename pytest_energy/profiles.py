@@ -10,7 +10,7 @@ flamegraph.pl, inferno and speedscope read. Pure: no IO, no pytest.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .units import si
@@ -19,6 +19,9 @@ from .units import si
 MIN_SAMPLES = 20
 #: Functions the terminal lists per profiled test, and growers per regression.
 TOP_FUNCTIONS = 5
+#: A function counts as grown when its joules grew by this fraction of the test's at least
+#: (shares from about 100 samples move by a few percent between runs).
+MIN_GROWTH = 0.02
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,13 @@ def build_profile(
     return profile
 
 
+def rescaled(profile: Profile, joules: float) -> Profile:
+    """The profile splitting ``joules`` per call instead (another figure of the same test)."""
+    functions = [replace(f, self_joules=joules * f.self_share, total_joules=joules * f.total_share)
+                 for f in profile.functions]
+    return replace(profile, joules=joules, functions=functions)
+
+
 @dataclass(frozen=True)
 class FunctionChange:
     """One function's self joules in two profiles of the same test."""
@@ -152,6 +162,8 @@ class FunctionChange:
     function: str
     base_joules: float
     head_joules: float
+    #: For a function called from several places: the caller whose share of it grew most.
+    via: str = ""
 
     @property
     def change(self) -> float:
@@ -176,12 +188,29 @@ def profile_diff(base: Profile, head: Profile) -> list[FunctionChange]:
         return found
 
     old, new = by_name(base), by_name(head)
-    changes = [
-        FunctionChange((new.get(name) or old[name])[0], name[1], old.get(name, ("", 0.0))[1],
-                       new.get(name, ("", 0.0))[1])
-        for name in old.keys() | new.keys()
-    ]
+    old_callers, new_callers = _callers(base), _callers(head)
+    changes = []
+    for name in old.keys() | new.keys():
+        before, after = old_callers.get(name, {}), new_callers.get(name, {})
+        growth = {caller: after.get(caller, 0.0) - before.get(caller, 0.0)
+                  for caller in before.keys() | after.keys()}
+        via = max(sorted(growth), key=lambda caller: growth[caller]) if len(growth) > 1 else ""
+        changes.append(FunctionChange((new.get(name) or old[name])[0], name[1], old.get(name, ("", 0.0))[1],
+                                      new.get(name, ("", 0.0))[1], via))
     return sorted(changes, key=lambda c: (-c.change, c.function, c.where))
+
+
+def _callers(profile: Profile) -> dict[tuple[str, str], dict[str, float]]:
+    """Per function (file, name): its self joules by the function that called it."""
+    total = sum(profile.stacks.values())
+    found: dict[tuple[str, str], dict[str, float]] = {}
+    for stack, weight in profile.stacks.items():
+        frames = stack.split(";")
+        where, function = split_frame(frames[-1])
+        caller = split_frame(frames[-2])[1] if len(frames) > 1 else ""
+        by_caller = found.setdefault((where.rpartition(":")[0], function), {})
+        by_caller[caller] = by_caller.get(caller, 0.0) + weight * profile.joules / total
+    return found
 
 
 @dataclass
@@ -198,8 +227,10 @@ class ProfileDiff:
         return profile_diff(self.base, self.head)
 
     def growers(self, count: int = TOP_FUNCTIONS) -> list[FunctionChange]:
-        """The ``count`` functions whose joules grew the most."""
-        return [c for c in self.changes if c.change > 0][:count]
+        """The ``count`` functions whose joules grew the most (by :data:`MIN_GROWTH` of the
+        test's joules at least)."""
+        floor = MIN_GROWTH * max(self.head.joules, self.base.joules)
+        return [c for c in self.changes if c.change > floor][:count]
 
     @property
     def note(self) -> str:

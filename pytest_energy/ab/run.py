@@ -27,12 +27,15 @@ from typing import Any
 from ..cli import table_size
 from ..errors import InputError
 from ..judge.rules import REGRESSION, Rule
+from ..profiles import ProfileDiff
+from ..report.profiles import profile_diff_lines, profile_markdown
 from ..report.text import ab_markdown, comparison_table, regression_line, verdict_counts
 from ..runs import AbRecord, Revision, RunRecord
 from ..store.documents import load_results
 from ..store.files import markdown_outputs, unwritable_output, write_json_atomic, write_markdown
+from .profiles import profile_regressions
 from .turns import ARRIVE, COLLECTED, SIDES, SOURCE_ENV, Coordinator, Turns, TurnsError
-from .verdicts import exact_verdicts, paired_verdicts
+from .verdicts import AbResult, judge_sides
 
 #: Rounds per test unless the pytest args say otherwise: enough pairs for the signed-rank test.
 AB_ROUNDS = 20
@@ -331,6 +334,10 @@ def ab(args: argparse.Namespace, pytest_args: list[str]) -> int:
         failures = failed_tests(files["base"], files["head"])
         if failures:
             keep_logs(workspace, sides, args.json)
+        rule, verdicts = judge_sides(args, is_simulated(pytest_args), files["base"].tests,
+                                     files["head"].tests)
+        profiled = (profile_regressions(workspace, sides, pytest_args, verdicts, progress) if args.profile
+                    else ([], []))
     except TurnsError as exc:
         raise InputError(str(exc)) from None
     except KeyboardInterrupt:
@@ -339,7 +346,7 @@ def ab(args: argparse.Namespace, pytest_args: list[str]) -> int:
     finally:
         workspace.close()
         signal.signal(signal.SIGTERM, restore)
-    return _report(args, sides, files, turns, pytest_args, failures)
+    return _report(args, sides, files, turns, pytest_args, failures, rule, verdicts, profiled)
 
 
 def failed_tests(base: RunRecord, head: RunRecord) -> list[tuple[str, str, str, str]]:
@@ -392,15 +399,13 @@ def _checkout(
 
 def _report(
     args: argparse.Namespace, sides: list[Side], files: dict[str, RunRecord], turns: Turns,
-    pytest_args: list[str], failures: list[tuple[str, str, str, str]],
+    pytest_args: list[str], failures: list[tuple[str, str, str, str]], rule: Rule, verdicts: AbResult,
+    profiled: tuple[list[ProfileDiff], list[str]],
 ) -> int:
     base, head = files["base"], files["head"]
     if base.meter_label != head.meter_label:
         raise InputError(f"base was measured with {base.meter_label} and head with {head.meter_label}; "
                          "give both the same --energy-meter")
-    rule = Rule(max_regression=args.max_regression / 100, alpha=args.alpha, tolerance=args.tolerance / 100)
-    judge = exact_verdicts if is_simulated(pytest_args) else paired_verdicts
-    verdicts = judge(base.tests, head.tests, rule)
     record = AbRecord(
         base=sides[0].revision, head=sides[1].revision, meter=head.meter_label,
         comparisons=verdicts.comparisons, pairs=verdicts.pairs, new=verdicts.new, removed=verdicts.removed,
@@ -408,13 +413,15 @@ def _report(
         settings={**head.settings, "max_regression": rule.max_regression, "alpha": rule.alpha,
                   "tolerance": rule.tolerance,
                   "prepare": args.prepare, "pytest_args": pytest_args},
-        turns=[list(entry) for entry in turns.log], failures=failures,
+        turns=[list(entry) for entry in turns.log], failures=failures, profile_diffs=profiled[0],
     )
     top, width = table_size(args, len(record.comparisons))
     print(comparison_table(record.comparisons, ("base", "head"), top, width))
     regressions = [c for c in record.comparisons if c.verdict == REGRESSION]
     for regression in regressions:
         print(regression_line(regression))
+    for line in [*map(profile_diff_lines, profiled[0]), *(f"energy: {p}" for p in profiled[1])]:
+        print(line)
     for nodeid, side, word, message in failures:
         print(f"test {word} on {side}: {nodeid}{f': {message}' if message else ''}")
     failed = f", {len(failures)} test failures" if failures else ""
@@ -424,6 +431,7 @@ def _report(
     if args.json:
         write_json_atomic(args.json, record.to_dict())
     summary = ab_markdown(record.comparisons, [s.describe() for s in sides], record.meter, failures)
+    summary += profile_markdown(record.profile_diffs)
     for target, mode in markdown_outputs(args.markdown):
         write_markdown(target, mode, summary)
     return TESTS_FAILED if failures else 1 if regressions else 0

@@ -239,7 +239,7 @@ class ProfilePlugin:
         if found.profiles:
             terminalreporter.write_line(profile_lines(found.profiles))
         for diff in found.diffs:
-            terminalreporter.write_line(profile_diff_lines(diff, "stored profile"))
+            terminalreporter.write_line(profile_diff_lines(diff, ("stored profile", "this run")))
         for note in found.notes:
             terminalreporter.write_line(f"energy profile: {note}", yellow=True)
 

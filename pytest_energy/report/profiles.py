@@ -39,20 +39,22 @@ def profile_lines(profiles: Iterable[Profile], top: int = TOP_FUNCTIONS) -> str:
 
 
 def growth_text(change: FunctionChange) -> str:
-    """``+38 mJ Parser._parse (+61%): 62 mJ -> 100 mJ, src/parser.py:12``."""
+    """``+38 mJ Parser._parse (+61%): 62 mJ -> 100 mJ, src/parser.py:12`` (and ``, most
+    via Parser.feed`` for a function called from several places)."""
     relative = f" ({percent(change.relative)})" if change.relative is not None else " (new)"
+    via = f", most via {change.via}" if change.via else ""
     return (f"+{si(change.change, 'J')} {change.function}{relative}: {si(change.base_joules, 'J')} -> "
-            f"{si(change.head_joules, 'J')}, {change.where}")
+            f"{si(change.head_joules, 'J')}, {change.where}{via}")
 
 
-def profile_diff_lines(diff: ProfileDiff, base: str = "base") -> str:
+def profile_diff_lines(diff: ProfileDiff, sides: tuple[str, str] = ("base", "head")) -> str:
     """Which functions' joules grew in a regressed test, the largest growth first."""
     if diff.note:
         return f"energy: {diff.nodeid}: no profile diff ({diff.note})"
     growers = diff.growers()
     if not growers:
-        return f"energy: {diff.nodeid}: no function's joules grew against the {base}"
-    lines = [f"energy: functions whose joules grew in {diff.nodeid} ({base} -> this run, self J/call):"]
+        return f"energy: {diff.nodeid}: no function's joules grew ({sides[0]} -> {sides[1]})"
+    lines = [f"energy: functions whose joules grew in {diff.nodeid} ({sides[0]} -> {sides[1]}, self J/call):"]
     return "\n".join([*lines, *(f"  {growth_text(c)}" for c in growers)])
 
 
@@ -68,7 +70,8 @@ def profile_markdown(diffs: Iterable[ProfileDiff]) -> str:
         if growers:
             lines += ["", "| function | file:line | base J/call | head J/call | change |",
                       "|---|---|---|---|---|"]
-            lines += [f"| `{c.function}` | `{c.where}` | {si(c.base_joules, 'J')} | {si(c.head_joules, 'J')} "
+            lines += [f"| `{c.function}`{f' (most via `{c.via}`)' if c.via else ''} | `{c.where}` "
+                      f"| {si(c.base_joules, 'J')} | {si(c.head_joules, 'J')} "
                       f"| +{si(c.change, 'J')} ({percent(c.relative) if c.relative is not None else 'new'}) |"
                       for c in growers]
         lines.append("")
