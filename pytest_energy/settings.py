@@ -250,7 +250,8 @@ def _validate(raw: dict[str, Any]) -> Settings:
     for dest in TEXT_OPTIONS:
         _require(raw[dest] is None or raw[dest].strip() != "",
                  f"--{dest.replace('_', '-')} is empty; give a value or leave the option out")
-    raw["energy"] = raw["energy"] or any(raw[dest] for dest in IMPLY_ENERGY)
+    profiling = raw["energy_profile"] is not None
+    raw["energy"] = raw["energy"] or profiling or any(raw[dest] for dest in IMPLY_ENERGY)
     for dest in ("energy_min_time", "energy_max_time", "energy_time_budget", "energy_core_watts"):
         value = raw[dest]
         _require(value is None or value > 0, f"--{dest.replace('_', '-')} must be greater than 0")

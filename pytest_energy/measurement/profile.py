@@ -40,6 +40,11 @@ INTERVAL_S = 0.001
 #: CPU seconds at most spent finding the timer's real period (once per sampler).
 CALIBRATION_S = 0.2
 _THREADING = threading.__file__
+#: Frames that count for the function around them (comprehensions have frames of their own
+#: before Python 3.12, generator expressions always).
+_INLINE = frozenset({"<genexpr>", "<listcomp>", "<setcomp>", "<dictcomp>"})
+#: The frame of samples in the runner's own code during a call (outside the test function).
+RUNNER = "pytest:0 <runner>"
 #: Per-thread CPU clocks (Linux, BSDs); without them only the main thread is sampled,
 #: weighted by the process's CPU time.
 THREAD_CLOCKS = hasattr(time, "pthread_getcpuclockid")
@@ -85,6 +90,7 @@ class Sampler:
         self._pipe: tuple[int, int] | None = None
         self._thread: threading.Thread | None = None
         self._previous: Any = None
+        self._entry: CodeType | None = None
         #: Signals the main thread's handler has seen.
         self._handled = 0
         self.reset()
@@ -189,9 +195,12 @@ class Sampler:
                                   "itself")
 
     # -- sampling ----------------------------------------------------------------------------
-    def run(self, call: Callable[[], Any]) -> Any:
-        """``call()``, sampled (its stacks end where this method calls it). After it,
+    def run(self, call: Callable[[], Any], entry: CodeType | None = None) -> Any:
+        """``call()``, sampled. Its main-thread stacks start at the frame of ``entry`` (the
+        test function), those that never reach it are the runner's own (:data:`RUNNER`);
+        without ``entry`` they start where this method calls. After it,
         :class:`ProfileConflict` if the call took SIGPROF or the timer for itself."""
+        self._entry = entry
         with self._lock:
             self._last = {ident: cpu for ident in sys._current_frames()
                           if (cpu := self._cpu(ident)) is not None}
@@ -240,7 +249,8 @@ class Sampler:
         if self._first:  # the time before the first sample is, in expectation, one period
             self._first = False
             scale = max(1.0, self.period_s / sum(used for _, used in found))
-        self.samples += 1
+        if any(stack != (RUNNER,) for stack, _ in found):
+            self.samples += 1  # samples of the runner alone do not make a profile
         for stack, used in found:
             self.stacks[stack] = self.stacks.get(stack, 0.0) + used * scale
             self.counts[stack] = self.counts.get(stack, 0) + 1
@@ -263,15 +273,19 @@ class Sampler:
         else:
             if main:
                 return ()
+        if main and self._entry is not None:
+            if self._entry not in codes:
+                return (RUNNER,)
+            codes = codes[: codes.index(self._entry) + 1]
         names = []
         skipping = True
         for code in reversed(codes):
             key = self._keys.get(code, "")
             if key == "":
-                skipped = code.co_filename == _THREADING or self._skip(code)
+                skipped = code.co_filename == _THREADING or self._skip(code) or code.co_name in _INLINE
                 key = self._keys[code] = None if skipped else self._name(code).replace(";", ",")
-            if key is None and skipping:
-                continue
+            if key is None and (skipping or code.co_name in _INLINE):
+                continue  # the runner below the test; comprehensions count for their function
             skipping = False
             names.append(key or self._name(code).replace(";", ","))
         return tuple(names)

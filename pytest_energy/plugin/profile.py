@@ -62,12 +62,14 @@ class _Sampled:
 
     def __init__(self, source: ItemSource, sampler: Sampler) -> None:
         self.source, self.sampler = source, sampler
+        #: The test function's code: the stacks start there.
+        self.entry = getattr(getattr(source.item, "obj", None), "__code__", None)
 
     def open(self, iterations: int) -> None:
         self.source.open(iterations)
 
     def call(self) -> None:
-        self.sampler.run(self.source.call)
+        self.sampler.run(self.source.call, self.entry)
 
     def close(self) -> None:
         self.source.close()
