@@ -59,7 +59,8 @@ def by_function(profile: dict) -> dict[str, dict]:
 def two(pytester: pytest.Pytester):
     pytester.makepyfile(test_two=TWO)
     out, page = pytester.path / "energy.json", pytester.path / "energy.html"
-    result = pytester.runpytest("--energy-profile=1", f"--energy-json={out}", f"--energy-html={page}")
+    result = pytester.runpytest("--energy-profile=1", "--energy-max-time=1", f"--energy-json={out}",
+                                f"--energy-html={page}")
     return result, json.loads(out.read_text()), page.read_text()
 
 
@@ -149,7 +150,7 @@ OUTCOMES = """
 def test_outcomes_are_the_tests_own_and_refused_profiles_say_why(pytester: pytest.Pytester):
     pytester.makepyfile(test_outcomes=OUTCOMES)
     out = pytester.path / "energy.json"
-    result = pytester.runpytest("--energy-profile=5", f"--energy-json={out}", "-rA")
+    result = pytester.runpytest("--energy-profile=5", "--energy-max-time=1", f"--energy-json={out}", "-rA")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*fails on its own*"])
     data = json.loads(out.read_text())
@@ -264,12 +265,13 @@ SCALED = """
 
 def test_a_regression_against_stored_profiles_names_what_grew(pytester, exact_meter, monkeypatch):
     suite = make_suite(pytester, monkeypatch, test_suite=SCALED)
-    suite.runpytest(*GATE, "--energy-save", "--energy-profile=1").assert_outcomes(passed=1)
+    suite.runpytest(*GATE, "--energy-save", "--energy-profile=1", "--energy-max-time=1").assert_outcomes(passed=1)
     stored = json.loads((suite.path / ".energy" / "baseline.profiles.json").read_text())
     assert list(stored["tests"]) == ["test_suite.py::test_scaled"]
     monkeypatch.setenv("SCALE", "4")
     markdown = suite.path / "energy.md"
-    result = suite.runpytest(*GATE, "--energy-compare", "--energy-profile=0", f"--energy-markdown={markdown}")
+    result = suite.runpytest(*GATE, "--energy-compare", "--energy-profile=0", "--energy-max-time=1",
+                             f"--energy-markdown={markdown}")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([
         "test_suite.py::test_scaled (regression; *J/call, nvml; *",
@@ -312,7 +314,7 @@ def test_ab_profiles_a_regressed_test_on_both_sides(tmp_path: Path, run_ab) -> N
     ab_json, ab_md = tmp_path / "ab.json", tmp_path / "ab.md"
     status, out, err = run_ab(repo, "HEAD~1", "HEAD", "--profile", "--json", str(ab_json), "--markdown", str(ab_md),
                               "--", "-q", "-p", "no:cacheprovider", "--energy-meter=nvml",
-                              "--energy-min-time=0.000001")
+                              "--energy-min-time=0.000001", "--energy-max-time=1")
     assert status == 1, out + err
     lines = out.splitlines()
     start = lines.index("energy: functions whose joules grew in tests/test_app.py::test_pipeline "

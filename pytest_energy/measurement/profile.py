@@ -22,6 +22,7 @@ Signals need the main thread and ``signal.setitimer`` (not on Windows):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -29,6 +30,7 @@ import statistics
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any
@@ -37,6 +39,9 @@ from .meters import Meter, Reading
 
 #: Timer interval asked for; the kernel's tick bounds what it gives.
 INTERVAL_S = 0.001
+#: While the main thread's handler takes the samples, the sampler thread waits this long
+#: between looks.
+HELPER_BACKOFF_S = 0.2
 #: CPU seconds at most spent finding the timer's real period (once per sampler).
 CALIBRATION_S = 0.2
 _THREADING = threading.__file__
@@ -85,10 +90,13 @@ class Sampler:
         self._main = threading.main_thread().ident or 0
         self._lock = threading.Lock()
         self._sampling = False
-        self._first = False
         self._last: dict[int, float] = {}
+        self._first = False
+        #: Process CPU times of the latest signals: their gaps are the timer's period now.
+        self._ticks: deque[float] = deque(maxlen=33)
         self._pipe: tuple[int, int] | None = None
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
         self._previous: Any = None
         self._entry: CodeType | None = None
         #: Signals the main thread's handler has seen.
@@ -118,6 +126,7 @@ class Sampler:
             raise ProfileConflict("signal.set_wakeup_fd is in use in this process (an asyncio loop's "
                                   "signal handlers?)")
         self._pipe = (read, write)
+        self._stopping.clear()
         self._previous = signal.signal(signal.SIGPROF, self._handle)
         self._thread = threading.Thread(target=self._loop, name="pytest-energy-sampler", daemon=True)
         self._thread.start()
@@ -129,6 +138,7 @@ class Sampler:
         pipe, self._pipe = self._pipe, None
         if pipe is not None:
             signal.set_wakeup_fd(-1)
+            self._stopping.set()
             os.write(pipe[1], b"\0")
             if self._thread is not None:
                 self._thread.join()
@@ -139,22 +149,28 @@ class Sampler:
     def _loop(self) -> None:
         assert self._pipe is not None
         read = self._pipe[0]
-        while True:
+        while not self._stopping.is_set():
             handled = self._handled
             select.select([read], [], [], 1.0)
             try:
                 data = os.read(read, 4096)
             except BlockingIOError:
                 continue
-            if b"\0" in data:
-                return
-            if self._sampling and signal.SIGPROF in data and self._handled == handled:
+            if self._handled != handled:
+                # The main thread takes the samples: keep off the GIL, whose hand-overs at
+                # every signal would fall into step with the calls and skew the samples.
+                self._stopping.wait(HELPER_BACKOFF_S)
+                with contextlib.suppress(BlockingIOError):
+                    os.read(read, 65536)  # signals of the wait: the main thread saw them
+            elif self._sampling and signal.SIGPROF in data:
                 with self._lock:  # the main thread's handler did not come: it waits, or is in C
+                    self._ticks.append(time.process_time())
                     self._guarded(None)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         """The main thread's SIGPROF handler (it never waits: a busy lock skips the sample)."""
         self._handled += 1
+        self._ticks.append(time.process_time())
         if self._sampling and self._lock.acquire(blocking=False):
             try:
                 self._guarded(frame)
@@ -184,6 +200,13 @@ class Sampler:
         gaps = [b - a for a, b in zip(marks, marks[1:], strict=False)]
         self.period_s = max(statistics.median(gaps), self.interval_s) if len(gaps) >= 3 else self.interval_s
         return self.period_s
+
+    def current_period(self) -> float:
+        """The timer's period lately, in process CPU seconds (it stretches on a loaded
+        machine); the calibrated one until enough signals came."""
+        ticks = list(self._ticks)
+        gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False) if b > a]
+        return statistics.median(gaps) if len(gaps) >= 8 else self.period_s
 
     def check(self) -> None:
         """:class:`ProfileConflict` when SIGPROF, the timer or the wakeup fd is no longer ours."""
@@ -246,9 +269,9 @@ class Sampler:
         if not found:
             return
         scale = 1.0
-        if self._first:  # the time before the first sample is, in expectation, one period
+        if self._first:  # the CPU time before a call's first sample is, in expectation, one period
             self._first = False
-            scale = max(1.0, self.period_s / sum(used for _, used in found))
+            scale = max(1.0, self.current_period() / sum(used for _, used in found))
         if any(stack != (RUNNER,) for stack, _ in found):
             self.samples += 1  # samples of the runner alone do not make a profile
         for stack, used in found:

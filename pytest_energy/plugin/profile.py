@@ -34,8 +34,9 @@ from .keys import GATE_KEY, PROFILE, PROFILE_KEY
 from .measuring import RunState
 from .rounds import ItemSource, one_line
 
-#: Seconds of calls a profile aims for (about 125 samples at 250 Hz).
-PROFILE_CALLS_S = 0.5
+#: Seconds of calls a profile aims for (about 500 samples at 250 Hz: shares within a few
+#: hundredths; --energy-max-time caps it).
+PROFILE_CALLS_S = 2.0
 #: Rounds the calls are split into when one call is shorter than that.
 PROFILE_ROUNDS = 5
 REGRESSION, OVER_BUDGET = "regression", "over budget"
