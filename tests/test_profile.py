@@ -111,6 +111,41 @@ def test_the_html_has_an_icicle_chart_with_file_and_line_on_hover(two):
     assert "http" not in page.split("</style>", 1)[1]  # offline
 
 
+THREADS = """
+    import threading
+
+    def spin():
+        s = 0
+        for i in range(200000):
+            s += i * i % 7
+        return s
+
+    def light():
+        s = 0
+        for i in range(50000):
+            s += i * i % 7
+        return s
+
+    def test_threads():
+        worker = threading.Thread(target=spin)
+        worker.start()
+        light()
+        worker.join()
+"""
+
+
+def test_every_thread_is_sampled(pytester: pytest.Pytester):
+    pytester.makepyfile(test_threads=THREADS)
+    out = pytester.path / "energy.json"
+    pytester.runpytest("--energy-profile=1", "--energy-max-time=1", f"--energy-json={out}").assert_outcomes(passed=1)
+    [profile] = json.loads(out.read_text())["profiles"]
+    functions = by_function(profile)
+    assert functions["spin"]["self_share"] > functions["light"]["self_share"] > 0
+    stacks = parse_collapsed(profile["collapsed"])
+    assert "test_threads.py:3 spin" in stacks  # the worker's stack: its target at the root
+    assert not any("threading.py" in stack for stack in stacks)  # starts and waits count for their caller
+
+
 def test_a_test_too_short_to_profile_gets_one_line(pytester: pytest.Pytester):
     pytester.makepyfile(test_short="def test_empty():\n    pass\n")
     result = pytester.runpytest("--energy", "--energy-profile", "--energy-max-time=0.5")

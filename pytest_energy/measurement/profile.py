@@ -46,7 +46,8 @@ HELPER_BACKOFF_S = 0.2
 CALIBRATION_S = 0.2
 _THREADING = threading.__file__
 #: Frames that count for the function around them (comprehensions have frames of their own
-#: before Python 3.12, generator expressions always).
+#: before Python 3.12, generator expressions always; threading's frames are a thread's start
+#: and its waits).
 _INLINE = frozenset({"<genexpr>", "<listcomp>", "<setcomp>", "<dictcomp>"})
 #: The frame of samples in the runner's own code during a call (outside the test function).
 RUNNER = "pytest:0 <runner>"
@@ -307,8 +308,8 @@ class Sampler:
             if key == "":
                 skipped = code.co_filename == _THREADING or self._skip(code) or code.co_name in _INLINE
                 key = self._keys[code] = None if skipped else self._name(code).replace(";", ",")
-            if key is None and (skipping or code.co_name in _INLINE):
-                continue  # the runner below the test; comprehensions count for their function
+            if key is None and (skipping or code.co_name in _INLINE or code.co_filename == _THREADING):
+                continue  # the runner below the test; comprehensions, waits count for their caller
             skipping = False
             names.append(key or self._name(code).replace(";", ","))
         return tuple(names)

@@ -165,6 +165,8 @@ class ProfilePlugin:
     ) -> Profile:
         """One test's sampled re-run (a profile with a one-line note when it could not be)."""
         seconds = result.call.seconds if result.call else result.seconds
+        if self.state.meters.deterministic:  # counted under the simulator: its seconds say nothing
+            seconds = 0.0
         max_time = self.state.settings.max_time_s
         long_call = seconds >= PROFILE_CALLS_S  # one call gives enough samples
         protocol = ProtocolSettings(rounds=1 if long_call else PROFILE_ROUNDS, warmup=0,
@@ -181,7 +183,7 @@ class ProfilePlugin:
                     sampler.start()
                     try:
                         engine.run_rounds({"": _Sampled(ItemSource(item, failed), sampler)}, protocol,
-                                          call_s={"": seconds}, fresh_each_call=True)
+                                          call_s={"": seconds} if seconds else None, fresh_each_call=True)
                     finally:
                         sampler.stop()
             except BaseException as exc:  # the figure and the outcome are already the test's
