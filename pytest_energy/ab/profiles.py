@@ -20,11 +20,14 @@ from ..store.documents import load_results
 from ..store.profiles import write_nodeids
 from .verdicts import AbResult
 
+#: The diffs, and one line per problem.
+Profiled = tuple[list[ProfileDiff], list[str]]
+
 
 def profile_regressions(
     workspace: Any, sides: list[Any], pytest_args: list[str], verdicts: AbResult,
     progress: Callable[[str], None],
-) -> tuple[list[ProfileDiff], list[str]]:
+) -> Profiled:
     """Profiles of every regressed test on both sides (``workspace`` and ``sides`` as
     :mod:`.run` has them), as diffs, and one line per problem."""
     figures = {h.nodeid: (b.joules, h.joules) for b, h in verdicts.pairs}

@@ -27,15 +27,14 @@ from typing import Any
 from ..cli import table_size
 from ..errors import InputError
 from ..judge.rules import REGRESSION, Rule
-from ..profiles import ProfileDiff
 from ..report.profiles import profile_diff_lines, profile_markdown
 from ..report.text import ab_markdown, comparison_table, regression_line, verdict_counts
 from ..runs import AbRecord, Revision, RunRecord
 from ..store.documents import load_results
 from ..store.files import markdown_outputs, unwritable_output, write_json_atomic, write_markdown
-from .profiles import profile_regressions
+from .profiles import Profiled, profile_regressions
 from .turns import ARRIVE, COLLECTED, SIDES, SOURCE_ENV, Coordinator, Turns, TurnsError
-from .verdicts import AbResult, judge_sides
+from .verdicts import AbResult, is_simulated, judge_sides
 
 #: Rounds per test unless the pytest args say otherwise: enough pairs for the signed-rank test.
 AB_ROUNDS = 20
@@ -277,12 +276,6 @@ def run_each(workspace: Workspace, sides: list[Side], pytest_args: list[str]) ->
     return results
 
 
-def is_simulated(pytest_args: list[str]) -> bool:
-    """Whether the pytest args pick the deterministic meter (``--energy-meter=simulated``)."""
-    pairs = zip(pytest_args, [*pytest_args[1:], ""], strict=True)
-    return any(a == "--energy-meter=simulated" or (a, b) == ("--energy-meter", "simulated") for a, b in pairs)
-
-
 class Announcer:
     """Progress lines as the processes report in: which side, which test, how many left."""
 
@@ -334,8 +327,7 @@ def ab(args: argparse.Namespace, pytest_args: list[str]) -> int:
         failures = failed_tests(files["base"], files["head"])
         if failures:
             keep_logs(workspace, sides, args.json)
-        rule, verdicts = judge_sides(args, is_simulated(pytest_args), files["base"].tests,
-                                     files["head"].tests)
+        rule, verdicts = judge_sides(args, pytest_args, files["base"].tests, files["head"].tests)
         profiled = (profile_regressions(workspace, sides, pytest_args, verdicts, progress) if args.profile
                     else ([], []))
     except TurnsError as exc:
@@ -400,7 +392,7 @@ def _checkout(
 def _report(
     args: argparse.Namespace, sides: list[Side], files: dict[str, RunRecord], turns: Turns,
     pytest_args: list[str], failures: list[tuple[str, str, str, str]], rule: Rule, verdicts: AbResult,
-    profiled: tuple[list[ProfileDiff], list[str]],
+    profiled: Profiled,
 ) -> int:
     base, head = files["base"], files["head"]
     if base.meter_label != head.meter_label:
