@@ -116,7 +116,7 @@ class ProfilePlugin:
         passed = [r for r in results.values() if self.state.outcomes.get(r.nodeid, ("",))[0] == "passed"]
         chosen: dict[str, str] = {}
         if self.only is not None:
-            return {nodeid: REGRESSION for nodeid in results if nodeid in self.only}
+            return {r.nodeid: REGRESSION for r in passed if r.nodeid in self.only}
         gate = self.config.stash.get(GATE_KEY, None)
         for comparison in gate.regressions if gate else []:
             if comparison.nodeid in results:
