@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import select
 import signal
 import statistics
@@ -100,6 +101,8 @@ class Sampler:
         self._stopping = threading.Event()
         self._previous: Any = None
         self._entry: CodeType | None = None
+        self._random = random.Random()
+        self._call_s = 0.0
         #: Signals the main thread's handler has seen.
         self._handled = 0
         self.reset()
@@ -225,18 +228,29 @@ class Sampler:
         without ``entry`` they start where this method calls. After it,
         :class:`ProfileConflict` if the call took SIGPROF or the timer for itself."""
         self._entry = entry
+        self._desynchronize()
         with self._lock:
             self._last = {ident: cpu for ident in sys._current_frames()
                           if (cpu := self._cpu(ident)) is not None}
             self._first = True
             self._sampling = True
+        started = time.thread_time()
         try:
             return call()
         finally:
             with self._lock:
                 self._sampling = False
+            self._call_s = time.thread_time() - started
             self.calls += 1
             self.check()
+
+    def _desynchronize(self) -> None:
+        """Sleep a random part of a period before some calls: the timer ticks on a fixed
+        grid, and calls repeated at a steady pace would otherwise meet it at the same
+        points each time. The sleeps cost wall time only, about a tenth of the calls'."""
+        wait = self._random.uniform(0, self.period_s)
+        if self._random.random() < 0.1 * self._call_s / max(wait, 1e-6):
+            time.sleep(wait)
 
     def _cpu(self, ident: int) -> float | None:
         """CPU seconds the thread has used (None when it cannot be read)."""
