@@ -8,6 +8,7 @@ from typing import Any
 
 from .judge.rules import Comparison
 from .measurement.carbon import Intensity
+from .profiles import Profile, ProfileDiff
 from .results import TestResult
 
 RESULTS_FORMAT = "pytest-energy-results"
@@ -36,6 +37,9 @@ class RunRecord:
     #: Every test's outcome (``passed``, ``failed``, ``error``, ``skipped``, ``xfailed``,
     #: ``xpassed``) and one line of its message, measured or not.
     outcomes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: ``--energy-profile``: per-function profiles, and regressions against stored profiles.
+    profiles: list[Profile] = field(default_factory=list)
+    profile_diffs: list[ProfileDiff] = field(default_factory=list)
 
     @property
     def meter_label(self) -> str:
@@ -65,6 +69,9 @@ class RunRecord:
         }
         if self.merged_from:
             data["merged_from"] = self.merged_from
+        if self.profiles or self.profile_diffs:
+            data["profiles"] = [p.to_dict() for p in self.profiles]
+            data["profile_diffs"] = [d.to_dict() for d in self.profile_diffs]
         return data
 
     @classmethod
@@ -83,6 +90,8 @@ class RunRecord:
             merged_from=list(data.get("merged_from") or []),
             outcomes={str(nodeid): (str(entry["outcome"]), str(entry.get("message") or ""))
                       for nodeid, entry in (data.get("outcomes") or {}).items()},
+            profiles=[Profile.from_dict(p) for p in data.get("profiles") or []],
+            profile_diffs=[ProfileDiff.from_dict(d) for d in data.get("profile_diffs") or []],
         )
 
 
@@ -116,6 +125,8 @@ class AbRecord:
     turns: list[list[str]] = field(default_factory=list)
     #: (test, side, outcome, message) for tests that failed, errored or were skipped on one side.
     failures: list[tuple[str, str, str, str]] = field(default_factory=list)
+    #: Regressed tests profiled on both sides (``--profile``).
+    profile_diffs: list[ProfileDiff] = field(default_factory=list)
 
     @property
     def max_regression(self) -> float:
@@ -140,6 +151,7 @@ class AbRecord:
             "turns": [list(entry) for entry in self.turns],
             "failures": [dict(zip(("nodeid", "side", "outcome", "message"), f, strict=True))
                          for f in self.failures],
+            **({"profile_diffs": [d.to_dict() for d in self.profile_diffs]} if self.profile_diffs else {}),
         }
 
     @classmethod
@@ -159,6 +171,7 @@ class AbRecord:
             turns=[list(entry) for entry in data.get("turns") or []],
             failures=[(str(f["nodeid"]), str(f["side"]), str(f["outcome"]), str(f.get("message") or ""))
                       for f in data.get("failures") or []],
+            profile_diffs=[ProfileDiff.from_dict(d) for d in data.get("profile_diffs") or []],
         )
 
 

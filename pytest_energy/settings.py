@@ -20,6 +20,8 @@ from .measurement.meters import MeterOptions, parse_meter_spec
 POWERCAP_ENV = "PYTEST_ENERGY_POWERCAP_ROOT"
 #: Upper bound of every time setting, seconds.
 MAX_SECONDS = 86400.0
+#: Tests profiled by a bare ``--energy-profile``: the most expensive N.
+PROFILE_TOP = 5
 
 
 class ConfigError(InputError, ValueError):
@@ -91,6 +93,9 @@ OPTIONS = (
            "write a pull-request summary (markdown) here; also appended to $GITHUB_STEP_SUMMARY"),
     Option("energy_html", "html_path", "str", None,
            "write a self-contained HTML report (tables, plots) here"),
+    Option("energy_profile", "profile", "count", None,
+           f"after the run, profile the N most expensive tests (default {PROFILE_TOP}) and every one that "
+           "regressed or broke its budget: joules per function"),
 )
 
 
@@ -117,6 +122,13 @@ def _as_number(kind: str) -> Callable[[Any], Any]:
     return convert
 
 
+def _as_count(raw: Any) -> int:
+    value = _as_number("int")(raw)
+    if value < 0:
+        raise ValueError("expected 0 or more")
+    return int(value)
+
+
 def _as_percent(raw: Any) -> float:
     text = str(raw).strip().removesuffix("%")
     return _as_number("float")(text) / 100
@@ -124,7 +136,7 @@ def _as_percent(raw: Any) -> float:
 
 _CONVERT: dict[str, Callable[[Any], Any]] = {
     "bool": _as_bool, "int": _as_number("int"), "float": _as_number("float"), "str": str,
-    "percent": _as_percent,
+    "percent": _as_percent, "count": _as_count,
 }
 
 
@@ -156,6 +168,8 @@ class Settings:
     compare_any_machine: bool
     markdown_path: str | None
     html_path: str | None
+    #: Tests to profile after the run (the most expensive N), None: no profiles.
+    profile: int | None
     meter_options: MeterOptions = MeterOptions()
     intensity: Intensity = Intensity()
 
@@ -215,7 +229,9 @@ def read_settings(
         try:
             raw[option.dest] = _CONVERT[option.kind](value)
         except ValueError as exc:
-            raise ConfigError(f"{source}={value!r}: {exc}") from None
+            hint = (f" (write {option.flag}=N; a bare {option.flag} takes the next argument as N)"
+                    if option.kind == "count" else "")
+            raise ConfigError(f"{source}={value!r}: {exc}{hint}") from None
     return _validate(raw)
 
 
@@ -234,7 +250,8 @@ def _validate(raw: dict[str, Any]) -> Settings:
     for dest in TEXT_OPTIONS:
         _require(raw[dest] is None or raw[dest].strip() != "",
                  f"--{dest.replace('_', '-')} is empty; give a value or leave the option out")
-    raw["energy"] = raw["energy"] or any(raw[dest] for dest in IMPLY_ENERGY)
+    profiling = raw["energy_profile"] is not None
+    raw["energy"] = raw["energy"] or profiling or any(raw[dest] for dest in IMPLY_ENERGY)
     for dest in ("energy_min_time", "energy_max_time", "energy_time_budget", "energy_core_watts"):
         value = raw[dest]
         _require(value is None or value > 0, f"--{dest.replace('_', '-')} must be greater than 0")

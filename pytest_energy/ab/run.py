@@ -23,6 +23,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..judge.rules import REGRESSION, Rule
+from ..report.profiles import profile_diff_lines, profile_markdown
 from ..report.text import ab_markdown, comparison_table, regression_line, table_size, verdict_counts
 from ..runs import AbRecord, Revision, RunRecord
 from ..store.documents import load_results
@@ -33,8 +34,9 @@ from ..store.files import (
     write_json_atomic,
     write_markdown,
 )
+from .profiles import Profiled, profile_regressions
 from .turns import ARRIVE, COLLECTED, SIDES, SOURCE_ENV, Coordinator, Turns, TurnsError
-from .verdicts import exact_verdicts, paired_verdicts
+from .verdicts import AbResult, is_simulated, judge_sides
 from .workspace import Workspace, git, last_line, remove_stale
 
 #: Rounds per test unless the pytest args say otherwise: enough pairs for the signed-rank test.
@@ -141,12 +143,6 @@ def run_each(workspace: Workspace, sides: list[Side], pytest_args: list[str]) ->
     return results
 
 
-def is_simulated(pytest_args: list[str]) -> bool:
-    """Whether the pytest args pick the deterministic meter (``--energy-meter=simulated``)."""
-    pairs = zip(pytest_args, [*pytest_args[1:], ""], strict=True)
-    return any(a == "--energy-meter=simulated" or (a, b) == ("--energy-meter", "simulated") for a, b in pairs)
-
-
 class Announcer:
     """Progress lines as the processes report in: which side, which test, how many left."""
 
@@ -201,6 +197,9 @@ def ab(args: argparse.Namespace, pytest_args: list[str]) -> int:
         failures = failed_tests(files["base"], files["head"])
         if failures:
             keep_logs(workspace, sides, args.json)
+        rule, verdicts = judge_sides(args, pytest_args, files["base"].tests, files["head"].tests)
+        profiled = (profile_regressions(workspace, sides, pytest_args, verdicts, progress) if args.profile
+                    else ([], []))
     except TurnsError as exc:
         raise InputError(str(exc)) from None
     except KeyboardInterrupt:
@@ -211,7 +210,7 @@ def ab(args: argparse.Namespace, pytest_args: list[str]) -> int:
             if workspace is not None:
                 workspace.close()
         signal.signal(signal.SIGTERM, restore)
-    return _report(args, sides, files, turns, pytest_args, failures)
+    return _report(args, sides, files, turns, pytest_args, failures, rule, verdicts, profiled)
 
 
 def failed_tests(base: RunRecord, head: RunRecord) -> list[tuple[str, str, str, str]]:
@@ -269,15 +268,13 @@ def _checkout(
 
 def _report(
     args: argparse.Namespace, sides: list[Side], files: dict[str, RunRecord], turns: Turns,
-    pytest_args: list[str], failures: list[tuple[str, str, str, str]],
+    pytest_args: list[str], failures: list[tuple[str, str, str, str]], rule: Rule, verdicts: AbResult,
+    profiled: Profiled,
 ) -> int:
     base, head = files["base"], files["head"]
     if base.meter_label != head.meter_label:
         raise InputError(f"base was measured with {base.meter_label} and head with {head.meter_label}; "
                          "give both the same --energy-meter")
-    rule = Rule(max_regression=args.max_regression / 100, alpha=args.alpha, tolerance=args.tolerance / 100)
-    judge = exact_verdicts if is_simulated(pytest_args) else paired_verdicts
-    verdicts = judge(base.tests, head.tests, rule)
     record = AbRecord(
         base=sides[0].revision, head=sides[1].revision, meter=head.meter_label,
         comparisons=verdicts.comparisons, pairs=verdicts.pairs, new=verdicts.new, removed=verdicts.removed,
@@ -285,7 +282,7 @@ def _report(
         settings={**head.settings, "max_regression": rule.max_regression, "alpha": rule.alpha,
                   "tolerance": rule.tolerance,
                   "prepare": args.prepare, "pytest_args": pytest_args},
-        turns=[list(entry) for entry in turns.log], failures=failures,
+        turns=[list(entry) for entry in turns.log], failures=failures, profile_diffs=profiled[0],
     )
     columns = shutil.get_terminal_size().columns
     top, width = table_size(len(record.comparisons), args.top, args.verbose, columns)
@@ -293,6 +290,8 @@ def _report(
     regressions = [c for c in record.comparisons if c.verdict == REGRESSION]
     for regression in regressions:
         print(regression_line(regression))
+    for line in [*map(profile_diff_lines, profiled[0]), *(f"energy: {p}" for p in profiled[1])]:
+        print(line)
     for nodeid, side, word, message in failures:
         print(f"test {word} on {side}: {nodeid}{f': {message}' if message else ''}")
     failed = f", {len(failures)} test failures" if failures else ""
@@ -302,6 +301,7 @@ def _report(
     if args.json:
         write_json_atomic(args.json, record.to_dict())
     summary = ab_markdown(record.comparisons, [s.describe() for s in sides], record.meter, failures)
+    summary += profile_markdown(record.profile_diffs)
     for target, mode in markdown_outputs(args.markdown):
         write_markdown(target, mode, summary)
     return TESTS_FAILED if failures else 1 if regressions else 0

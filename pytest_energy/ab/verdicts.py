@@ -3,6 +3,7 @@ tests, from rounds that base and head measured in turns."""
 
 from __future__ import annotations
 
+import argparse
 import math
 import statistics
 from dataclasses import dataclass
@@ -104,3 +105,18 @@ def _summed(group: list[tuple[TestResult, TestResult]]) -> tuple[list[float], li
     base = [sum(at(b, i) for b, _ in pairs) for i in range(count)]
     head = [sum(at(h, i) for _, h in pairs) for i in range(count)]
     return base, head
+
+
+def is_simulated(pytest_args: list[str]) -> bool:
+    """Whether the pytest args pick the deterministic meter (``--energy-meter=simulated``)."""
+    pairs = zip(pytest_args, [*pytest_args[1:], ""], strict=True)
+    return any(a == "--energy-meter=simulated" or (a, b) == ("--energy-meter", "simulated") for a, b in pairs)
+
+
+def judge_sides(
+    args: argparse.Namespace, pytest_args: list[str], base: list[TestResult], head: list[TestResult],
+) -> tuple[Rule, AbResult]:
+    """The rule from ab's options (percentages), and the verdicts: exact for a deterministic
+    meter, paired otherwise."""
+    rule = Rule(max_regression=args.max_regression / 100, alpha=args.alpha, tolerance=args.tolerance / 100)
+    return rule, (exact_verdicts if is_simulated(pytest_args) else paired_verdicts)(base, head, rule)

@@ -68,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="run in each tree, in a virtualenv of its own, before measuring "
                         "(e.g. 'pip install -e .')")
     ab_cmd.add_argument("--json", metavar="PATH", help="write both sides' rounds and the verdicts here")
+    ab_cmd.add_argument("--profile", action="store_true",
+                        help="profile each regressed test on both sides: which functions' joules grew")
     _verdict_options(ab_cmd)
     merge_cmd = commands.add_parser("merge", help="results of sharded runs into one results file")
     merge_cmd.add_argument("out", metavar="OUT.json")

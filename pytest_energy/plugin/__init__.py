@@ -27,7 +27,7 @@ import pytest
 
 from .. import timing  # noqa: F401 - captures the clocks before any conftest or test can patch them
 from ..markers import MARKER_NAMES, MARKERS, parse_marks
-from ..settings import OPTIONS, ConfigError, read_settings
+from ..settings import OPTIONS, PROFILE_TOP, ConfigError, read_settings
 from .keys import ALL_PLUGINS, MARKS_KEY, MEASURING, SETTINGS_KEY, STATE_KEY
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 NATIVE_CACHE = "pytest-energy-native"
 LOCKSTEP_FLAG = "--energy-lockstep"
+PROFILE_ONLY_FLAG = "--energy-profile-only"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,11 +43,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for option in OPTIONS:
         if option.kind == "bool":
             group.addoption(option.flag, action="store_true", default=None, help=option.help)
+        elif option.kind == "count":  # --energy-profile or --energy-profile=N
+            group.addoption(option.flag, nargs="?", const=str(PROFILE_TOP), default=None, help=option.help,
+                            metavar="N")
         else:
             group.addoption(option.flag, default=None, help=option.help, metavar=option.kind.upper())
         parser.addini(option.dest, option.help, type="string", default="")
     group.addoption(LOCKSTEP_FLAG, default=None, metavar="SIDE@SOCKET",
                     help="internal: take turns with another revision's run (set by pytest-energy ab)")
+    group.addoption(PROFILE_ONLY_FLAG, default=None, metavar="PATH",
+                    help="internal: run and profile only the tests listed in PATH (set by pytest-energy ab)")
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -116,3 +116,37 @@ def quiet_reports(item: pytest.Item, failed: list[Any]) -> Iterator[None]:
             yield
     finally:
         del session.gethookproxy  # the instance attribute: the method shows through again
+
+
+def teardown_to(session: pytest.Session, nextitem: pytest.Item | None) -> None:
+    """Tear down what ``nextitem`` does not need (everything for None), as pytest does
+    between tests (``SetupState.teardown_exact``, private, pytest 7 to 9)."""
+    session._setupstate.teardown_exact(nextitem)
+
+
+@contextlib.contextmanager
+def output_discarded(config: pytest.Config) -> Iterator[None]:
+    """Outside a test's phases, capture what runs inside and throw it away (the capture
+    manager's global capture, ``CaptureManager.resume_global_capture`` and friends,
+    unchanged from pytest 7 to 9); with ``-s`` output goes through."""
+    capman = config.pluginmanager.getplugin("capturemanager")
+    if capman is None:
+        yield
+        return
+    capman.resume_global_capture()
+    try:
+        yield
+    finally:
+        capman.suspend_global_capture(in_=False)
+        with contextlib.suppress(Exception):
+            capman.read_global_capture()
+
+
+def runner_code_dirs() -> tuple[str, ...]:
+    """Directories of pytest's and pluggy's code: the frames between a runner and a test."""
+    import os
+
+    import _pytest
+    import pluggy
+
+    return tuple(os.path.dirname(module.__file__ or "") + os.sep for module in (_pytest, pluggy))

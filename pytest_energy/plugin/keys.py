@@ -16,9 +16,11 @@ MARKS_KEY = pytest.StashKey["Marks"]()
 STATE_KEY = pytest.StashKey["RunState"]()
 #: The baseline gate (with --energy-compare or --energy-save).
 GATE_KEY = pytest.StashKey["Gate"]()
+#: Per-function profiles (with --energy-profile).
+PROFILE_KEY = pytest.StashKey["ProfileState"]()
 
-MEASURING, BASELINE, TERMINAL, FILES, XDIST, LOCKSTEP = (
+MEASURING, BASELINE, TERMINAL, FILES, XDIST, LOCKSTEP, PROFILE = (
     "energy-measuring", "energy-baseline", "energy-terminal", "energy-files", "energy-xdist",
-    "energy-lockstep",
+    "energy-lockstep", "energy-profile",
 )
-ALL_PLUGINS = (MEASURING, BASELINE, TERMINAL, FILES, XDIST, LOCKSTEP)
+ALL_PLUGINS = (MEASURING, BASELINE, TERMINAL, FILES, XDIST, LOCKSTEP, PROFILE)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from ..judge.gate import Gate
+from ..report.profiles import profile_markdown
 from ..report.text import default_top, file_table, markdown_summary, tests_table
 from ..report.versus import versus_table
 from ..results import REPEATED, file_totals
@@ -21,7 +22,7 @@ from ..store.baseline import machine_fingerprint
 from ..store.files import markdown_outputs, write_json_atomic, write_markdown, write_text_atomic
 from ..units import si
 from .compat import terminal_width, verbosity
-from .keys import GATE_KEY
+from .keys import GATE_KEY, PROFILE_KEY
 from .measuring import RunState
 
 
@@ -113,10 +114,11 @@ class FilePlugin:
 
     def _markdown(self) -> str:
         gate = self.config.stash.get(GATE_KEY, None)
+        profiles = self.config.stash.get(PROFILE_KEY, None)
         return markdown_summary(
             sorted(self.state.results.values(), key=lambda r: r.nodeid), gate.comparisons if gate else [],
             self.state.meters.label, self.state.settings.intensity, gate.notes if gate else [],
-        )
+        ) + (profile_markdown(profiles.diffs) if profiles else "")
 
     def run_record(self) -> RunRecord:
         """Everything the run measured, with the settings and meters used."""
@@ -124,6 +126,7 @@ class FilePlugin:
 
         state = self.state
         gate = self.config.stash.get(GATE_KEY, None)
+        profiles = self.config.stash.get(PROFILE_KEY, None)
         return RunRecord(
             meters=state.meters.describe(),
             tests=sorted(state.results.values(), key=lambda r: r.nodeid),
@@ -138,4 +141,5 @@ class FilePlugin:
             faults=list(state.faults),
             plugin_version=__version__,
             outcomes=dict(state.outcomes),
+            **({"profiles": profiles.profiles, "profile_diffs": profiles.diffs} if profiles else {}),
         )

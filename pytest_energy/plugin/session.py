@@ -88,6 +88,10 @@ def _register_controller_plugins(config: pytest.Config, state: RunState) -> None
     # registered after the baseline plugin, so its section prints first
     config.pluginmanager.register(TerminalPlugin(config, state), TERMINAL)
     config.pluginmanager.register(FilePlugin(config, state), FILES)
+    if settings.profile is not None:
+        from .profile import register
+
+        register(config, state)
     if config.pluginmanager.hasplugin("xdist"):
         from .xdist import XdistPlugin
 

@@ -19,6 +19,7 @@ from ..judge.rules import Comparison, Verdict
 from ..results import Baseline, TestResult, file_totals
 from ..runs import AbRecord, RunRecord
 from ..units import percent, si, si_range
+from .flame import profiles_section
 from .svg import bar_chart, esc, ratio_plot, strip_plot, trend_plot
 from .text import budget_text, result_notes
 
@@ -263,8 +264,10 @@ def render(
         body.append(results_section(run))
         if run.versus:
             body.append(versus_section(run.versus))
+        body.append(profiles_section(run.profiles, run.profile_diffs, "stored profile"))
     if ab is not None:
         body.append(ab_section(ab))
+        body.append(profiles_section([], ab.profile_diffs))
     if baseline is not None:
         body.append(history_section(baseline))
     return (

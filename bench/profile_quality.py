@@ -1,0 +1,176 @@
+"""How well ``--energy-profile`` splits a test's joules, and what the sampler costs.
+
+1. Shares: a test calls three functions whose work is 1:2:3 (the same loop, 10k, 20k and
+   30k iterations). Their true CPU shares are measured first (thread CPU time around each
+   call, in the pipeline, 200 times); then ``pytest --energy --energy-profile=1`` runs the test
+   ``--trials`` times, and each trial's shares from the JSON are compared with the truth
+   (target: within +-0.05 in at least 9 of 10 trials).
+2. Overhead, side by side in one run: blocks of calls of the same test function with no
+   profiler, under the sampler, and under cProfile, interleaved (A B C A B C ...) so the
+   machine's drift hits all three alike; process CPU seconds per call (the sampler's own
+   thread included), the ratio of medians (target for the sampler: at most 1.03x).
+3. cProfile's own shares of the three functions, for comparison.
+
+    python bench/profile_quality.py [--trials 10] [--blocks 30] [--calls 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pytest_energy.measurement.profile import Sampler, frame_namer
+
+WORK = {"parse": 10_000, "check": 20_000, "render": 30_000}
+
+
+def parse() -> int:
+    s = 0
+    for i in range(WORK["parse"]):
+        s += i * i % 7
+    return s
+
+
+def check() -> int:
+    s = 0
+    for i in range(WORK["check"]):
+        s += i * i % 7
+    return s
+
+
+def render() -> int:
+    s = 0
+    for i in range(WORK["render"]):
+        s += i * i % 7
+    return s
+
+
+def test_pipeline() -> None:
+    parse()
+    check()
+    render()
+
+
+FUNCTIONS = {"parse": parse, "check": check, "render": render}
+TEST_FILE = "\n\n".join(
+    [f"def {name}():\n    s = 0\n    for i in range({n}):\n        s += i * i % 7\n    return s"
+     for name, n in WORK.items()]
+    + ["def test_pipeline():\n    parse()\n    check()\n    render()\n"]
+)
+
+
+def true_shares(calls: int = 200) -> dict[str, float]:
+    """Each function's thread CPU time inside the pipeline, as the test runs them (one
+    clock reading between calls, about a microsecond against milliseconds)."""
+    spent = dict.fromkeys(FUNCTIONS, 0.0)
+    for _ in range(calls):
+        for name, fn in FUNCTIONS.items():
+            start = time.thread_time()
+            fn()
+            spent[name] += time.thread_time() - start
+    total = sum(spent.values())
+    return {name: value / total for name, value in spent.items()}
+
+
+def profiled_shares(directory: Path) -> tuple[dict[str, float], int]:
+    """One ``pytest --energy --energy-profile=1`` run: the three functions' self shares
+    (renormalised over them) and the sample count."""
+    out = directory / "energy.json"
+    env = dict(os.environ, PYTEST_ADDOPTS="")
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+                    "--energy-profile=1", f"--energy-json={out}", "test_pipeline.py"],
+                   check=True, stdout=subprocess.DEVNULL, env=env, cwd=directory)
+    [profile] = json.loads(out.read_text())["profiles"]
+    shares = {f["function"]: f["self_share"] for f in profile["functions"] if f["function"] in FUNCTIONS}
+    total = sum(shares.values())
+    return {name: shares.get(name, 0.0) / total for name in FUNCTIONS}, profile["samples"]
+
+
+def overhead(blocks: int, calls: int) -> dict[str, list[float]]:
+    """Process CPU seconds per call: plain, sampled, cProfile, interleaved."""
+    sampler = Sampler(frame_namer(str(Path(__file__).parent)))
+    sampler.calibrate()
+    profiler = cProfile.Profile()
+
+    def plain() -> None:
+        for _ in range(calls):
+            test_pipeline()
+
+    def sampled() -> None:
+        sampler.start()
+        try:
+            for _ in range(calls):
+                sampler.run(test_pipeline)
+        finally:
+            sampler.stop()
+
+    def profiled() -> None:
+        profiler.enable()
+        try:
+            plain()
+        finally:
+            profiler.disable()
+
+    variants = {"no profiler": plain, "sampler (--energy-profile)": sampled, "cProfile": profiled}
+    seconds: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(blocks):
+        for name, run in variants.items():
+            start = time.process_time()
+            run()
+            seconds[name].append((time.process_time() - start) / calls)
+    stats = pstats.Stats(profiler)
+    own = {name: stats.stats[key][2] for key in stats.stats for name in FUNCTIONS  # type: ignore[attr-defined]
+           if key[2] == name and key[0] == __file__}
+    total = sum(own.values())
+    seconds["_cprofile_shares"] = [own.get(name, 0.0) / total for name in FUNCTIONS]
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--blocks", type=int, default=30)
+    parser.add_argument("--calls", type=int, default=50, help="calls per overhead block")
+    parser.add_argument("--tolerance", type=float, default=0.05)
+    args = parser.parse_args()
+    truth = true_shares()
+    shares = ", ".join(f"{n} {s:.3f}" for n, s in truth.items())
+    print(f"three functions of work 1:2:3; true CPU shares {shares}")
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = Path(scratch)
+        (directory / "test_pipeline.py").write_text(TEST_FILE)
+        trials = [profiled_shares(directory) for _ in range(args.trials)]
+    print(f"\n--energy-profile shares, {args.trials} runs of pytest (re-runs of about 2 s, sampled):")
+    print(f"  {'run':>4}  {'samples':>7}  " + "  ".join(f"{n:>7}" for n in FUNCTIONS) + "  worst error")
+    within = 0
+    for i, (shares, samples) in enumerate(trials, 1):
+        worst = max(abs(shares[n] - truth[n]) for n in FUNCTIONS)
+        within += worst <= args.tolerance
+        row = "  ".join(f"{shares[n]:7.3f}" for n in FUNCTIONS)
+        print(f"  {i:>4}  {samples:>7}  {row}  {worst:+.3f}")
+    print("  truth          " + "  ".join(f"{truth[n]:7.3f}" for n in FUNCTIONS))
+    print(f"  within +-{args.tolerance:g} of the truth in {within} of {args.trials} runs (target: 9 of 10)")
+    seconds = overhead(args.blocks, calls=args.calls)
+    cprofile_shares = seconds.pop("_cprofile_shares")
+    plain = seconds["no profiler"]
+    print(f"\noverhead, {args.blocks} interleaved blocks of {args.calls} calls each (process CPU per call; "
+          "ratio: median of each block's ratio to the plain block beside it):")
+    for name, values in seconds.items():
+        paired = statistics.median(v / p for v, p in zip(values, plain, strict=True))
+        median, low = statistics.median(values) * 1e3, min(values) * 1e3
+        print(f"  {name:28} median {median:7.3f} ms   min {low:7.3f} ms   ratio {paired:5.3f}x")
+    print("\ncProfile's shares (self time): " + ", ".join(
+        f"{n} {s:.3f}" for n, s in zip(FUNCTIONS, cprofile_shares, strict=True)))
+
+
+if __name__ == "__main__":
+    main()
