@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -144,8 +145,10 @@ def test_unchanged_code_passes_and_the_working_tree_is_head(tmp_path: Path, run_
     (repo / "tests" / "ignored.py").write_text("raise SystemExit('ignored files are not copied')\n")
     status, out, err = run_ab(repo, "HEAD", "--markdown", str(tmp_path / "ab.md"), *FAST)
     assert status == 0, out + err
-    rows = {line.split()[0]: line.split()[-1] for line in out.splitlines() if line.startswith("tests/")}
-    assert rows["tests/test_work.py::test_loop"] in ("unchanged", "inconclusive", "improvement")
+    rows = {line.split()[0]: re.split(r"\s{2,}", line.strip())[-1] for line in out.splitlines()
+            if line.startswith("tests/")}
+    # never a regression; a few percent either way between two processes is "within limit"
+    assert rows["tests/test_work.py::test_loop"] in ("unchanged", "within limit", "inconclusive", "improvement")
     assert rows["tests/test_added.py::test_added"] == "new"
     assert "energy ab passed" in out and "head (working tree)" in out
     summary = (tmp_path / "ab.md").read_text()
