@@ -14,7 +14,7 @@ from document_samples import mutations, run_cli
 from pytest_energy import settings
 from pytest_energy.errors import InputError
 from pytest_energy.store import baseline as store
-from pytest_energy.store import documents
+from pytest_energy.store import documents, loader
 from pytest_energy.store.schema import SCHEMA_DIR, SchemaError, load_schema, validate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -182,7 +182,7 @@ def test_save_refuses_a_document_it_would_not_load(sample_documents, tmp_path):
     _test_entry(data, "test_plain")["co2_g"] = float("inf")  # written as null: refused
     with pytest.raises(InputError, match=r"results file .*out.json not written: it would be malformed at "
                        r"tests\[2\].co2_g: must be a number, not null"):
-        documents.save(str(tmp_path / "out.json"), documents.RESULTS, data)
+        loader.save(str(tmp_path / "out.json"), documents.RESULTS, data)
     assert not (tmp_path / "out.json").exists()
     from pytest_energy.measurement.simulator.model import ModelCoefficients
     from pytest_energy.store.models import save_model

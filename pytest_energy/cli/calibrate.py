@@ -19,9 +19,9 @@ from typing import Any
 from ..errors import InputError
 from ..measurement.simulator.counts import Counts
 from ..measurement.simulator.model import DEFAULT_MODEL, ModelError, fit
-from ..store import documents
-from ..store.documents import SAMPLES
+from ..store import loader
 from ..store.files import unwritable_output
+from ..store.loader import SAMPLES
 from ..store.models import save_model
 
 
@@ -68,7 +68,7 @@ def measure_workloads(powercap_root: str, rounds: int) -> dict[str, float]:
 
 def load_samples(path: str) -> list[tuple[Counts, float]]:
     """(counts, joules) pairs from a samples file."""
-    data = documents.read(path, SAMPLES)
+    data = loader.read(path, SAMPLES)
     assert data is not None
     try:
         return [(Counts.from_dict(s["counts"]), float(s["joules"])) for s in data["samples"]]
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
             pairs = [{"workload": name, "counts": counts[name].to_dict(), "joules": joules[name]}
                      for name in joules if name in counts]
             document: dict[str, Any] = {"format": SAMPLES.form, "version": SAMPLES.version, "samples": pairs}
-            documents.save(args.save_samples, SAMPLES, document)
+            loader.save(args.save_samples, SAMPLES, document)
     try:
         model = fit(samples, DEFAULT_MODEL)
     except ModelError as exc:

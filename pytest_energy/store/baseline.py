@@ -31,9 +31,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..results import Baseline, StoredRun, StoredTotal, TestResult, file_totals
-from . import documents
-from .documents import BASELINE, BaselineError
+from . import loader
 from .files import remove_stale_temps
+from .loader import BASELINE, BaselineError
 
 __all__ = ["BaselineError", "load", "save", "machine_fingerprint", "git_commit"]
 FORMAT, VERSION = BASELINE.form, BASELINE.version
@@ -66,9 +66,9 @@ def git_commit(directory: str) -> str | None:
 
 
 def load(path: str) -> Baseline | None:
-    """Read and check a baseline (:data:`~pytest_energy.store.documents.BASELINE`); None
+    """Read and check a baseline (:data:`~pytest_energy.store.loader.BASELINE`); None
     when the file does not exist."""
-    data = documents.read(path, BASELINE, missing_ok=True)
+    data = loader.read(path, BASELINE, missing_ok=True)
     return None if data is None else Baseline.from_dict(path, data)
 
 
@@ -110,7 +110,7 @@ def save(
         merged = Baseline(path, machine, tests, files, commit, history)
         from .. import __version__
 
-        documents.save(path, BASELINE, {
+        loader.save(path, BASELINE, {
             "format": FORMAT, "version": VERSION, "plugin_version": __version__,
             "machine": merged.machine, "commit": commit, "updated": when, "history": history,
             "tests": {nodeid: {"runs": [run.to_dict() for run in runs]} for nodeid, runs in tests.items()},

@@ -1,134 +1,21 @@
-"""Every document pytest-energy reads or writes goes through here: results files
-(``--energy-json``, ``merge``), baselines, ab files (``ab --json``) and the simulated
-meter's model files. Each has a published JSON Schema (``store/schemas/``); a document is
-checked against it when loaded and before it is saved, so the plugin never writes a file
-it would refuse. A bad document is one :class:`~pytest_energy.errors.InputError` line
-naming the file, the field and the fix.
-"""
+"""Results and ab documents: the files ``--energy-json`` (and ``merge``) and
+``pytest-energy ab --json`` write, loaded and saved typed through
+:mod:`pytest_energy.store.loader` (schemas ``results.schema.json``, ``ab.schema.json``)."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InputError
 from ..runs import AB_FORMAT, RESULTS_FORMAT, AbRecord, RunRecord
-from .files import json_text, reject_non_finite, write_text_atomic
-from .schema import SchemaError, show, validate
-
-BASELINE_FORMAT = "pytest-energy-baseline"
-
-
-class BaselineError(InputError):
-    """An unreadable, corrupt or unknown baseline; the message names the fix."""
+from . import loader
+from .loader import Kind
+from .schema import show
 
 
-@dataclass(frozen=True)
-class Kind:
-    """One kind of document: its schema, its ``format`` and version, and who writes it."""
-
-    label: str
-    schema: str
-    #: The ``format`` field's value (None: the document has none).
-    form: str | None
-    version: int | None
-    #: What to do about a bad document.
-    fix: str
-    #: What to do about a file of another kind.
-    elsewhere: str
-    error: type[InputError] = InputError
-    #: What to do about an unreadable file, besides fixing its permissions.
-    other: str = "give another file"
-
-
-RESULTS = Kind("results file", "results", RESULTS_FORMAT, 1, "re-create it with --energy-json",
-               "give a results file written by --energy-json")
-BASELINE = Kind("baseline", "baseline", BASELINE_FORMAT, 1,
-                "restore it from version control or re-create it with --energy-save",
-                "point --energy-baseline at the right file", BaselineError,
-                "pick another file with --energy-baseline")
-AB = Kind("ab file", "ab", AB_FORMAT, 1, "re-create it with pytest-energy ab --json",
-          "give a file written by pytest-energy ab --json")
-MODEL = Kind("model file", "model", None, None, "re-create it with pytest-energy calibrate",
-             "give a file written by pytest-energy calibrate")
-SAMPLES = Kind("samples file", "samples", "pytest-energy-calibration-samples", 1,
-               "re-create it with pytest-energy calibrate --save-samples",
-               "give a file written by pytest-energy calibrate --save-samples")
-
-
-def _read_text(path: str) -> str:
-    """The file's text (the one place documents are read)."""
-    with open(path, encoding="utf-8") as handle:
-        return handle.read()
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """``object_pairs_hook``: a key given twice in one object (a test listed twice) is refused."""
-    data = dict(pairs)
-    if len(data) < len(pairs):
-        keys = [key for key, _ in pairs]
-        twice = next(key for index, key in enumerate(keys) if key in keys[:index])
-        raise ValueError(f"the key {show(twice)} appears twice in one object")
-    return data
-
-
-def read(path: str, kind: Kind, missing_ok: bool = False) -> dict[str, Any] | None:
-    """Read, parse and check a document; None for a missing file when ``missing_ok``."""
-    try:
-        text = _read_text(path)
-    except FileNotFoundError:
-        if missing_ok:
-            return None
-        raise kind.error(f"{path}: no such file; {kind.elsewhere}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror or exc if isinstance(exc, OSError) else "not UTF-8 text"
-        raise kind.error(f"cannot read {kind.label} {path}: {reason}; "
-                         f"fix its permissions or {kind.other}") from None
-    return parse(path, text, kind)
-
-
-def parse(path: str, text: str, kind: Kind) -> dict[str, Any]:
-    """A document's text, parsed and checked; ``kind.error`` naming what is wrong."""
-    try:
-        data = json.loads(text, parse_constant=reject_non_finite, object_pairs_hook=_unique_keys)
-    except json.JSONDecodeError as exc:
-        raise kind.error(f"{kind.label} {path} is corrupt (invalid JSON at line {exc.lineno} column "
-                         f"{exc.colno}: {exc.msg}); {kind.fix}") from None
-    except (ValueError, RecursionError) as exc:
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise kind.error(f"{kind.label} {path} is corrupt ({reason}); {kind.fix}") from None
-    if kind.form is not None:
-        if not isinstance(data, dict) or data.get("format") != kind.form:
-            raise kind.error(f"{path} is not a pytest-energy {kind.label} (no \"format\": \"{kind.form}\"); "
-                             f"{kind.elsewhere}")
-        version = data.get("version")
-        if not (type(version) is int and version == kind.version):
-            newer = type(version) is int and version > (kind.version or 0)
-            raise kind.error(f"{kind.label} {path} has schema version {show(version)}, this pytest-energy "
-                             f"reads version {kind.version}; {'upgrade pytest-energy or ' if newer else ''}"
-                             f"{kind.fix}")
-    problem = check(data, kind)
-    if problem:
-        raise kind.error(f"{kind.label} {path} is malformed at {problem}; {kind.fix}")
-    return data
-
-
-def check(data: Any, kind: Kind) -> str | None:
-    """What is wrong with ``data`` as a ``kind`` (``<field>: <problem>``), or None."""
-    try:
-        validate(data, kind.schema)
-    except SchemaError as exc:
-        return str(exc)
-    if kind is RESULTS:
-        return _versus_problem(data.get("versus") or [])
-    return None
-
-
-def _versus_problem(records: list[dict[str, Any]]) -> str | None:
+def _versus_problem(data: dict[str, Any]) -> str | None:
     """What the schema cannot say: each ``energy.versus`` record names its reference
     among its candidates, and every other candidate has its ratio to it."""
-    for index, record in enumerate(records):
+    for index, record in enumerate(data.get("versus") or []):
         labels = [c["label"] for c in record["candidates"]]
         if record["reference"] not in labels:
             return f"versus[{index}].reference: {show(record['reference'])} is not one of its candidates"
@@ -138,35 +25,31 @@ def _versus_problem(records: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def save(path: str, kind: Kind, data: dict[str, Any]) -> None:
-    """Write ``data`` as ``kind`` (atomically) after the checks a load makes: a document
-    that would be refused is not written (``kind.error``)."""
-    text = json_text(data)
-    problem = check(json.loads(text), kind)
-    if problem:
-        raise kind.error(f"{kind.label} {path} not written: it would be malformed at {problem}")
-    write_text_atomic(path, text)
+RESULTS = Kind("results file", "results", RESULTS_FORMAT, 1, "re-create it with --energy-json",
+               "give a results file written by --energy-json", extra=_versus_problem)
+AB = Kind("ab file", "ab", AB_FORMAT, 1, "re-create it with pytest-energy ab --json",
+          "give a file written by pytest-energy ab --json")
 
 
 def load_results(path: str) -> RunRecord:
     """Read and check a results file written by ``--energy-json`` (or ``merge``)."""
-    data = read(path, RESULTS)
+    data = loader.read(path, RESULTS)
     assert data is not None
     return RunRecord.from_dict(data)
 
 
 def load_ab(path: str) -> AbRecord:
     """Read and check a file written by ``pytest-energy ab --json``."""
-    data = read(path, AB)
+    data = loader.read(path, AB)
     assert data is not None
     return AbRecord.from_dict(data)
 
 
 def save_results(path: str, run: RunRecord) -> None:
     """Write a results file (``--energy-json``, ``merge``), checked as a load checks it."""
-    save(path, RESULTS, run.to_dict())
+    loader.save(path, RESULTS, run.to_dict())
 
 
 def save_ab(path: str, record: AbRecord) -> None:
     """Write an ab file (``ab --json``), checked as a load checks it."""
-    save(path, AB, record.to_dict())
+    loader.save(path, AB, record.to_dict())

@@ -1,17 +1,17 @@
 """Model files of the simulated meter, written by ``pytest-energy calibrate``: loading and
-saving them through :mod:`pytest_energy.store.documents` (schema ``model.schema.json``)."""
+saving them through :mod:`pytest_energy.store.loader` (schema ``model.schema.json``)."""
 
 from __future__ import annotations
 
 from ..measurement.simulator.model import ModelCoefficients, ModelError
-from . import documents
-from .documents import MODEL
+from . import loader
+from .loader import MODEL
 
 
 def load_model(path: str) -> ModelCoefficients:
     """Read a model file written by ``pytest-energy calibrate``; :class:`InputError` naming
     the file, the field and the fix."""
-    data = documents.read(path, MODEL)
+    data = loader.read(path, MODEL)
     assert data is not None
     try:
         return ModelCoefficients(**data)
@@ -21,4 +21,4 @@ def load_model(path: str) -> ModelCoefficients:
 
 def save_model(path: str, model: ModelCoefficients) -> None:
     """Write a model file, checked as :func:`load_model` checks it."""
-    documents.save(path, MODEL, model.to_dict())
+    loader.save(path, MODEL, model.to_dict())
