@@ -54,7 +54,7 @@ def test_the_package_validator_applies_the_published_schema(sample_documents, ki
     exactly what jsonschema refuses. (It also applies x-unique, which JSON Schema cannot
     say: see the duplicated test below.)"""
     reference = _jsonschema_validator(kind)
-    for description, document in mutations(sample_documents[kind], seed=17, limit=400):
+    for description, document in mutations(sample_documents[kind], seed=17, limit=150):
         theirs = next(reference.iter_errors(document), None)
         try:
             validate(document, kind)
@@ -252,3 +252,29 @@ def test_the_baseline_lock_is_keyed_on_the_real_file(tmp_path):
     store.save(str(link), [], {}, None, 10, lock_timeout_s=0)
     assert json.loads(target.read_text())["format"] == "pytest-energy-baseline"
     assert sorted(os.listdir(tmp_path / "real")) == ["baseline.json", "baseline.json.lock"]
+
+
+@pytest.mark.parametrize("meter", ["missing", 5])
+@pytest.mark.parametrize("args", [["--energy-save", "--energy-json=r.json"],
+                                  ["--energy-compare", "--energy-html=r.html"]])
+def test_a_stored_run_without_a_meter_is_one_line_before_any_test(pytester, sample_documents, meter, args):
+    """Item 2: it used to end the session in a KeyError (or an IndexError in the HTML's
+    history) and lose the other outputs; now the baseline is refused at the start."""
+    data = copy.deepcopy(sample_documents["baseline"])
+    run = data["tests"]["test_sample.py::test_plain"]["runs"][0]
+    if meter == "missing":
+        del run["meter"]
+    else:
+        run["meter"] = meter
+    path = pytester.path / ".energy" / "baseline.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(data))
+    pytester.makepyfile(SUITE)
+    result = pytester.runpytest("--energy-idle-time=0", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    problem = "is missing" if meter == "missing" else "must be text, not 5"
+    result.stderr.fnmatch_lines([f'ERROR: baseline {path} is malformed at tests[[]"test_sample.py::test_plain"]'
+                                 f".runs[[]0].meter: {problem}; restore it from version control or re-create it "
+                                 "with --energy-save"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert json.loads(path.read_text()) == data

@@ -137,7 +137,8 @@ def test_a_model_file_is_used_and_a_bad_one_is_one_line(pytester, tmp_path):
     (tmp_path / "bad.json").write_text('{"version": "sim-energy/9"}')
     bad = pytester.runpytest_subprocess(*SIM, f"--energy-model={tmp_path / 'bad.json'}")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
-    bad.stderr.fnmatch_lines(["ERROR: --energy-model: model file *bad.json: unknown model version 'sim-energy/9'*"])
+    bad.stderr.fnmatch_lines(['ERROR: --energy-model: model file *bad.json is malformed at version: '
+                              '"sim-energy/9" is not one of "sim-energy/1"; re-create it with pytest-energy calibrate'])
     assert "Traceback" not in bad.stdout.str() + bad.stderr.str()
 
 
