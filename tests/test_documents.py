@@ -127,6 +127,12 @@ def test_a_key_given_twice_is_refused(sample_documents, tmp_path):
     _one_line(status, err, "is corrupt (the key", "appears twice in one object")
 
 
+def test_deep_nesting_is_refused_before_anything_walks_it(sample_documents, tmp_path):
+    text = json.dumps(sample_documents["results"]).replace('"machine": {', '"machine": {"x": ' + "[" * 900 + "]" * 900 + ", ", 1)
+    status, err = run_cli(tmp_path, "merge", "m.json", _write(tmp_path / "deep.json", text))
+    _one_line(status, err, "is corrupt (nested more than 64 levels deep)")
+
+
 # -- report, compare: crashes that were tracebacks (item 5) -------------------------------
 
 @pytest.mark.parametrize(("change", "field"), [

@@ -20,8 +20,7 @@ from pytest_energy.measurement.simulator.model import (
     joules,
     nnls,
 )
-from pytest_energy.store.files import write_json_atomic
-from pytest_energy.store.models import load_model
+from pytest_energy.store.models import load_model, save_model
 
 
 def make_counts(l1: int, ll: int, ram: int) -> Counts:
@@ -45,10 +44,10 @@ def test_formula() -> None:
 def test_round_trip(tmp_path: Path) -> None:
     m = ModelCoefficients(core_watts=7.5, ll_hit_cycles=6.0, source="test")
     path = tmp_path / "model.json"
-    write_json_atomic(str(path), m.to_dict())
+    save_model(str(path), m)
     assert load_model(str(path)) == m
     assert json.loads(path.read_text())["version"] == "sim-energy/1"
-    write_json_atomic(str(path), DEFAULT_MODEL.to_dict())
+    save_model(str(path), DEFAULT_MODEL)
     assert load_model(str(path)) == DEFAULT_MODEL
     assert m.identity != DEFAULT_MODEL.identity and m.identity.startswith("sim-energy/1#")
 

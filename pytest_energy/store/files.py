@@ -36,10 +36,6 @@ def json_text(data: Any) -> str:
     return json.dumps(finite(data), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
-def write_json_atomic(path: str, data: Any) -> None:
-    """Write ``data`` as :func:`json_text`, as :func:`write_text_atomic` does."""
-    write_text_atomic(path, json_text(data))
-
 
 def write_text_atomic(path: str, text: str) -> None:
     """Write ``text`` (UTF-8) through a temporary file and a rename.

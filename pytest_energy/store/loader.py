@@ -18,6 +18,8 @@ from .files import json_text, reject_non_finite, write_text_atomic
 from .schema import SchemaError, show, validate
 
 BASELINE_FORMAT = "pytest-energy-baseline"
+#: Documents nest about 8 levels; deeper ones are refused before anything walks them.
+MAX_DEPTH = 64
 
 
 class BaselineError(InputError):
@@ -71,6 +73,18 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return data
 
 
+def _deeper_than(data: Any, limit: int) -> bool:
+    """Whether lists and objects nest more than ``limit`` levels (walked without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return False
+
+
 def read(path: str, kind: Kind, missing_ok: bool = False) -> dict[str, Any] | None:
     """Read, parse and check a document; None for a missing file when ``missing_ok``."""
     try:
@@ -96,6 +110,9 @@ def parse(path: str, text: str, kind: Kind) -> dict[str, Any]:
     except (ValueError, RecursionError) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise kind.error(f"{kind.label} {path} is corrupt ({reason}); {kind.fix}") from None
+    if _deeper_than(data, MAX_DEPTH):
+        raise kind.error(f"{kind.label} {path} is corrupt (nested more than {MAX_DEPTH} levels deep); "
+                         f"{kind.fix}")
     if kind.form is not None:
         if not isinstance(data, dict) or data.get("format") != kind.form:
             raise kind.error(f"{path} is not a pytest-energy {kind.label} (no \"format\": \"{kind.form}\"); "
