@@ -36,7 +36,6 @@ def json_text(data: Any) -> str:
     return json.dumps(finite(data), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
-
 def write_text_atomic(path: str, text: str) -> None:
     """Write ``text`` (UTF-8) through a temporary file and a rename.
 

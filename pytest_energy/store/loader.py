@@ -118,8 +118,9 @@ def parse(path: str, text: str, kind: Kind) -> dict[str, Any]:
             raise kind.error(f"{path} is not a pytest-energy {kind.label} (no \"format\": \"{kind.form}\"); "
                              f"{kind.elsewhere}")
         version = data.get("version")
-        if not (type(version) is int and version == kind.version):
-            newer = type(version) is int and version > (kind.version or 0)
+        number = isinstance(version, (int, float)) and not isinstance(version, bool)
+        if not (number and version == kind.version):  # 1.0 is 1, as the schema's const says
+            newer = number and version > (kind.version or 0)
             raise kind.error(f"{kind.label} {path} has schema version {show(version)}, this pytest-energy "
                              f"reads version {kind.version}; {'upgrade pytest-energy or ' if newer else ''}"
                              f"{kind.fix}")
