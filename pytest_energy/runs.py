@@ -3,6 +3,7 @@ store writes. ``to_dict``/``from_dict`` are called only by :mod:`pytest_energy.s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,7 +86,8 @@ class RunRecord:
             read_cost_joules=float(data.get("read_cost_joules") or 0.0),
             resolution_s=float(data.get("resolution_s") or 0.0), settings=dict(data.get("settings") or {}),
             comparisons=[Comparison.from_dict(c) for c in data.get("comparisons") or []],
-            versus=list(data.get("versus") or []), faults=[str(f) for f in data.get("faults") or []],
+            versus=[_versus_from_dict(v) for v in data.get("versus") or []],
+            faults=[str(f) for f in data.get("faults") or []],
             plugin_version=str(data.get("plugin_version") or ""),
             merged_from=list(data.get("merged_from") or []),
             outcomes={str(nodeid): (str(entry["outcome"]), str(entry.get("message") or ""))
@@ -93,6 +95,17 @@ class RunRecord:
             profiles=[Profile.from_dict(p) for p in data.get("profiles") or []],
             profile_diffs=[ProfileDiff.from_dict(d) for d in data.get("profile_diffs") or []],
         )
+
+
+def _versus_from_dict(record: dict[str, Any]) -> dict[str, Any]:
+    """An ``energy.versus`` record as read: a ratio written as null (JSON has no infinity:
+    the reference measured 0 J) is infinite again, as the reports expect."""
+    def ratio(value: dict[str, Any] | None) -> dict[str, float] | None:
+        return None if value is None else {k: math.inf if v is None else v for k, v in value.items()}
+
+    candidates = [{**c, "energy_ratio": ratio(c.get("energy_ratio")),
+                   "time_ratio": ratio(c.get("time_ratio"))} for c in record["candidates"]]
+    return {**record, "candidates": candidates}
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,14 @@ POWERCAP_ENV = "PYTEST_ENERGY_POWERCAP_ROOT"
 MAX_SECONDS = 86400.0
 #: Tests profiled by a bare ``--energy-profile``: the most expensive N.
 PROFILE_TOP = 5
+#: Upper bounds of the figures a user may set (the documents' schemas hold the same
+#: ceilings, so a run's files are never refused for its own settings): watts per busy
+#: core, grid intensity (the dirtiest grids are about 1,100 gCO2e/kWh), PUE, and the
+#: regression limit as a fraction (100 is +10,000%).
+MAX_CORE_WATTS = 1000.0
+MAX_INTENSITY = 5000.0
+MAX_PUE = 10.0
+MAX_REGRESSION = 100.0
 
 
 class ConfigError(InputError, ValueError):
@@ -240,6 +248,31 @@ def _require(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+def check_verdict_options(max_regression: float, alpha: float, tolerance: float, prefix: str = "--") -> None:
+    """The verdict thresholds (fractions) the plugin and the commands share; :class:`ConfigError`."""
+    _require(0 < max_regression <= MAX_REGRESSION,
+             f"{prefix}max-regression must be above 0 and at most {MAX_REGRESSION * 100:g} percent")
+    _require(0 < alpha < 1, f"{prefix}alpha must be between 0 and 1, e.g. 0.01")
+    _require(0 < tolerance < 1, f"{prefix}tolerance must be above 0 and below 100 percent")
+
+
+def _check_bounds(raw: dict[str, Any]) -> None:
+    """Absurd figures (they would overflow the gCO2e, or be refused in the files), and two
+    outputs on one file."""
+    for dest, most, unit in (("energy_core_watts", MAX_CORE_WATTS, "W"),
+                             ("energy_carbon_intensity", MAX_INTENSITY, "gCO2e/kWh"),
+                             ("energy_pue", MAX_PUE, "")):
+        if raw[dest] is not None and raw[dest] > most:
+            raise ConfigError(f"--{dest.replace('_', '-')}={raw[dest]:g}: at most {most:g} {unit}".rstrip())
+    outputs: dict[str, str] = {}
+    for dest in ("energy_json", "energy_html", "energy_markdown"):
+        if raw[dest]:
+            real = os.path.realpath(raw[dest])
+            _require(real not in outputs, f"--{outputs.get(real, '').replace('_', '-')} and "
+                     f"--{dest.replace('_', '-')} name one file ({raw[dest]}); give each its own path")
+            outputs[real] = dest
+
+
 def _validate(raw: dict[str, Any]) -> Settings:
     try:
         parse_meter_spec(raw["energy_meter"])
@@ -264,8 +297,9 @@ def _validate(raw: dict[str, Any]) -> Settings:
     _require(raw["energy_idle_time"] >= 0, "--energy-idle-time must be 0 or more (0 skips idle power)")
     _require(raw["energy_top"] is None or raw["energy_top"] >= 1, "--energy-top must be at least 1")
     _require(raw["energy_history"] >= 1, "--energy-history must be at least 1")
-    _require(raw["energy_max_regression"] > 0, "--energy-max-regression must be above 0 percent")
-    _require(0 < raw["energy_tolerance"] < 1, "--energy-tolerance must be above 0 and below 100 percent")
+    check_verdict_options(raw["energy_max_regression"], raw["energy_alpha"], raw["energy_tolerance"],
+                          "--energy-")
+    _check_bounds(raw)
     model = None
     if raw["energy_model"]:
         from .store.models import load_model
@@ -274,13 +308,15 @@ def _validate(raw: dict[str, Any]) -> Settings:
             model = load_model(raw["energy_model"])
         except InputError as exc:
             raise ConfigError(f"--energy-model: {exc}") from None
-    _require(0 < raw["energy_alpha"] < 1, "--energy-alpha must be between 0 and 1, e.g. 0.01")
     try:
         intensity = resolve_intensity(
             raw["energy_carbon_intensity"], raw["energy_country"], raw["energy_pue"]
         )
     except CarbonError as exc:
         raise ConfigError(str(exc)) from None
+    _require(intensity.g_per_kwh <= MAX_INTENSITY,
+             f"carbon intensity {intensity.g_per_kwh:g} gCO2e/kWh ({intensity.source}): at most "
+             f"{MAX_INTENSITY:g}; give --energy-carbon-intensity=G_PER_KWH")
     return Settings(
         **{option.field: raw[option.dest] for option in OPTIONS if option.field},
         meter_options=MeterOptions(

@@ -126,3 +126,12 @@ def _lean_inner_runs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
     if "pytester" in request.fixturenames:
         request.getfixturevalue("pytester")  # it clears PYTEST_ADDOPTS when created
         monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:benchmark -p no:randomly")
+
+
+@pytest.fixture(scope="session")
+def sample_documents(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """A results file, a baseline and an ab file as the plugin writes them
+    (tests/document_samples.py): made once per session, copy before changing."""
+    import document_samples
+
+    return document_samples.make_documents(tmp_path_factory.mktemp("documents"))

@@ -166,8 +166,11 @@ def _with_joules(joules: str) -> bytes:
     """A baseline whose one stored run has ``joules`` (JSON text) as its samples."""
     return (
         '{"format": "pytest-energy-baseline", "version": 1, "machine": {}, '
-        '"tests": {"t": {"runs": [{"samples": {"joules": ' + joules + "}}]}}}"
+        '"tests": {"t": {"runs": [{"meter": "estimate", "samples": {"joules": ' + joules + "}}]}}}"
     ).encode()
+
+
+SAMPLE = "is malformed at tests[\"t\"].runs[0].samples.joules"
 
 
 @pytest.mark.parametrize(("content", "message"), [
@@ -175,17 +178,27 @@ def _with_joules(joules: str) -> bytes:
     (b"", "is corrupt (invalid JSON at line 1 column 1: Expecting value); restore it from version control or re-create it with --energy-save"),
     (b"[1, 2]", "is not a pytest-energy baseline*point --energy-baseline at the right file"),
     (json.dumps({"format": "pytest-energy-baseline", "version": 2, "machine": {}, "tests": {}}).encode(),
-     "has schema version 2, this pytest-energy reads version 1; upgrade pytest-energy or re-create it with --energy-save"),
+     "has schema version 2, this pytest-energy reads version 1; upgrade pytest-energy or restore it from "
+     "version control or re-create it with --energy-save"),
+    (json.dumps({"format": "pytest-energy-baseline", "version": "1", "machine": {}, "tests": {}}).encode(),
+     "has schema version \"1\", this pytest-energy reads version 1; restore it*"),
     (json.dumps({"format": "pytest-energy-baseline", "version": 1, "machine": {},
-                 "tests": {"t": {"runs": [{"samples": {}}]}}}).encode(),
-     "is malformed at test 't' (samples.joules is not a list of numbers); re-create it with --energy-save"),
-    *[(_with_joules(f"[{value}]"), f"is malformed at test 't' (sample {shown} is not a finite number >= 0)*")
-      for value, shown in (("-1.0", "-1.0"), ("true", "True"), ('"5"', "'5'"), ("null", "None"),
-                           ("[1.0]", "?1.0?"), ("1" + "0" * 400, "1000*"))],
+                 "tests": {"t": {"runs": [{"meter": "rapl", "samples": {}}]}}}).encode(),
+     f"{SAMPLE}: is missing; restore it from version control or re-create it with --energy-save"),
+    (json.dumps({"format": "pytest-energy-baseline", "version": 1, "machine": {},
+                 "tests": {"t": {"runs": [{"samples": {"joules": [1.0]}}]}}}).encode(),
+     "is malformed at tests[\"t\"].runs[0].meter: is missing; restore it*"),
+    *[(_with_joules(f"[{value}]"), f"{SAMPLE}[0]: {shown}; restore it*")
+      for value, shown in (("-1.0", "-1 is below 0, the least allowed"),
+                           ("1e300", "1e+300 is above 1e+09, the most allowed"),
+                           ("1" + "0" * 400, "a number too large is above 1e+09, the most allowed"),
+                           ("true", "must be a number, not true"), ('"5"', 'must be a number, not "5"'),
+                           ("null", "must be a number, not null"), ("[1.0]", "must be a number, not a list"))],
     (_with_joules("[NaN]"), "is corrupt (NaN is not a number JSON allows); restore it*"),
     (_with_joules("[Infinity]"), "is corrupt (Infinity is not a number JSON allows); restore it*"),
-    *[(_with_joules(value), "is malformed at test 't' (samples.joules is not a list of numbers)*")
-      for value in ('"1.0"', "null", "{}", "[]")],
+    *[(_with_joules(value), f"{SAMPLE}: {shown}; restore it*")
+      for value, shown in (('"1.0"', 'must be a list, not "1.0"'), ("null", "must be a list, not null"),
+                           ("{}", "must be a list, not an object"), ("[]", "must hold at least 1 item"))],
     (b"[" * 100_000 + b"]" * 100_000, "is corrupt (nested too deeply); restore it*"),
 ])
 @pytest.mark.parametrize("mode", [["--energy-compare"], ["--energy-save"], ["--energy-compare", "--energy-save"]])
@@ -195,7 +208,7 @@ def test_bad_baseline_is_a_one_line_error_and_stays_untouched(suite, content, me
     path.write_bytes(content)
     result = suite.runpytest(*GATE, *mode)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"ERROR: *baseline*{message}"])
+    result.stderr.fnmatch_lines([f"ERROR: *baseline*{message.replace('[', '[[]')}"])
     assert path.read_bytes() == content
     assert sorted(os.listdir(path.parent)) == ["baseline.json"]
 

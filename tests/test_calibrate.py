@@ -50,9 +50,11 @@ def test_without_rapl_one_line_naming_the_way_out(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    ('{"format": "pytest-energy-calibration-samples", "samples": [{"joules": 1}]}', "a sample is malformed"),
+    ('{"format": "pytest-energy-calibration-samples", "version": 1, "samples": [{"joules": 1}]}',
+     'is malformed at samples[0].counts: is missing'),
     ('{"format": "other"}', "not a pytest-energy samples file"),
-    ('{"format": "pytest-energy-calibration-samples", "samples": []}', "cannot fit the model: fit needs at least 3"),
+    ('{"format": "pytest-energy-calibration-samples", "version": 1, "samples": []}',
+     "cannot fit the model: fit needs at least 3"),
 ])
 def test_bad_samples_are_one_line(tmp_path, capsys, content, message):
     samples = tmp_path / "samples.json"

@@ -91,9 +91,10 @@ def test_merge_refuses_duplicates_and_mixed_meters(pytester, results):
 
 @pytest.mark.parametrize(("content", "message"), [
     (None, "*missing.json: no such file; give a results file written by --energy-json"),
-    ("{not json", "*bad.json: not valid JSON (*); give a results file written by --energy-json"),
-    ('{"format": "pytest-energy-baseline"}', "*bad.json: not a pytest-energy results file*"),
-    ('{"format": "pytest-energy-results", "tests": [{"nodeid": "x"}]}', "*bad.json: a test entry is malformed*"),
+    ("{not json", "results file *bad.json is corrupt (invalid JSON at line 1 column 2: *); re-create it with --energy-json"),
+    ('{"format": "pytest-energy-baseline"}', "*bad.json is not a pytest-energy results file*"),
+    ('{"format": "pytest-energy-results", "version": 1, "tests": [{"nodeid": "x"}]}',
+     "results file *bad.json is malformed at tests[[]0].meter: is missing; re-create it with --energy-json"),
 ])
 def test_bad_input_is_one_line_and_exit_2(pytester, content, message):
     name = "missing.json" if content is None else "bad.json"

@@ -210,13 +210,13 @@ def test_the_plugin_and_compare_write_markdown_nothing_escapes_from(pytester, ex
 def test_report_renders_an_ab_files_summary_from_its_data(tmp_path, capsys):
     from pytest_energy.cli import main
     from pytest_energy.runs import AbRecord, Revision
-    from pytest_energy.store.files import write_json_atomic
+    from pytest_energy.store.documents import save_ab
 
     nodeid = HOSTILE[4]
     record = AbRecord(base=Revision("origin/main`@x", "a" * 40), head=Revision("working tree", None),
                       meter="nvml", comparisons=[regression(nodeid), unchanged(HOSTILE[7])], pairs=[],
                       failures=[(HOSTILE[5], "head", "failed", "E   <img src=x>\n@org/team")])
-    write_json_atomic(str(tmp_path / "ab.json"), record.to_dict())
+    save_ab(str(tmp_path / "ab.json"), record)
     md = tmp_path / "comment.md"
     assert main(["report", "--ab", str(tmp_path / "ab.json"), "-o", str(tmp_path / "r.html"),
                  "--markdown", str(md)]) == 0, capsys.readouterr()

@@ -125,11 +125,11 @@ def test_one_stored_run_is_enough_and_a_change_beyond_the_tolerance_fails(pytest
 
 def test_a_model_file_is_used_and_a_bad_one_is_one_line(pytester, tmp_path):
     from pytest_energy.measurement.simulator.model import ModelCoefficients
-    from pytest_energy.store.files import write_json_atomic
+    from pytest_energy.store.models import save_model
 
     pytester.makepyfile(test_loops=LOOPS)
     model = ModelCoefficients(core_watts=20.0, source="test fit")
-    write_json_atomic(str(tmp_path / "model.json"), model.to_dict())
+    save_model(str(tmp_path / "model.json"), model)
     result, data = run_sim(pytester, f"--energy-model={tmp_path / 'model.json'}")
     result.assert_outcomes(passed=2)
     assert all(t["model"].startswith(model.identity) for t in data["tests"])
@@ -137,7 +137,8 @@ def test_a_model_file_is_used_and_a_bad_one_is_one_line(pytester, tmp_path):
     (tmp_path / "bad.json").write_text('{"version": "sim-energy/9"}')
     bad = pytester.runpytest_subprocess(*SIM, f"--energy-model={tmp_path / 'bad.json'}")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
-    bad.stderr.fnmatch_lines(["ERROR: --energy-model: model file *bad.json: unknown model version 'sim-energy/9'*"])
+    bad.stderr.fnmatch_lines(['ERROR: --energy-model: model file *bad.json is malformed at version: '
+                              '"sim-energy/9" is not one of "sim-energy/1"; re-create it with pytest-energy calibrate'])
     assert "Traceback" not in bad.stdout.str() + bad.stderr.str()
 
 

@@ -20,8 +20,7 @@ from pytest_energy.measurement.simulator.model import (
     joules,
     nnls,
 )
-from pytest_energy.store.files import write_json_atomic
-from pytest_energy.store.models import load_model
+from pytest_energy.store.models import load_model, save_model
 
 
 def make_counts(l1: int, ll: int, ram: int) -> Counts:
@@ -45,10 +44,10 @@ def test_formula() -> None:
 def test_round_trip(tmp_path: Path) -> None:
     m = ModelCoefficients(core_watts=7.5, ll_hit_cycles=6.0, source="test")
     path = tmp_path / "model.json"
-    write_json_atomic(str(path), m.to_dict())
+    save_model(str(path), m)
     assert load_model(str(path)) == m
     assert json.loads(path.read_text())["version"] == "sim-energy/1"
-    write_json_atomic(str(path), DEFAULT_MODEL.to_dict())
+    save_model(str(path), DEFAULT_MODEL)
     assert load_model(str(path)) == DEFAULT_MODEL
     assert m.identity != DEFAULT_MODEL.identity and m.identity.startswith("sim-energy/1#")
 
@@ -56,15 +55,16 @@ def test_round_trip(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"version": "sim-energy/99"}', "unknown model version"),
-        ('{"core_watts": 5}', "no 'version'"),
-        ('{"version": "sim-energy/1", "core_watts": -1}', "finite and >= 0"),
+        ('{"version": "sim-energy/99"}', 'at version: "sim-energy/99" is not one of "sim-energy/1"'),
+        ('{"core_watts": 5}', "at version: is missing"),
+        ('{"version": "sim-energy/1", "core_watts": -1}', "at core_watts: -1 is below 0"),
+        ('{"version": "sim-energy/1", "core_watts": 1e9}', "at core_watts: 1e[+]09 is above 1000"),
         ('{"version": "sim-energy/1", "core_watts": NaN}', "NaN is not a number JSON allows"),
-        ('{"version": "sim-energy/1", "core_watts": "10"}', "must be a number"),
-        ('{"version": "sim-energy/1", "clock_hz": 0}', "clock_hz must be > 0"),
-        ('{"version": "sim-energy/1", "watts": 3}', "unknown model fields: watts"),
-        ("[1, 2]", "JSON object"),
-        ("{not json", "is not valid JSON"),
+        ('{"version": "sim-energy/1", "core_watts": "10"}', 'core_watts: must be a number, not "10"'),
+        ('{"version": "sim-energy/1", "clock_hz": 0}', "clock_hz: must be above 0, not 0"),
+        ('{"version": "sim-energy/1", "watts": 3}', "at watts: is not a known field"),
+        ("[1, 2]", "at the document: must be an object, not a list"),
+        ("{not json", "is corrupt [(]invalid JSON"),
     ],
 )
 def test_validation(tmp_path: Path, content: str, message: str) -> None:
@@ -76,7 +76,7 @@ def test_validation(tmp_path: Path, content: str, message: str) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="cannot read model file"):
+    with pytest.raises(InputError, match="absent.json: no such file; give a file written by pytest-energy calibrate"):
         load_model(str(tmp_path / "absent.json"))
 
 

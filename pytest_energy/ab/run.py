@@ -26,14 +26,8 @@ from ..judge.rules import REGRESSION, Rule
 from ..report.profiles import profile_diff_lines, profile_markdown
 from ..report.text import ab_markdown, comparison_table, regression_line, table_size, verdict_counts
 from ..runs import AbRecord, Revision, RunRecord
-from ..store.documents import load_results
-from ..store.files import (
-    markdown_output_labels,
-    markdown_outputs,
-    unwritable_output,
-    write_json_atomic,
-    write_markdown,
-)
+from ..store.documents import load_results, save_ab
+from ..store.files import markdown_outputs, summary_outputs, unwritable_output, write_markdown
 from .profiles import Profiled, profile_regressions
 from .turns import ARRIVE, COLLECTED, SIDES, SOURCE_ENV, Coordinator, Turns, TurnsError
 from .verdicts import AbResult, is_simulated, judge_sides
@@ -172,8 +166,8 @@ class Announcer:
 # -- the command -------------------------------------------------------------------------
 
 def ab(args: argparse.Namespace, pytest_args: list[str]) -> int:
-    problem = unwritable_output((f"{option}={path}", path) for option, path in
-                                (("--json", args.json), *markdown_output_labels(args.markdown)))
+    problem = unwritable_output([(f"--json={args.json}", args.json),
+                                 *summary_outputs("--markdown", args.markdown)])
     if problem:
         raise InputError(problem)
     repo, prefix = find_repo(os.getcwd())
@@ -299,7 +293,7 @@ def _report(
     print(f"energy ab {outcome}: {verdict_counts(record.comparisons)}{failed} "
           f"({sides[0].describe()} -> {sides[1].describe()}, {record.meter})")
     if args.json:
-        write_json_atomic(args.json, record.to_dict())
+        save_ab(args.json, record)
     summary = ab_markdown(record.comparisons, [s.describe() for s in sides], record.meter, failures)
     summary += profile_markdown(record.profile_diffs)
     for target, mode in markdown_outputs(args.markdown):

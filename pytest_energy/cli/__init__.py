@@ -24,7 +24,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import InputError
-from ..settings import default
+from ..settings import check_verdict_options, default
 
 
 def _verdict_options(command: argparse.ArgumentParser) -> None:
@@ -103,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if pytest_args and args.command != "ab":
         parser.error("only pytest-energy ab takes pytest args after --")
     try:
+        if hasattr(args, "alpha"):  # compare and ab: the gate's thresholds
+            check_verdict_options(args.max_regression / 100, args.alpha, args.tolerance / 100)
         if args.command == "ab":
             from ..ab.run import ab
 

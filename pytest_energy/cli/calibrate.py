@@ -19,10 +19,10 @@ from typing import Any
 from ..errors import InputError
 from ..measurement.simulator.counts import Counts
 from ..measurement.simulator.model import DEFAULT_MODEL, ModelError, fit
-from ..store.documents import load_document
-from ..store.files import unwritable_output, write_json_atomic
-
-SAMPLES_FORMAT = "pytest-energy-calibration-samples"
+from ..store import loader
+from ..store.files import unwritable_output
+from ..store.loader import SAMPLES
+from ..store.models import save_model
 
 
 def count_workloads() -> dict[str, Counts]:
@@ -68,7 +68,8 @@ def measure_workloads(powercap_root: str, rounds: int) -> dict[str, float]:
 
 def load_samples(path: str) -> list[tuple[Counts, float]]:
     """(counts, joules) pairs from a samples file."""
-    data = load_document(path, SAMPLES_FORMAT, "samples file", "pytest-energy calibrate --save-samples")
+    data = loader.read(path, SAMPLES)
+    assert data is not None
     try:
         return [(Counts.from_dict(s["counts"]), float(s["joules"])) for s in data["samples"]]
     except (KeyError, TypeError, ValueError) as exc:
@@ -89,13 +90,13 @@ def run(args: argparse.Namespace) -> int:
         if args.save_samples:
             pairs = [{"workload": name, "counts": counts[name].to_dict(), "joules": joules[name]}
                      for name in joules if name in counts]
-            document: dict[str, Any] = {"format": SAMPLES_FORMAT, "version": 1, "samples": pairs}
-            write_json_atomic(args.save_samples, document)
+            document: dict[str, Any] = {"format": SAMPLES.form, "version": SAMPLES.version, "samples": pairs}
+            loader.save(args.save_samples, SAMPLES, document)
     try:
         model = fit(samples, DEFAULT_MODEL)
     except ModelError as exc:
         raise InputError(f"cannot fit the model: {exc}") from None
-    write_json_atomic(args.output, model.to_dict())
+    save_model(args.output, model)
     print(f"pytest-energy: model {model.identity} ({model.source}) written to {args.output}: "
           f"{model.core_watts:.3g} W per core at {model.clock_hz / 1e9:g} GHz, last-level hit "
           f"{model.ll_hit_cycles:.3g} cycles, {model.joules_per_ram_access * 1e9:.3g} nJ per RAM access; "

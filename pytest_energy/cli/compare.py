@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 import shutil
 
+from ..errors import InputError
 from ..judge.rules import REGRESSION, Rule
 from ..judge.suite import drift_note, judge_against
 from ..report.text import comparison_table, markdown_summary, regression_line, table_size, verdict_counts
 from ..results import machine_differences
 from ..runs import RunRecord
 from ..store.documents import load_results
-from ..store.files import markdown_outputs, write_markdown
+from ..store.files import markdown_outputs, summary_outputs, unwritable_output, write_markdown
 
 
 def machines_differ(a: RunRecord, b: RunRecord) -> list[str]:
@@ -20,7 +21,20 @@ def machines_differ(a: RunRecord, b: RunRecord) -> list[str]:
     return machine_differences(a.machine, b.machine) if a.machine and b.machine else []
 
 
+def write_summaries(option: str, path: str | None, text: str) -> None:
+    """The markdown summary to ``path`` and ``$GITHUB_STEP_SUMMARY`` (checked beforehand
+    with :func:`~pytest_energy.store.files.summary_outputs`); a failed write is an InputError."""
+    for target, mode in markdown_outputs(path):
+        try:
+            write_markdown(target, mode, text)
+        except OSError as exc:
+            raise InputError(f"{option}: {target} not written: {exc.strerror or exc}") from None
+
+
 def run(args: argparse.Namespace) -> int:
+    problem = unwritable_output(summary_outputs("--markdown", args.markdown))
+    if problem:
+        raise InputError(problem)
     base, head = load_results(args.base), load_results(args.head)
     notes = []
     differences = machines_differ(base, head)
@@ -44,6 +58,5 @@ def run(args: argparse.Namespace) -> int:
         print(regression_line(regression))
     print(f"energy check {'FAILED' if regressions else 'passed'}: {verdict_counts(comparisons)}")
     summary = markdown_summary(head.tests, comparisons, head.meter_label, head.intensity, notes)
-    for target, mode in markdown_outputs(args.markdown):
-        write_markdown(target, mode, summary)
+    write_summaries("--markdown", args.markdown, summary)
     return 1 if regressions else 0

@@ -10,13 +10,13 @@ from dataclasses import replace
 from ..errors import InputError
 from ..settings import default
 from ..store import baseline as store
-from ..store.documents import load_results
-from ..store.files import unwritable_output, write_json_atomic
+from ..store.documents import load_results, save_results
+from ..store.files import unwritable_output
 from .compare import machines_differ
 
 
 def run(args: argparse.Namespace) -> int:
-    problem = unwritable_output([(args.out, args.out)])
+    problem = unwritable_output([(args.out, args.out), (f"--baseline {args.baseline}", args.baseline)])
     if problem:
         raise InputError(problem)
     shards = [(path, load_results(path)) for path in args.shards]
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         versus=sorted((v for _, s in shards for v in s.versus), key=lambda v: v["nodeid"]),
         outcomes={nodeid: outcome for _, s in shards for nodeid, outcome in s.outcomes.items()},
     )
-    write_json_atomic(args.out, merged.to_dict())
+    save_results(args.out, merged)
     print(f"pytest-energy: merged {len(tests)} tests from {len(shards)} files into {args.out}")
     if args.baseline:
         machine = first.machine or store.machine_fingerprint(first.meter_label)

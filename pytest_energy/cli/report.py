@@ -13,8 +13,8 @@ from ..runs import AbRecord, RunRecord
 from ..store import baseline as store
 from ..store.documents import load_ab, load_results
 from ..store.files import (
-    markdown_output_labels,
     markdown_outputs,
+    summary_outputs,
     unwritable_output,
     write_markdown,
     write_text_atomic,
@@ -26,9 +26,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("nothing to report: give a results file (--energy-json), --baseline or --ab")
     if args.markdown and not (args.results or args.ab):
         raise InputError("--markdown summarises a results file or --ab; give one")
-    summaries = markdown_output_labels(args.markdown) if args.markdown else []
-    problem = unwritable_output([(f"-o {args.output}", args.output),
-                                 *((f"{option} {path}", path) for option, path in summaries)])
+    summaries = summary_outputs("--markdown", args.markdown) if args.markdown else []
+    problem = unwritable_output([(f"-o={args.output}", args.output), *summaries])
     if problem:
         raise InputError(problem)
     results = load_results(args.results) if args.results else None

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from ..errors import InputError
 from ..judge.gate import Gate
 from ..report.profiles import profile_markdown
 from ..report.text import default_top, file_table, markdown_summary, tests_table
@@ -19,7 +20,8 @@ from ..report.versus import versus_table
 from ..results import REPEATED, file_totals
 from ..runs import RunRecord
 from ..store.baseline import machine_fingerprint
-from ..store.files import markdown_outputs, write_json_atomic, write_markdown, write_text_atomic
+from ..store.documents import save_results
+from ..store.files import markdown_outputs, write_markdown, write_text_atomic
 from ..units import si
 from .compat import terminal_width, verbosity
 from .keys import GATE_KEY, PROFILE_KEY
@@ -88,7 +90,7 @@ class FilePlugin:
         self.session = session
         run = self.run_record() if settings.json_path or settings.html_path else None
         if settings.json_path and run is not None:
-            self._write(settings.json_path, lambda path: write_json_atomic(path, run.to_dict()))
+            self._write(settings.json_path, lambda path: save_results(path, run))
         if settings.html_path and run is not None:
             self._write(settings.html_path, lambda path: self._write_html(path, run))
         targets = markdown_outputs(settings.markdown_path)
@@ -99,8 +101,9 @@ class FilePlugin:
     def _write(self, path: str, write: Any) -> None:
         try:
             write(path)
-        except OSError as exc:
-            self.state.faults.append(f"{path} not written: {exc.strerror or exc}")
+        except (OSError, InputError) as exc:
+            failed = str(exc) if isinstance(exc, InputError) else f"{path} not written: {exc.strerror or exc}"
+            self.state.faults.append(failed)
             if self.session.exitstatus == pytest.ExitCode.OK:
                 self.session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

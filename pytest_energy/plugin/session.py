@@ -14,7 +14,7 @@ from ..measurement.engine import Engine
 from ..measurement.meters import MeterSet, MeterUnavailable, select_meters
 from ..settings import Settings
 from ..store import baseline as store
-from ..store.files import unwritable_output
+from ..store.files import summary_outputs, unwritable_output
 from .keys import BASELINE, FILES, GATE_KEY, LOCKSTEP, MEASURING, STATE_KEY, TERMINAL, XDIST
 from .measuring import MeasuringPlugin, RunState
 
@@ -67,11 +67,11 @@ def _register_controller_plugins(config: pytest.Config, state: RunState) -> None
     from .outputs import FilePlugin, TerminalPlugin
 
     settings = state.settings
-    outputs = [("--energy-json", settings.json_path), ("--energy-markdown", settings.markdown_path),
-               ("--energy-html", settings.html_path)]
+    outputs = [("--energy-json", settings.json_path), ("--energy-html", settings.html_path)]
     if settings.save:
         outputs.append(("--energy-baseline", os.path.join(str(config.rootpath), settings.baseline_path)))
-    problem = unwritable_output((f"{option}={path}", path) for option, path in outputs)
+    problem = unwritable_output([*((f"{option}={path}", path) for option, path in outputs),
+                                 *summary_outputs("--energy-markdown", settings.markdown_path)])
     if problem:
         state.meters.close()
         raise pytest.UsageError(problem)

@@ -1,6 +1,6 @@
 """Baseline files: a versioned JSON history of every measured test, saved atomically.
 
-Schema (version 1)::
+Its JSON Schema is ``store/schemas/baseline.schema.json``; in short (version 1)::
 
     {"format": "pytest-energy-baseline", "version": 1, "plugin_version": "0.1.0",
      "machine": {"cpu_model": ..., "cpu_count": 2, "meters": "rapl", "os": "Linux x86_64",
@@ -22,8 +22,6 @@ Schema (version 1)::
 from __future__ import annotations
 
 import contextlib
-import json
-import math
 import os
 import platform
 import subprocess
@@ -32,17 +30,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import InputError
 from ..results import Baseline, StoredRun, StoredTotal, TestResult, file_totals
-from .files import reject_non_finite, remove_stale_temps, write_json_atomic
+from . import loader
+from .files import remove_stale_temps
+from .loader import BASELINE, BaselineError
 
-FORMAT = "pytest-energy-baseline"
-VERSION = 1
-RECREATE = "re-create it with --energy-save"
-
-
-class BaselineError(InputError):
-    """An unreadable, corrupt or unknown baseline; the message names the fix."""
+__all__ = ["BaselineError", "load", "save", "machine_fingerprint", "git_commit"]
+FORMAT, VERSION = BASELINE.form, BASELINE.version
 
 
 def machine_fingerprint(meters: str) -> dict[str, Any]:
@@ -72,90 +66,10 @@ def git_commit(directory: str) -> str | None:
 
 
 def load(path: str) -> Baseline | None:
-    """Read and validate a baseline; None when the file does not exist."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise BaselineError(
-            f"cannot read baseline {path}: {reason}; fix its permissions or pick another file "
-            "with --energy-baseline"
-        ) from None
-    try:
-        data = json.loads(text, parse_constant=reject_non_finite)
-    except json.JSONDecodeError as exc:
-        raise BaselineError(
-            f"baseline {path} is corrupt (invalid JSON at line {exc.lineno} column {exc.colno}: "
-            f"{exc.msg}); "
-            f"restore it from version control or {RECREATE}"
-        ) from None
-    except (ValueError, RecursionError) as exc:
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise BaselineError(
-            f"baseline {path} is corrupt ({reason}); restore it from version control or {RECREATE}"
-        ) from None
-    _validate(path, data)
-    return Baseline.from_dict(path, data)
-
-
-def _number(value: Any) -> bool:
-    """A finite number >= 0 (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        return math.isfinite(float(value)) and value >= 0
-    except OverflowError:
-        return False
-
-
-def _run_problem(run: Any) -> str | None:
-    """What is wrong with one stored run of a test, or None."""
-    if not isinstance(run, dict):
-        return "a run is not an object"
-    samples = run.get("samples")
-    joules = samples.get("joules") if isinstance(samples, dict) else None
-    if not isinstance(joules, list) or not joules:
-        return "samples.joules is not a list of numbers"
-    for value in joules:
-        if not _number(value):
-            return f"sample {value!r} is not a finite number >= 0"
-    if run.get("call_joules") is not None and not _number(run["call_joules"]):
-        return f"call_joules {run['call_joules']!r} is not a finite number >= 0"
-    return None
-
-
-def _validate(path: str, data: Any) -> None:
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise BaselineError(
-            f"{path} is not a pytest-energy baseline (no \"format\": \"{FORMAT}\"); "
-            "point --energy-baseline at the right file"
-        )
-    version = data.get("version")
-    if version != VERSION:
-        newer = isinstance(version, int) and version > VERSION
-        raise BaselineError(
-            f"baseline {path} has schema version {version!r}, this pytest-energy reads version "
-            f"{VERSION}; {'upgrade pytest-energy or ' if newer else ''}{RECREATE}"
-        )
-    tests = data.get("tests")
-    if not isinstance(tests, dict) or not isinstance(data.get("machine"), dict):
-        raise BaselineError(f"baseline {path} is malformed (no tests or machine); {RECREATE}")
-    for nodeid, entry in tests.items():
-        runs = entry.get("runs") if isinstance(entry, dict) else None
-        problem = "no list of runs" if not isinstance(runs, list) else next(
-            (found for found in map(_run_problem, runs) if found), None
-        )
-        if problem:
-            raise BaselineError(f"baseline {path} is malformed at test {nodeid!r} ({problem}); {RECREATE}")
-    files = data.get("files", {})
-    for file_path, entry in files.items() if isinstance(files, dict) else [("files", None)]:
-        runs = entry.get("runs") if isinstance(entry, dict) else None
-        valid = isinstance(runs, list) and all(isinstance(r, dict) and _number(r.get("joules")) for r in runs)
-        if not valid:
-            raise BaselineError(f"baseline {path} is malformed at file {file_path!r}; {RECREATE}")
+    """Read and check a baseline (:data:`~pytest_energy.store.loader.BASELINE`); None
+    when the file does not exist."""
+    data = loader.read(path, BASELINE, missing_ok=True)
+    return None if data is None else Baseline.from_dict(path, data)
 
 
 def save(
@@ -196,7 +110,7 @@ def save(
         merged = Baseline(path, machine, tests, files, commit, history)
         from .. import __version__
 
-        write_json_atomic(path, {
+        loader.save(path, BASELINE, {
             "format": FORMAT, "version": VERSION, "plugin_version": __version__,
             "machine": merged.machine, "commit": commit, "updated": when, "history": history,
             "tests": {nodeid: {"runs": [run.to_dict() for run in runs]} for nodeid, runs in tests.items()},
@@ -207,12 +121,14 @@ def save(
 
 @contextlib.contextmanager
 def _locked(path: str, timeout_s: float) -> Iterator[None]:
-    """Hold ``<path>.lock``; while waiting, say once whose lock it is; give up after
-    ``timeout_s`` with a :class:`BaselineError` naming the holder."""
+    """Hold ``<resolved path>.lock`` (keyed on the real file, so a save through a symlink
+    waits for one through its target); while waiting, say once whose lock it is; give up
+    after ``timeout_s`` with a :class:`BaselineError` naming the holder."""
     from filelock import FileLock, Timeout
 
-    lock = FileLock(path + ".lock")
-    owner_path = path + ".lock.owner"
+    lock_path = os.path.realpath(path) + ".lock"
+    lock = FileLock(lock_path)
+    owner_path = lock_path + ".owner"
     deadline = time.monotonic() + timeout_s
     said = False
     while True:
@@ -224,7 +140,7 @@ def _locked(path: str, timeout_s: float) -> Iterator[None]:
             if time.monotonic() >= deadline:
                 raise BaselineError(
                     f"baseline {path} stayed locked by {owner} for {timeout_s:g} s, nothing saved; "
-                    f"if that process is gone remove {path}.lock, or raise --energy-lock-timeout"
+                    f"if that process is gone remove {lock_path}, or raise --energy-lock-timeout"
                 ) from None
             if not said:
                 sys.stderr.write(f"pytest-energy: waiting up to {timeout_s:g} s for the baseline lock "
@@ -232,7 +148,7 @@ def _locked(path: str, timeout_s: float) -> Iterator[None]:
                 said = True
         except OSError as exc:
             raise BaselineError(
-                f"cannot lock baseline {path}: {exc.strerror or exc} ({path}.lock); fix its permissions"
+                f"cannot lock baseline {path}: {exc.strerror or exc} ({lock_path}); fix its permissions"
             ) from None
     try:
         with contextlib.suppress(OSError), open(owner_path, "w") as handle:

@@ -1,53 +1,55 @@
-"""Results and ab documents: loading and checking the files ``--energy-json`` and
-``pytest-energy ab --json`` write (writing is :func:`~pytest_energy.store.files.write_json_atomic`)."""
+"""Results and ab documents: the files ``--energy-json`` (and ``merge``) and
+``pytest-energy ab --json`` write, loaded and saved typed through
+:mod:`pytest_energy.store.loader` (schemas ``results.schema.json``, ``ab.schema.json``)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from ..errors import InputError
 from ..runs import AB_FORMAT, RESULTS_FORMAT, AbRecord, RunRecord
-from .files import reject_non_finite
+from . import loader
+from .loader import Kind
+from .schema import show
 
 
-def load_document(path: str, form: str, kind: str, writer: str) -> dict[str, Any]:
-    """A JSON document of ``"format": form`` (a ``kind``, written by ``writer``);
-    :class:`InputError` naming what is wrong."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle, parse_constant=reject_non_finite)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file; give a {kind} written by {writer}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
-    except (ValueError, RecursionError) as exc:
-        reason = exc if isinstance(exc, ValueError) else "nested too deeply"
-        raise InputError(f"{path}: not valid JSON ({reason}); give a {kind} written by {writer}") from None
-    if not isinstance(data, dict) or data.get("format") != form:
-        raise InputError(f"{path}: not a pytest-energy {kind} (no \"format\": \"{form}\"); "
-                         f"give a {kind} written by {writer}")
-    return data
+def _versus_problem(data: dict[str, Any]) -> str | None:
+    """What the schema cannot say: each ``energy.versus`` record names its reference
+    among its candidates, and every other candidate has its ratio to it."""
+    for index, record in enumerate(data.get("versus") or []):
+        labels = [c["label"] for c in record["candidates"]]
+        if record["reference"] not in labels:
+            return f"versus[{index}].reference: {show(record['reference'])} is not one of its candidates"
+        for number, candidate in enumerate(record["candidates"]):
+            if candidate["label"] != record["reference"] and not candidate.get("energy_ratio"):
+                return f"versus[{index}].candidates[{number}].energy_ratio: is missing"
+    return None
+
+
+RESULTS = Kind("results file", "results", RESULTS_FORMAT, 1, "re-create it with --energy-json",
+               "give a results file written by --energy-json", extra=_versus_problem)
+AB = Kind("ab file", "ab", AB_FORMAT, 1, "re-create it with pytest-energy ab --json",
+          "give a file written by pytest-energy ab --json")
 
 
 def load_results(path: str) -> RunRecord:
-    """Read and check a results file written by ``--energy-json``."""
-    data = load_document(path, RESULTS_FORMAT, "results file", "--energy-json")
-    if not isinstance(data.get("tests"), list):
-        raise InputError(f"{path}: has no list of tests; give a file written by --energy-json")
-    try:
-        return RunRecord.from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InputError(
-            f"{path}: a test entry is malformed ({type(exc).__name__}: {exc}); re-run to write it again"
-        ) from None
+    """Read and check a results file written by ``--energy-json`` (or ``merge``)."""
+    data = loader.read(path, RESULTS)
+    assert data is not None
+    return RunRecord.from_dict(data)
 
 
 def load_ab(path: str) -> AbRecord:
     """Read and check a file written by ``pytest-energy ab --json``."""
-    data = load_document(path, AB_FORMAT, "ab file", "pytest-energy ab --json")
-    try:
-        return AbRecord.from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InputError(f"{path}: a test entry is malformed ({type(exc).__name__}: {exc})") from None
+    data = loader.read(path, AB)
+    assert data is not None
+    return AbRecord.from_dict(data)
 
+
+def save_results(path: str, run: RunRecord) -> None:
+    """Write a results file (``--energy-json``, ``merge``), checked as a load checks it."""
+    loader.save(path, RESULTS, run.to_dict())
+
+
+def save_ab(path: str, record: AbRecord) -> None:
+    """Write an ab file (``ab --json``), checked as a load checks it."""
+    loader.save(path, AB, record.to_dict())

@@ -34,10 +34,9 @@ def _temp_prefix(path: str) -> str:
     return f".{os.path.basename(path)}.tmp-"
 
 
-def write_json_atomic(path: str, data: Any) -> None:
-    """Write ``data`` as sorted, indented, strict JSON, as :func:`write_text_atomic` does."""
-    text = json.dumps(finite(data), indent=2, sort_keys=True, allow_nan=False) + "\n"
-    write_text_atomic(path, text)
+def json_text(data: Any) -> str:
+    """``data`` as sorted, indented, strict JSON (NaN and infinities become null)."""
+    return json.dumps(finite(data), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
 def write_text_atomic(path: str, text: str) -> None:
@@ -124,10 +123,10 @@ def markdown_outputs(path: str | None) -> list[tuple[str, str]]:
     return targets
 
 
-def markdown_output_labels(path: str | None) -> list[tuple[str, str]]:
-    """(label, file) for each destination of :func:`markdown_outputs`, for
-    :func:`unwritable_output` before a long run: ``--markdown``, or ``$GITHUB_STEP_SUMMARY``."""
-    return [("--markdown" if mode == "w" else "$GITHUB_STEP_SUMMARY", target)
+def summary_outputs(option: str, path: str | None) -> list[tuple[str, str]]:
+    """(label, path) of each place :func:`markdown_outputs` writes, for :func:`unwritable_output`:
+    ``option=path`` and ``$GITHUB_STEP_SUMMARY``. Check them before a long run, not after."""
+    return [(f"{option}={target}" if mode == "w" else f"GITHUB_STEP_SUMMARY={target}", target)
             for target, mode in markdown_outputs(path)]
 
 

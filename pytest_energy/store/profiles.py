@@ -14,7 +14,8 @@ import json
 from typing import Any
 
 from ..profiles import Profile
-from .files import reject_non_finite, write_json_atomic
+from .files import json_text, read_text_bounded, reject_non_finite, write_text_atomic
+from .loader import MAX_DOCUMENT_BYTES
 
 FORMAT = "pytest-energy-profiles"
 VERSION = 1
@@ -27,8 +28,7 @@ def profiles_path(baseline_path: str) -> str:
 
 
 def _read(path: str) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as handle:
-        data = json.load(handle, parse_constant=reject_non_finite)
+    data = json.loads(read_text_bounded(path, MAX_DOCUMENT_BYTES), parse_constant=reject_non_finite)
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("tests"), dict):
         raise ValueError(f'not a pytest-energy profiles file (no "format": "{FORMAT}")')
     return data
@@ -57,7 +57,7 @@ def save(path: str, profiles: list[Profile], commit: str | None) -> None:
         tests = {}
     for profile in profiles:
         tests[profile.nodeid] = {"commit": commit, "profile": profile.to_dict()}
-    write_json_atomic(path, {"format": FORMAT, "version": VERSION, "tests": tests})
+    write_text_atomic(path, json_text({"format": FORMAT, "version": VERSION, "tests": tests}))
 
 
 def read_nodeids(path: str) -> set[str]:
