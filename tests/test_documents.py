@@ -284,3 +284,23 @@ def test_a_stored_run_without_a_meter_is_one_line_before_any_test(pytester, samp
                                  "with --energy-save"])
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
     assert json.loads(path.read_text()) == data
+
+
+@pytest.mark.parametrize("special", ["fifo", "dev-zero"])
+def test_a_fifo_or_dev_zero_document_is_refused_not_waited_on(tmp_path, special):
+    import subprocess
+    import sys
+
+    path = tmp_path / "results.json"
+    if special == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    for args in (["compare", str(path), str(path)], ["report", str(path), "-o", str(tmp_path / "r.html")]):
+        done = subprocess.run([sys.executable, "-m", "pytest_energy", *args], capture_output=True, text=True,
+                              timeout=60)  # a hang fails here instead of stalling the suite
+        assert done.returncode == 2, done.stderr
+        (line,) = done.stderr.strip().splitlines()
+        assert "only regular files are read" in line and "Traceback" not in done.stderr
+    with pytest.raises(InputError, match="only regular files are read"):
+        store.load(str(path))
