@@ -186,6 +186,13 @@ class TestResult:
     #: A deterministic meter's model and cache geometry ("" for sampled meters): figures of
     #: different models are never compared.
     model: str = ""
+    #: The ``energy.versus`` candidate's label ('' for a test's own figure).
+    candidate: str = ""
+
+    @property
+    def test_id(self) -> str:
+        """The test's node id (a candidate's without its ``::label``)."""
+        return self.nodeid[: -len(self.candidate) - 2] if self.candidate else self.nodeid
 
     @property
     def path(self) -> str:
@@ -248,6 +255,7 @@ class TestResult:
             "repeat": self.repeat, "repeat_reason": self.repeat_reason,
             "budget": asdict(self.budget) if self.budget else None,
             "max_regression": self.max_regression, "shared": self.shared, "model": self.model,
+            "candidate": self.candidate,
         }
         if self.measurement is not None:
             data.update(self.measurement.to_dict())
@@ -267,6 +275,7 @@ class TestResult:
             co2_g=data["co2_g"], budget=BudgetCheck(**data["budget"]) if data.get("budget") else None,
             max_regression=data.get("max_regression"), worker=data.get("worker", "main"),
             shared=data.get("shared", False), model=str(data.get("model") or ""),
+            candidate=str(data.get("candidate") or ""),
         )
 
 

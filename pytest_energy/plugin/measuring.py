@@ -198,7 +198,7 @@ class MeasuringPlugin:
             idle_watts=self.engine.idle_watts, call=call, measurement=measurement,
             repeat=None if measurement is None else REPEATED,
             max_regression=marks.test.max_regression, worker=self.worker, shared=self.shared,
-            model=self.state.meters.model_id,
+            model=self.state.meters.model_id, candidate=label or "",
         )
         result.co2_g = self.settings.intensity.co2_g(result.joules)
         return result

@@ -16,8 +16,9 @@ from ..errors import InputError
 from ..judge.gate import Gate
 from ..report.profiles import profile_markdown
 from ..report.text import default_top, file_table, markdown_summary, tests_table
+from ..report.totals import tests_word, total_row
 from ..report.versus import versus_table
-from ..results import REPEATED, file_totals
+from ..results import REPEATED
 from ..runs import RunRecord
 from ..store.baseline import machine_fingerprint
 from ..store.documents import save_results
@@ -60,10 +61,9 @@ class TerminalPlugin:
         if level >= -1:
             repeated = sum(1 for r in results if r.repeat == REPEATED)
             below = sum(1 for r in results if r.below_resolution)
-            total = sum(joules for joules, _ in file_totals(results).values())
-            count = len(results)
-            write(f"energy: {count} test{'' if count == 1 else 's'} measured ({repeated} repeated in rounds, "
-                  f"{below} below the meters' resolution), {si(total, 'J')} in their real calls "
+            total = total_row(results)
+            write(f"energy: {tests_word(total)} measured ({repeated} repeated in rounds, "
+                  f"{below} below the meters' resolution), {si(total.joules, 'J')} in their real calls "
                   f"({state.meters.label})")
             if state.cut_by_budget:
                 write(f"energy: repetition of {state.cut_by_budget} tests cut by --energy-time-budget; "

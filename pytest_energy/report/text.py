@@ -11,9 +11,10 @@ from dataclasses import replace
 
 from ..judge.rules import Comparison, Verdict, directed_p
 from ..measurement.carbon import Intensity
-from ..results import CUT, NOT_REPEATABLE, TestResult, file_totals
+from ..results import CUT, NOT_REPEATABLE, TestResult
 from ..units import percent, si, si_range
 from .markdown import COMMENT_LIMIT, Capped, code, fenced, one_line, shorten
+from .totals import BASIS, file_rows, tests_word, total_row
 
 #: Suites with more tests than this show only the top :data:`DEFAULT_TOP` tests.
 LONG_SUITE = 50
@@ -122,20 +123,18 @@ def default_top(count: int, top: int | None, verbose: bool) -> int | None:
 
 
 def file_table(results: list[TestResult], regressions: Iterable[str] = (), width: int | None = None) -> str:
-    """Per file: tests, the sum of their real calls, gCO2e, regressions."""
-    by_file: dict[str, list[TestResult]] = {}
-    for result in results:
-        by_file.setdefault(result.path, []).append(result)
-    totals = file_totals(results)
+    """Per file: tests, the sum of what they add (:mod:`.totals`), gCO2e, regressions;
+    the TOTAL is the sum of the file rows."""
     failing = list(regressions)
     rows = []
-    for path, tests in sorted(by_file.items(), key=lambda kv: -totals.get(kv[0], (0.0, 0))[0]):
-        joules = totals.get(path, (sum(t.joules for t in tests), 0))[0]
+    for row in file_rows(results):
+        path = row.name
         count = sum(1 for key in failing if key.split("::", 1)[0] == path or key.startswith(f"{path} "))
-        rows.append([path, len(tests), si(joules, "J"), si(sum(t.co2_g for t in tests), "g"), count or ""])
-    rows.append([f"TOTAL ({len(results)} tests)", len(results),
-                 si(sum(j for j, _ in totals.values()), "J"), si(sum(r.co2_g for r in results), "g"), ""])
-    return fitted_table(rows, ["file", "tests", "J (real calls)", "gCO2e", "regressions"], width, (0,))
+        rows.append([path, row.count, si(row.joules, "J"), si(row.co2_g, "g"), count or ""])
+    total = total_row(results)
+    label = f"TOTAL ({total.tests} test{'' if total.tests == 1 else 's'})"
+    rows.append([label, total.count, si(total.joules, "J"), si(total.co2_g, "g"), ""])
+    return fitted_table(rows, ["file", "tests", BASIS, "gCO2e", "regressions"], width, (0,))
 
 
 def tests_table(
@@ -324,11 +323,11 @@ def markdown_summary(
 ) -> str:
     """A pull-request-ready summary: totals, regressions and budgets overrun first, the full
     tables folded; every text from the run in a code span; under ``limit`` characters."""
-    total = sum(j for j, _ in file_totals(results).values())
-    co2 = sum(r.co2_g for r in results)
+    total = total_row(results)
     out = Capped(limit)
     out.add("## Energy report (pytest-energy)", "",
-            f"**{len(results)} tests measured**: {si(total, 'J')} in their real calls, {si(co2, 'g')}CO2e. "
+            f"**{tests_word(total)} measured**: {si(total.joules, 'J')} in their real calls, "
+            f"{si(total.co2_g, 'g')}CO2e. "
             f"Meter: {code(meters, cell=False)}. Carbon intensity: {code(intensity.describe(), cell=False)}.")
     compared = [c for c in comparisons if c.verdict not in (Verdict.NEW, Verdict.MISSING)
                 and c.baseline_median and not c.nodeid.endswith("(file total)")]
