@@ -16,6 +16,7 @@ the package is imported.
 
 from __future__ import annotations
 
+import argparse
 import os
 import tempfile
 from collections.abc import Callable
@@ -38,21 +39,48 @@ LOCKSTEP_FLAG = "--energy-lockstep"
 PROFILE_ONLY_FLAG = "--energy-profile-only"
 
 
+#: What each option's value is, in ``--help`` (by ini key; else by kind, :data:`KIND_METAVARS`).
+METAVARS = {
+    "energy_meter": "METERS", "energy_model": "PATH", "energy_powercap_root": "DIR",
+    "energy_core_watts": "WATTS", "energy_carbon_intensity": "G_PER_KWH", "energy_country": "ISO3",
+    "energy_pue": "PUE", "energy_alpha": "P", "energy_json": "PATH", "energy_baseline": "PATH",
+    "energy_markdown": "PATH", "energy_html": "PATH", "energy_csv": "PATH",
+}
+KIND_METAVARS = {"int": "N", "float": "SECONDS", "percent": "PERCENT", "str": "VALUE"}
+#: The ini value each kind takes, said in the ini key's help (numbers stay ``string`` keys:
+#: ``10%`` is a valid percent, and pytest before 8.4 has no number type).
+KIND_WORDS = {"int": "a whole number", "float": "a number", "percent": "a percent, e.g. 10 or 10%",
+              "count": "a whole number", "str": "text"}
+
+
+def _help(option: Any) -> str:
+    """The option's help with its default, unless it already names one."""
+    value = option.default
+    if value is None or value is False or "default" in option.help:
+        return option.help
+    shown = (f"{value * 100:g}" if option.kind == "percent" else f"{value:g}" if option.kind == "float"
+             else value)
+    return f"{option.help} (default: {shown})"
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("energy", "energy measurement (pytest-energy)")
     for option in OPTIONS:
+        text = _help(option)
         if option.kind == "bool":
-            group.addoption(option.flag, action="store_true", default=None, help=option.help)
-        elif option.kind == "count":  # --energy-profile or --energy-profile=N
-            group.addoption(option.flag, nargs="?", const=str(PROFILE_TOP), default=None, help=option.help,
+            group.addoption(option.flag, action="store_true", default=None, help=text)
+            parser.addini(option.dest, text, type="bool", default=False)
+            continue
+        if option.kind == "count":  # --energy-profile or --energy-profile=N
+            group.addoption(option.flag, nargs="?", const=str(PROFILE_TOP), default=None, help=text,
                             metavar="N")
         else:
-            group.addoption(option.flag, default=None, help=option.help, metavar=option.kind.upper())
-        parser.addini(option.dest, option.help, type="string", default="")
-    group.addoption(LOCKSTEP_FLAG, default=None, metavar="SIDE@SOCKET",
-                    help="internal: take turns with another revision's run (set by pytest-energy ab)")
-    group.addoption(PROFILE_ONLY_FLAG, default=None, metavar="PATH",
-                    help="internal: run and profile only the tests listed in PATH (set by pytest-energy ab)")
+            metavar = METAVARS.get(option.dest, KIND_METAVARS[option.kind])
+            group.addoption(option.flag, default=None, help=text, metavar=metavar)
+        parser.addini(option.dest, f"{text} [ini: {KIND_WORDS[option.kind]}]", type="string", default="")
+    # internal (set by pytest-energy ab), hidden from --help
+    group.addoption(LOCKSTEP_FLAG, default=None, metavar="SIDE@SOCKET", help=argparse.SUPPRESS)
+    group.addoption(PROFILE_ONLY_FLAG, default=None, metavar="PATH", help=argparse.SUPPRESS)
 
 
 @pytest.hookimpl(tryfirst=True)
