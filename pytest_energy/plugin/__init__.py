@@ -124,13 +124,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Validate every energy mark of every collected test (with or without --energy) and
-    merge each marker's marks keyword by keyword, closest first."""
+    merge each marker's marks keyword by keyword, closest first; with ``--energy-only``,
+    deselect the tests without energy markers or the energy fixture."""
     errors = []
+    only = config.stash[SETTINGS_KEY].only if SETTINGS_KEY in config.stash else False
+    selected, deselected = [], []
     for item in items:
         found: dict[str, list[Any]] = {}
         for mark in item.iter_markers():  # one walk up the node chain, closest first
             if mark.name in MARKER_NAMES:
                 found.setdefault(mark.name, []).append(mark)
+        energy_test = bool(found) or "energy" in getattr(item, "fixturenames", ())
+        (selected if energy_test or not only else deselected).append(item)
         if not found:
             continue
         try:
@@ -139,6 +144,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             errors.append(f"{item.nodeid}: {exc}")
     if errors:
         raise pytest.UsageError("invalid energy marker: " + "\n".join(errors))
+    if deselected:  # --energy-only: as --benchmark-only, pytest reports them as deselected
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
 
 
 @pytest.fixture

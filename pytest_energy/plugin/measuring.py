@@ -322,6 +322,10 @@ class MeasuringPlugin:
             results = item.stash.get(_RESULTS_KEY, None)
             if results:
                 report.energy = results
+                from ..report.exports import junit_properties
+
+                for result in results:  # as record_property: --junitxml writes them at teardown
+                    item.user_properties.extend(junit_properties(result))
             versus = item.stash.get(_VERSUS_RESULT_KEY, None)
             if versus:
                 report.energy_versus = versus

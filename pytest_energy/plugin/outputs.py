@@ -78,7 +78,8 @@ class TerminalPlugin:
 
 
 class FilePlugin:
-    """``--energy-json``, ``--energy-markdown`` (and ``$GITHUB_STEP_SUMMARY``), ``--energy-html``."""
+    """``--energy-json``, ``--energy-markdown`` (and ``$GITHUB_STEP_SUMMARY``), ``--energy-html``,
+    ``--energy-csv``."""
 
     def __init__(self, config: pytest.Config, state: RunState) -> None:
         self.config = config
@@ -93,6 +94,11 @@ class FilePlugin:
             self._write(settings.json_path, lambda path: save_results(path, run))
         if settings.html_path and run is not None:
             self._write(settings.html_path, lambda path: self._write_html(path, run))
+        if settings.csv_path:
+            from ..report.exports import csv_text
+
+            text = csv_text(list(self.state.results.values()), self.state.outcomes, settings.intensity)
+            self._write(settings.csv_path, lambda path: write_text_atomic(path, text))
         targets = markdown_outputs(settings.markdown_path)
         text = self._markdown() if targets else ""
         for target, mode in targets:
