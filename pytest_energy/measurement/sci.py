@@ -151,6 +151,20 @@ def total(figures: list[Sci]) -> Sci:
                sum(f.embodied_g for f in figures), meters, any(f.modelled for f in figures))
 
 
+def terms(site: dict[str, Any], intensity: dict[str, Any], meter: str) -> dict[str, dict[str, Any]]:
+    """Every term's value and source, from a run's settings as JSON holds them
+    (:meth:`Site.to_dict` and the intensity's fields)."""
+    estimate = site["estimate_idle"] if "estimate" in meter else None
+    return {
+        "energy": {"value": meter, "source": "the meter's figure per call, plus idle power x time"},
+        "idle_watts": estimate or {"value": None, "source": "measured by the real meters (idle_watts)"},
+        "intensity_g_per_kwh": {"value": intensity.get("g_per_kwh"), "source": intensity.get("source")},
+        "region": {"value": site.get("region"), "source": site.get("region_source") or "not given"},
+        "pue": {"value": intensity.get("pue"), "source": site.get("pue_source")},
+        "embodied_kg": site["embodied_kg"], "lifespan_years": site["lifespan_years"], "share": site["share"],
+    }
+
+
 class Figure(Protocol):
     """What :func:`for_result` reads of a test's result."""
 
