@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -241,7 +241,7 @@ def _require(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
-def _validate(raw: dict[str, Any], env: Any = None) -> Settings:
+def _validate(raw: dict[str, Any], env: Mapping[str, str]) -> Settings:
     try:
         parse_meter_spec(raw["energy_meter"])
     except ValueError as exc:
@@ -276,9 +276,8 @@ def _validate(raw: dict[str, Any], env: Any = None) -> Settings:
             raise ConfigError(f"--energy-model: {exc}") from None
     _require(0 < raw["energy_alpha"] < 1, "--energy-alpha must be between 0 and 1, e.g. 0.01")
     try:
-        site, intensity = resolve(SiteOptions(*(raw[f"energy_{name}"] for name in (
-            "cloud", "region", "instance", "embodied_kg", "lifespan_years", "reserved_share", "pue",
-            "carbon_intensity", "country"))), os.environ if env is None else env)
+        given = SiteOptions(**{f.name: raw[f"energy_{f.name}"] for f in fields(SiteOptions)})
+        site, intensity = resolve(given, env)
     except CarbonError as exc:
         raise ConfigError(str(exc)) from None
     core = raw["energy_core_watts"], MeterOptions.core_watts_source

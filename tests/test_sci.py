@@ -70,6 +70,9 @@ def test_real_meters_charge_their_measured_idle_and_the_estimates_idle_only_to_t
     assert figure.energy_j == pytest.approx(14.0) and figure.modelled is False
     mixed = replace_ns(rapl, meter="nvml+estimate", idle_watts=3.0, is_estimate=True)
     assert for_result(mixed, site, intensity).energy_j == pytest.approx(2.0 + 3.0 + site.estimate_idle.value)
+    # four xdist workers measuring at once share the machine's idle power and its embodied carbon
+    shared = for_result(rapl, site, intensity, workers=4)
+    assert shared.energy_j == pytest.approx(2.0 + 12.0 / 4) and shared.embodied_g == pytest.approx(figure.embodied_g / 4)
 
 
 def replace_ns(ns: SimpleNamespace, **changes) -> SimpleNamespace:

@@ -99,12 +99,14 @@ class Site:
 
     def sci(
         self, joules: float, seconds: float, idle_watts: float, intensity: Intensity, meter: str,
-        modelled: bool,
+        modelled: bool, workers: int = 1,
     ) -> Sci:
-        """The SCI of one functional unit: ``joules`` attributed, ``idle_watts`` of reserved hardware."""
-        energy = joules + idle_watts * seconds
+        """The SCI of one functional unit: ``joules`` attributed, ``idle_watts`` of the reserved
+        hardware; ``workers`` processes measuring side by side (xdist) share that hardware."""
+        idle = idle_watts / workers
+        energy = joules + idle * seconds
         operational = intensity.co2_g(energy)
-        return Sci(energy, seconds, idle_watts, operational, self.embodied_g(seconds), meter, modelled)
+        return Sci(energy, seconds, idle, operational, self.embodied_g(seconds) / workers, meter, modelled)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON: every term with its source."""
@@ -177,10 +179,11 @@ class Figure(Protocol):
     model: str
 
 
-def for_result(result: Figure, site: Site, intensity: Intensity, model: Any = None) -> Sci:
+def for_result(result: Figure, site: Site, intensity: Intensity, model: Any = None, workers: int = 1) -> Sci:
     """The SCI of one call of a test: its figure, with the idle power of the hardware reserved
-    (measured by real meters, :attr:`Site.estimate_idle` for the estimate) over its time;
-    a simulated figure's time is its modelled cycles over ``model``'s clock."""
+    (measured by real meters, :attr:`Site.estimate_idle` for the estimate) over its time, both
+    that and M split among ``workers`` measuring at once; a simulated figure's time is its
+    modelled cycles over ``model``'s clock."""
     seconds = result.seconds
     if result.counts and result.model:
         from .simulator.counts import Counts
@@ -189,7 +192,7 @@ def for_result(result: Figure, site: Site, intensity: Intensity, model: Any = No
         model = model or DEFAULT_MODEL
         seconds = model.cycles(Counts(**result.counts)) / model.clock_hz
     idle = result.idle_watts + (site.estimate_idle.value if "estimate" in result.meter.split("+") else 0.0)
-    return site.sci(result.joules, seconds, idle, intensity, result.meter, result.is_estimate)
+    return site.sci(result.joules, seconds, idle, intensity, result.meter, result.is_estimate, workers)
 
 
 # -- the shipped data ---------------------------------------------------------------------

@@ -74,7 +74,7 @@ class MeasuringPlugin:
         #: Seconds of repetition spent so far (for --energy-time-budget).
         self.repeat_spent_s = 0.0
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+        workers = self.workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
         #: Other workers' work lands in a machine-wide meter's windows.
         self.shared = workers > 1 and any(not m.is_estimate for m in state.meters.meters)
 
@@ -116,6 +116,8 @@ class MeasuringPlugin:
         else:
             lines.append(f"energy: every test's real call measured; repeated in rounds: {repeat}")
         lines.append(f"energy: carbon intensity {self.settings.intensity.describe()}")
+        if config.option.collectonly:
+            return lines
         from ..report.sci import header_lines
 
         return lines + header_lines(self.settings.sci, self.settings.intensity, state.meters.label,
@@ -211,7 +213,7 @@ class MeasuringPlugin:
         """The result's gCO2e and Software Carbon Intensity per call."""
         s = self.settings
         result.co2_g = s.intensity.co2_g(result.joules)
-        result.sci = for_result(result, s.sci, s.intensity, s.meter_options.model)
+        result.sci = for_result(result, s.sci, s.intensity, s.meter_options.model, self.workers)
 
     @staticmethod
     def _record(item: pytest.Item, results: list[TestResult]) -> None:
