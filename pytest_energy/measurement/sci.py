@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -260,7 +261,7 @@ class SiteOptions:
     country: str | None = None
 
 
-def _where(options: SiteOptions, env: dict[str, str]) -> tuple[str | None, str | None, str]:
+def _where(options: SiteOptions, env: Mapping[str, str]) -> tuple[str | None, str | None, str]:
     """(cloud, region, where the region came from): options first, then the CI's environment."""
     cloud, region, via = options.cloud, options.region, "--energy-region"
     if cloud is None and env.get(CODEBUILD_ENV):
@@ -282,7 +283,7 @@ def _where(options: SiteOptions, env: dict[str, str]) -> tuple[str | None, str |
     return cloud, region, via
 
 
-def resolve(options: SiteOptions, env: dict[str, str]) -> tuple[Site, Intensity]:
+def resolve(options: SiteOptions, env: Mapping[str, str]) -> tuple[Site, Intensity]:
     """Validate the settings into the site's terms and the carbon intensity (explicit
     intensity > country > region > world average; explicit PUE > the cloud's > 1)."""
     cloud, region, via = _where(options, env)
@@ -329,8 +330,8 @@ def resolve(options: SiteOptions, env: dict[str, str]) -> tuple[Site, Intensity]
     pue = options.pue
     if pue is not None:
         terms["pue_source"] = "--energy-pue"
-    elif grid is not None or cloud:
-        pue = grid.pue if grid is not None else load("cloud_instances.json")["providers"][cloud]["pue"]
+    elif cloud:
+        pue = grid.pue if grid is not None else provider["pue"]
     site = replace(site, **terms)
     intensity = resolve_intensity(options.carbon_intensity, options.country,
                                   DEFAULT_PUE if pue is None else pue, grid)
