@@ -13,8 +13,8 @@ from .settings import MAX_SECONDS, ConfigError
 MARKERS = (
     "energy(rounds=N, warmup=N, max_time=SECONDS, max_regression=PERCENT): per-test "
     "measurement settings; rounds=1 runs the test once, without warmup or calibration",
-    "energy_budget(joules=J, co2_g=G): fail the test when the median attributable energy "
-    "per call is over budget (with --energy)",
+    "energy_budget(joules=J, co2_g=G, sci_g=G): fail the test when the median attributable energy "
+    "per call, its gCO2e or its Software Carbon Intensity per call is over budget (with --energy)",
     "energy_ratio(candidate=LABEL, at_most=R, at_least=R): after energy.versus, fail when the "
     "candidate's median energy ratio to the reference is outside the bounds (with --energy)",
 )
@@ -33,10 +33,12 @@ class TestSettings:
 
 @dataclass(frozen=True)
 class Budget:
-    """``@pytest.mark.energy_budget``: joules and/or grams of CO2e per call."""
+    """``@pytest.mark.energy_budget``: joules, grams of CO2e and/or SCI grams per call."""
 
     joules: float | None = None
     co2_g: float | None = None
+    #: Software Carbon Intensity (operational + embodied), gCO2e per call.
+    sci_g: float | None = None
 
 
 def _number(
@@ -83,9 +85,9 @@ def parse_energy_marker(args: tuple, kwargs: dict) -> TestSettings:
 
 def parse_budget_marker(args: tuple, kwargs: dict) -> Budget:
     """Validate ``energy_budget(...)`` marker arguments."""
-    _check_kwargs("energy_budget", args, kwargs, ("joules", "co2_g"))
+    _check_kwargs("energy_budget", args, kwargs, ("joules", "co2_g", "sci_g"))
     if not kwargs:
-        raise ConfigError("energy_budget: give joules=J and/or co2_g=G")
+        raise ConfigError("energy_budget: give joules=J, co2_g=G and/or sci_g=G")
     return Budget(**{key: _number("energy_budget", key, value) for key, value in kwargs.items()})
 
 

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
 
+from .measurement.sci import Sci
 from .settings import ProtocolSettings
 from .stats import Summary, summarize
 from .units import si, si_range
@@ -156,6 +157,7 @@ class BudgetCheck:
     #: "ok" or "over".
     status: str
     message: str | None
+    sci_g: float | None = None
 
 
 @dataclass
@@ -177,6 +179,8 @@ class TestResult:
     #: One line: why repetition failed or was cut.
     repeat_reason: str = ""
     co2_g: float = 0.0
+    #: Software Carbon Intensity of one call (None in files written before it).
+    sci: Sci | None = None
     budget: BudgetCheck | None = None
     #: The ``energy(max_regression=...)`` marker's fraction, if any.
     max_regression: float | None = None
@@ -188,11 +192,6 @@ class TestResult:
     model: str = ""
     #: The ``energy.versus`` candidate's label ('' for a test's own figure).
     candidate: str = ""
-
-    @property
-    def test_id(self) -> str:
-        """The test's node id (a candidate's without its ``::label``)."""
-        return self.nodeid[: -len(self.candidate) - 2] if self.candidate else self.nodeid
 
     @property
     def path(self) -> str:
@@ -255,7 +254,7 @@ class TestResult:
             "repeat": self.repeat, "repeat_reason": self.repeat_reason,
             "budget": asdict(self.budget) if self.budget else None,
             "max_regression": self.max_regression, "shared": self.shared, "model": self.model,
-            "candidate": self.candidate,
+            "candidate": self.candidate, "sci": self.sci.to_dict() if self.sci else None,
         }
         if self.measurement is not None:
             data.update(self.measurement.to_dict())
@@ -272,7 +271,8 @@ class TestResult:
             call=CallWindow(**data["call"]) if data.get("call") else None,
             measurement=Measurement.from_dict(data, meter, estimate, idle) if "rounds" in data else None,
             repeat=data.get("repeat"), repeat_reason=data.get("repeat_reason", ""),
-            co2_g=data["co2_g"], budget=BudgetCheck(**data["budget"]) if data.get("budget") else None,
+            co2_g=data["co2_g"], sci=Sci.from_dict(data["sci"]) if data.get("sci") else None,
+            budget=BudgetCheck(**data["budget"]) if data.get("budget") else None,
             max_regression=data.get("max_regression"), worker=data.get("worker", "main"),
             shared=data.get("shared", False), model=str(data.get("model") or ""),
             candidate=str(data.get("candidate") or ""),

@@ -9,6 +9,7 @@ from typing import Any
 
 from .judge.rules import Comparison
 from .measurement.carbon import Intensity
+from .measurement.sci import SESSION_UNIT, terms, total
 from .profiles import Profile, ProfileDiff
 from .results import TestResult
 
@@ -73,7 +74,20 @@ class RunRecord:
         if self.profiles or self.profile_diffs:
             data["profiles"] = [p.to_dict() for p in self.profiles]
             data["profile_diffs"] = [d.to_dict() for d in self.profile_diffs]
+        sci = self.sci()
+        if sci:
+            data["sci"] = sci
         return data
+
+    def sci(self) -> dict[str, Any] | None:
+        """The session's Software Carbon Intensity (the sum of one call of each measured test)
+        and every term with its source; None without figures or in files written before them."""
+        figures = [t.sci for t in self.tests if t.sci is not None]
+        if not figures or not isinstance(self.settings.get("sci"), dict):
+            return None
+        session = total(figures)
+        return {**session.to_dict(), "functional_unit": SESSION_UNIT, "tests": len(figures),
+                "terms": terms(self.settings["sci"], self.settings.get("intensity") or {}, session.meter)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 from .errors import InputError
-from .measurement.carbon import CarbonError, Intensity, resolve_intensity
+from .measurement.carbon import CarbonError, Intensity
 from .measurement.meters import MeterOptions, parse_meter_spec
+from .measurement.sci import Site, SiteOptions, resolve
 
 POWERCAP_ENV = "PYTEST_ENERGY_POWERCAP_ROOT"
 #: Upper bound of every time setting, seconds.
@@ -80,7 +81,20 @@ OPTIONS = (
     Option("energy_core_watts", None, "float", None, "estimate meter: watts per busy core"),
     Option("energy_carbon_intensity", None, "float", None, "grid intensity, gCO2e/kWh (default 475)"),
     Option("energy_country", None, "str", None, "ISO3 country code for the grid intensity (carbon extra)"),
-    Option("energy_pue", None, "float", 1.0, "power usage effectiveness of the machine's site"),
+    Option("energy_pue", None, "float", None, "power usage effectiveness of the machine's site (default 1, "
+           "or the cloud's)"),
+    Option("energy_cloud", None, "str", None, "SCI: the machine's cloud, aws, gcp or azure (its PUE; with "
+           "--energy-region its grid)"),
+    Option("energy_region", None, "str", None,
+           "SCI: the cloud region, e.g. us-east-1 (default: the CI's, see README 'SCI')"),
+    Option("energy_instance", None, "str", None,
+           "SCI: the instance type, e.g. m5.xlarge (vCPUs, memory, embodied carbon, watts per vCPU)"),
+    Option("energy_embodied_kg", None, "float", None,
+           "SCI: embodied carbon of the machine, kgCO2e (default: the instance's, else 1433)"),
+    Option("energy_lifespan_years", None, "float", None, "SCI: the machine's expected lifespan (default 4)"),
+    Option("energy_reserved_share", None, "float", None,
+           "SCI: share of the machine the run reserves, 0-1 (default: the instance's vCPUs / its "
+           "host's, else 1)"),
     Option("energy_top", "top", "int", None,
            "show the N most expensive tests (default 20 for suites over 50 tests; -v shows all)"),
     Option("energy_json", "json_path", "str", None, "write every measurement to this JSON file"),
@@ -187,6 +201,8 @@ class Settings:
     only: bool = False
     meter_options: MeterOptions = MeterOptions()
     intensity: Intensity = Intensity()
+    #: Where the run happens: the SCI terms and their sources.
+    sci: Site = Site()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON."""
@@ -195,6 +211,7 @@ class Settings:
         data["meter_options"] = {"powercap_root": options.powercap_root, "core_watts": options.core_watts,
                                  "model": options.model.to_dict() if options.model else None}
         data["intensity"] = vars(self.intensity).copy()
+        data["sci"] = self.sci.to_dict()
         return data
 
 
@@ -218,7 +235,8 @@ class ProtocolSettings:
 #: Options whose value is text: empty text is a mistake, not "unset".
 TEXT_OPTIONS = (
     "energy_json", "energy_markdown", "energy_html", "energy_baseline", "energy_country",
-    "energy_powercap_root", "energy_model", "energy_csv",
+    "energy_powercap_root", "energy_model", "energy_cloud", "energy_region", "energy_instance",
+    "energy_csv",
 )
 #: Options that make no sense without measuring: each turns ``--energy`` on.
 IMPLY_ENERGY = ("energy_save", "energy_compare", "energy_json", "energy_markdown", "energy_html",
@@ -248,7 +266,7 @@ def read_settings(
             hint = (f" (write {option.flag}=N; a bare {option.flag} takes the next argument as N)"
                     if option.kind == "count" else "")
             raise ConfigError(f"{source}={value!r}: {exc}{hint}") from None
-    return _validate(raw)
+    return _validate(raw, env)
 
 
 def _require(ok: bool, message: str) -> None:
@@ -281,7 +299,7 @@ def _check_bounds(raw: dict[str, Any]) -> None:
             outputs[real] = dest
 
 
-def _validate(raw: dict[str, Any]) -> Settings:
+def _validate(raw: dict[str, Any], env: Mapping[str, str]) -> Settings:
     try:
         parse_meter_spec(raw["energy_meter"])
     except ValueError as exc:
@@ -317,19 +335,21 @@ def _validate(raw: dict[str, Any]) -> Settings:
         except InputError as exc:
             raise ConfigError(f"--energy-model: {exc}") from None
     try:
-        intensity = resolve_intensity(
-            raw["energy_carbon_intensity"], raw["energy_country"], raw["energy_pue"]
-        )
+        given = SiteOptions(**{f.name: raw[f"energy_{f.name}"] for f in fields(SiteOptions)})
+        site, intensity = resolve(given, env)
     except CarbonError as exc:
         raise ConfigError(str(exc)) from None
     _require(intensity.g_per_kwh <= MAX_INTENSITY,
              f"carbon intensity {intensity.g_per_kwh:g} gCO2e/kWh ({intensity.source}): at most "
              f"{MAX_INTENSITY:g}; give --energy-carbon-intensity=G_PER_KWH")
+    core = raw["energy_core_watts"], MeterOptions.core_watts_source
+    if core[0] is None and site.busy_vcpu_watts is not None:  # the instance's, else the CPU's
+        core = site.busy_vcpu_watts.value, site.busy_vcpu_watts.source
     return Settings(
         **{option.field: raw[option.dest] for option in OPTIONS if option.field},
         meter_options=MeterOptions(
             powercap_root=raw["energy_powercap_root"] or "/sys/class/powercap",
-            core_watts=raw["energy_core_watts"], model=model,
+            core_watts=core[0], core_watts_source=core[1], model=model,
         ),
-        intensity=intensity,
+        intensity=intensity, sci=site,
     )

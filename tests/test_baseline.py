@@ -217,14 +217,14 @@ def test_unreadable_baseline_names_the_fix(suite, monkeypatch):
     path = suite.path / ".energy" / "baseline.json"
     path.parent.mkdir()
     path.write_text("{}")
-    real_open = open
+    real_open = os.open
 
     def denied(file, *args, **kwargs):  # root reads any file: inject the error
         if str(file) == str(path):
             raise PermissionError(13, "Permission denied", str(file))
         return real_open(file, *args, **kwargs)
 
-    monkeypatch.setattr("builtins.open", denied)
+    monkeypatch.setattr("os.open", denied)
     result = suite.runpytest(*GATE, "--energy-compare")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([

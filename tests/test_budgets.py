@@ -50,7 +50,7 @@ def test_budgets_pass_and_fail_as_ordinary_test_failures(pytester, run_energy):
     assert tests["test_over_joules"]["budget"]["status"] == "over"
     assert tests["test_over_joules"]["budget"]["message"].startswith("energy budget exceeded")
     assert tests["test_both_within"]["budget"] == {
-        "joules": 1000, "co2_g": 1, "status": "ok", "message": None,
+        "joules": 1000, "co2_g": 1, "status": "ok", "message": None, "sci_g": None,
     }
     assert "Traceback" not in out
 
@@ -79,9 +79,9 @@ def test_budget_applies_to_what_the_fixture_measured(pytester, run_energy):
     ("energy_budget(joules=True)", "energy_budget(joules=True): joules must be a number"),
     ("energy_budget(joules=float('nan'))", "energy_budget(joules=nan): joules must be > 0"),
     ("energy_budget(co2_g=-0.5)", "energy_budget(co2_g=-0.5): co2_g must be > 0"),
-    ("energy_budget(watts=3)", "energy_budget: unknown argument 'watts'; allowed: joules, co2_g"),
-    ("energy_budget(5)", "energy_budget: takes keyword arguments only (joules, co2_g), got (5,)"),
-    ("energy_budget()", "energy_budget: give joules=J and/or co2_g=G"),
+    ("energy_budget(watts=3)", "energy_budget: unknown argument 'watts'; allowed: joules, co2_g, sci_g"),
+    ("energy_budget(5)", "energy_budget: takes keyword arguments only (joules, co2_g, sci_g), got (5,)"),
+    ("energy_budget()", "energy_budget: give joules=J, co2_g=G and/or sci_g=G"),
     ("energy(rounds=0)", "energy(rounds=0): rounds must be > 0"),
     ("energy(rounds=2.5)", "energy(rounds=2.5): rounds must be a whole number"),
     ("energy(warmup=-1)", "energy(warmup=-1): warmup must be >= 0"),

@@ -155,14 +155,14 @@ def test_compare_checks_its_summary_destinations_before_reading(sample_documents
     _one_line(status, err, f"--markdown={tmp_path / 'dir'}: is a directory")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "dir"))
     status, err = run_cli(tmp_path, "compare", good, good)
-    _one_line(status, err, f"GITHUB_STEP_SUMMARY={tmp_path / 'dir'}: is a directory")
+    _one_line(status, err, f"$GITHUB_STEP_SUMMARY={tmp_path / 'dir'}: is a directory")
 
 
 def test_ab_checks_its_summary_destination_before_measuring(tmp_path, monkeypatch):
     (tmp_path / "dir").mkdir()
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "dir"))
     status, err = run_cli(tmp_path, "ab", "HEAD")  # not even a git repository: checked first
-    _one_line(status, err, f"GITHUB_STEP_SUMMARY={tmp_path / 'dir'}: is a directory")
+    _one_line(status, err, f"$GITHUB_STEP_SUMMARY={tmp_path / 'dir'}: is a directory")
 
 
 @pytest.mark.parametrize("args", [["--max-regression", "nan"], ["--alpha", "1"], ["--tolerance", "-1"],

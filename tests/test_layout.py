@@ -99,4 +99,5 @@ def test_installed_but_off_imports_only_the_entry_point(tmp_path):
         "pytest_energy.plugin", "pytest_energy.timing",  # the clocks, captured before tests run
         "pytest_energy.plugin.keys", "pytest_energy.measurement", "pytest_energy.measurement.carbon",
         "pytest_energy.measurement.codecarbon_data", "pytest_energy.measurement.meters",
+        "pytest_energy.measurement.sci",  # validates the SCI options; reads no data file unless given
     }, loaded

@@ -19,7 +19,15 @@ def judge_budget(result: TestResult, budget: Budget, intensity: Intensity) -> Bu
             f"energy budget exceeded: {intensity.co2_g(joules):.3g} gCO2e from {result.describe_figure()} "
             f"at {intensity.describe()} > {budget.co2_g:g} gCO2e"
         )
-    return BudgetCheck(budget.joules, budget.co2_g, "over" if message else "ok", message)
+    elif budget.sci_g is not None and result.sci is not None and result.sci.sci_g > budget.sci_g:
+        sci = result.sci
+        modelled = " (modelled)" if sci.modelled else ""
+        message = (
+            f"energy budget exceeded: SCI {sci.sci_g:.3g} gCO2e per call{modelled}"
+            f" = operational {sci.operational_g:.3g} + embodied {sci.embodied_g:.3g}, from "
+            f"{result.describe_figure()} > {budget.sci_g:g} gCO2e"
+        )
+    return BudgetCheck(budget.joules, budget.co2_g, "over" if message else "ok", message, budget.sci_g)
 
 
 def check_ratio(rule: RatioRule, versus: VersusResult | None) -> str | None:

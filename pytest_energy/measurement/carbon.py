@@ -11,6 +11,8 @@ from .codecarbon_data import data_file
 JOULES_PER_KWH = 3.6e6
 #: World average grid intensity (IEA, the fallback codecarbon uses), gCO2e/kWh.
 WORLD_AVERAGE_G_PER_KWH = 475.0
+#: Power usage effectiveness without a datacentre's overhead.
+DEFAULT_PUE = 1.0
 
 
 class CarbonError(ValueError):
@@ -23,7 +25,7 @@ class Intensity:
 
     g_per_kwh: float = WORLD_AVERAGE_G_PER_KWH
     source: str = "world average (IEA)"
-    pue: float = 1.0
+    pue: float = DEFAULT_PUE
 
     def co2_g(self, joules: float) -> float:
         """gCO2e for ``joules``: kWh x intensity x PUE."""
@@ -67,8 +69,11 @@ def country_intensity(iso3: str) -> tuple[float, str]:
     return float(value), f"{name} {year}, codecarbon energy mix".replace("  ", " ")
 
 
-def resolve_intensity(g_per_kwh: float | None, country: str | None, pue: float) -> Intensity:
-    """Intensity from an explicit figure, else a country, else the world average."""
+def resolve_intensity(
+    g_per_kwh: float | None, country: str | None, pue: float, region: Intensity | None = None,
+) -> Intensity:
+    """Intensity from an explicit figure, else a country, else a cloud region's grid, else
+    the world average."""
     if pue < 1.0:
         raise CarbonError(f"--energy-pue={pue:g}: a PUE is at least 1.0")
     if g_per_kwh is not None:
@@ -78,4 +83,6 @@ def resolve_intensity(g_per_kwh: float | None, country: str | None, pue: float) 
     if country:
         value, source = country_intensity(country)
         return Intensity(value, source, pue)
+    if region is not None:
+        return Intensity(region.g_per_kwh, region.source, pue)
     return Intensity(pue=pue)

@@ -25,6 +25,7 @@ from ..judge.budgets import check_ratio, judge_budget
 from ..markers import Marks
 from ..measurement.engine import Engine
 from ..measurement.meters import MeterSet, Selection
+from ..measurement.sci import for_result
 from ..results import CUT, NOT_REPEATABLE, REPEATED, CallWindow, Measurement, TestResult
 from ..settings import ProtocolSettings, Settings
 from .compat import quiet_reports, recorded_failure, teardown_item
@@ -73,7 +74,7 @@ class MeasuringPlugin:
         #: Seconds of repetition spent so far (for --energy-time-budget).
         self.repeat_spent_s = 0.0
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+        workers = self.workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
         #: Other workers' work lands in a machine-wide meter's windows.
         self.shared = workers > 1 and any(not m.is_estimate for m in state.meters.meters)
 
@@ -115,7 +116,12 @@ class MeasuringPlugin:
         else:
             lines.append(f"energy: every test's real call measured; repeated in rounds: {repeat}")
         lines.append(f"energy: carbon intensity {self.settings.intensity.describe()}")
-        return lines
+        if config.option.collectonly:
+            return lines
+        from ..report.sci import header_lines
+
+        return lines + header_lines(self.settings.sci, self.settings.intensity, state.meters.label,
+                                    state.meters.is_estimate, self.engine.idle_watts)
 
     def _guard(self, action: Any, item: pytest.Item | None = None) -> Any:
         """Run a meter action (or, with ``item``, the plugin's own work on that test); on
@@ -200,8 +206,14 @@ class MeasuringPlugin:
             max_regression=marks.test.max_regression, worker=self.worker, shared=self.shared,
             model=self.state.meters.model_id, candidate=label or "",
         )
-        result.co2_g = self.settings.intensity.co2_g(result.joules)
+        self._carbon(result)
         return result
+
+    def _carbon(self, result: TestResult) -> None:
+        """The result's gCO2e and Software Carbon Intensity per call."""
+        s = self.settings
+        result.co2_g = s.intensity.co2_g(result.joules)
+        result.sci = for_result(result, s.sci, s.intensity, s.meter_options.model, self.workers)
 
     @staticmethod
     def _record(item: pytest.Item, results: list[TestResult]) -> None:
@@ -248,7 +260,7 @@ class MeasuringPlugin:
             self._cut(result, reason, by_budget=limited)
             return
         result.measurement, result.repeat = measurement, REPEATED
-        result.co2_g = self.settings.intensity.co2_g(result.joules)
+        self._carbon(result)
 
     def _rounds(
         self, item: pytest.Item, result: TestResult, protocol: ProtocolSettings,

@@ -15,6 +15,7 @@ import pytest
 from ..errors import InputError
 from ..judge.gate import Gate
 from ..report.profiles import profile_markdown
+from ..report.sci import SCI_SECTION, sci_table, summary_line
 from ..report.text import default_top, file_table, markdown_summary, tests_table
 from ..report.totals import tests_word, total_row
 from ..report.versus import versus_table
@@ -55,6 +56,9 @@ class TerminalPlugin:
                 shown = f" (top {top} of {len(results)}; -v shows all)" if cut else ""
                 terminalreporter.write_sep("-", f"energy per test{shown}")
                 write(tests_table(results, top, width))
+            if results and self._sci_table_wanted(results, level):
+                terminalreporter.write_sep("-", SCI_SECTION)
+                write(sci_table(results, top, width))
             if state.versus:
                 terminalreporter.write_sep("-", "energy: candidates side by side")
                 write(versus_table(list(state.versus.values())))
@@ -73,8 +77,16 @@ class TerminalPlugin:
         if level >= 0:
             for warning in state.meters.warnings():
                 write(f"energy warning: {warning}", yellow=True)
+            sci = summary_line(results)
+            if sci:
+                write(sci)
             if state.settings.json_path:
                 write(f"energy: results written to {state.settings.json_path}")
+
+    def _sci_table_wanted(self, results: list[Any], level: int) -> bool:
+        """Per-test SCI: with -v, when an SCI setting was given, or when a test has an SCI budget."""
+        budgets = any(r.budget is not None and r.budget.sci_g is not None for r in results)
+        return level > 0 or self.state.settings.sci.configured or budgets
 
 
 class FilePlugin:

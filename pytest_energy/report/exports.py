@@ -9,6 +9,7 @@ import io
 
 from ..measurement.carbon import Intensity
 from ..results import TestResult
+from .totals import test_id
 
 CSV_COLUMNS = ("nodeid", "outcome", "joules", "seconds", "co2_g", "meter", "estimate", "measured",
                "intensity_g_per_kwh", "intensity_source", "timestamp")
@@ -31,7 +32,7 @@ def csv_text(results: list[TestResult], outcomes: dict[str, tuple[str, str]], in
     writer.writerow(CSV_COLUMNS)
     for r in sorted(results, key=lambda r: r.nodeid):
         writer.writerow([
-            r.nodeid, outcomes.get(r.test_id, ("",))[0], f"{r.joules:.6g}", f"{r.seconds:.6g}",
+            r.nodeid, outcomes.get(test_id(r), ("",))[0], f"{r.joules:.6g}", f"{r.seconds:.6g}",
             f"{r.co2_g:.6g}", r.meter, str(r.is_estimate).lower(),
             f"{len(r.measurement.rounds)} rounds" if r.measurement is not None else "real call",
             f"{intensity.g_per_kwh * intensity.pue:g}", intensity.source, started(r),

@@ -22,7 +22,7 @@ from ..units import percent, si, si_range
 from .flame import profiles_section
 from .svg import bar_chart, esc, ratio_plot, strip_plot, trend_plot
 from .text import budget_text, result_notes
-from .totals import BASIS, file_rows, tests_word, total_row
+from .totals import BASIS, file_rows, test_id, tests_word, total_row
 
 #: Plots show at most this many tests (tables show all).
 PLOT_TOP = 25
@@ -173,8 +173,38 @@ def results_section(run: RunRecord) -> str:
         "<h3>Per file</h3>",
         table("files", ["file", "tests", BASIS, "gCO2e", "verdict"], file_rows_html),
         "<h3>Per test</h3>",
-        table("tests", TEST_HEADERS, (result_row(t, verdicts.get(t.nodeid), run.outcomes.get(t.test_id))
+        table("tests", TEST_HEADERS, (result_row(t, verdicts.get(t.nodeid), run.outcomes.get(test_id(t)))
                                            for t in ranked)),
+    ])
+
+
+def _sci_row(result: TestResult) -> str:
+    sci = result.sci
+    assert sci is not None
+    pairs = ((sci.energy_j, "J"), (sci.seconds, "s"), (sci.operational_g, "g"), (sci.embodied_g, "g"),
+             (sci.sci_g, "g"))
+    cells = "".join(_cell(si(value, unit), value) for value, unit in pairs)
+    return f"<tr><td>{esc(result.nodeid)}</td>{cells}{_cell('modelled' if sci.modelled else '')}</tr>"
+
+
+def sci_section(run: RunRecord) -> str:
+    """Software Carbon Intensity: the session's figure, every term's source, each test's O, M, SCI."""
+    session = run.sci()
+    if session is None:
+        return ""
+    facts = "".join(f"<dt>{esc(name)}</dt><dd>{esc('' if term['value'] is None else term['value'])} "
+                    f"({esc(term['source'])})</dd>" for name, term in session["terms"].items())
+    tests = sorted((t for t in run.tests if t.sci), key=lambda t: -(t.sci.sci_g if t.sci else 0.0))
+    figures = {key: esc(si(session[key], "g")) for key in ("sci_g", "operational_g", "embodied_g")}
+    modelled = " <b>Modelled</b>: E comes from a meter that models energy." if session["modelled"] else ""
+    return "".join([
+        "<h2>Software Carbon Intensity (ISO/IEC 21031:2024)</h2>",
+        "<p>SCI = E &times; I &times; PUE + M per R, R = one call of the test. The session, "
+        f"{esc(session['functional_unit'])} ({session['tests']}): <b>{figures['sci_g']}CO2e</b> = "
+        f"operational {figures['operational_g']} + embodied {figures['embodied_g']}.{modelled}</p>",
+        f'<dl class="facts">{facts}</dl>',
+        table("sci", ["test", "E", "time", "operational gCO2e", "embodied gCO2e", "SCI gCO2e", ""],
+              (_sci_row(t) for t in tests)),
     ])
 
 
@@ -270,6 +300,7 @@ def render(
     body = [f"<h1>pytest-energy report</h1><p>Generated {generated}.</p>", header_section(run, ab)]
     if run is not None:
         body.append(results_section(run))
+        body.append(sci_section(run))
         if run.versus:
             body.append(versus_section(run.versus))
         body.append(profiles_section(run.profiles, run.profile_diffs, "stored profile"))

@@ -59,7 +59,7 @@ def budget_text(result: TestResult) -> str:
     budget = result.budget
     if budget is None:
         return ""
-    pairs = ((budget.joules, "J"), (budget.co2_g, "gCO2e"))
+    pairs = ((budget.joules, "J"), (budget.co2_g, "gCO2e"), (budget.sci_g, "gCO2e SCI"))
     limits = " ".join(f"{value:g} {unit}" for value, unit in pairs if value is not None)
     return f"{'OVER' if budget.status == 'over' else 'ok'} ({limits})"
 

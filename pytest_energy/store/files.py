@@ -126,7 +126,7 @@ def markdown_outputs(path: str | None) -> list[tuple[str, str]]:
 def summary_outputs(option: str, path: str | None) -> list[tuple[str, str]]:
     """(label, path) of each place :func:`markdown_outputs` writes, for :func:`unwritable_output`:
     ``option=path`` and ``$GITHUB_STEP_SUMMARY``. Check them before a long run, not after."""
-    return [(f"{option}={target}" if mode == "w" else f"GITHUB_STEP_SUMMARY={target}", target)
+    return [(f"{option}={target}" if mode == "w" else f"$GITHUB_STEP_SUMMARY={target}", target)
             for target, mode in markdown_outputs(path)]
 
 

@@ -69,8 +69,9 @@ class MeterOptions:
     """What meters need from the user's settings."""
 
     powercap_root: str = "/sys/class/powercap"
-    #: Overrides the estimate's per-core watts.
+    #: Overrides the estimate's per-core watts (and where that figure came from).
     core_watts: float | None = None
+    core_watts_source: str = "--energy-core-watts"
     #: The simulated meter's model (None: its default model).
     model: ModelCoefficients | None = None
 

@@ -98,7 +98,7 @@ def lookup_tdp(model: str) -> tuple[float, str] | None:
 def core_watts(options: MeterOptions) -> tuple[float, str]:
     """Per-core watts and where the figure came from."""
     if options.core_watts is not None:
-        return options.core_watts, "--energy-core-watts"
+        return options.core_watts, options.core_watts_source
     model = cpu_model()
     found = lookup_tdp(model)
     if found is None:
