@@ -45,8 +45,12 @@ METAVARS = {
     "energy_core_watts": "WATTS", "energy_carbon_intensity": "G_PER_KWH", "energy_country": "ISO3",
     "energy_pue": "PUE", "energy_alpha": "P", "energy_json": "PATH", "energy_baseline": "PATH",
     "energy_markdown": "PATH", "energy_html": "PATH", "energy_csv": "PATH",
+    "energy_min_time": "SECONDS", "energy_max_time": "SECONDS", "energy_time_budget": "SECONDS",
+    "energy_idle_time": "SECONDS", "energy_lock_timeout": "SECONDS", "energy_cloud": "PROVIDER",
+    "energy_region": "REGION", "energy_instance": "TYPE", "energy_embodied_kg": "KG",
+    "energy_lifespan_years": "YEARS", "energy_reserved_share": "FRACTION",
 }
-KIND_METAVARS = {"int": "N", "float": "SECONDS", "percent": "PERCENT", "str": "VALUE"}
+KIND_METAVARS = {"int": "N", "float": "NUMBER", "percent": "PERCENT", "str": "TEXT"}
 #: The ini value each kind takes, said in the ini key's help (numbers stay ``string`` keys:
 #: ``10%`` is a valid percent, and pytest before 8.4 has no number type).
 KIND_WORDS = {"int": "a whole number", "float": "a number", "percent": "a percent, e.g. 10 or 10%",
