@@ -27,7 +27,8 @@ from .totals import BASIS, file_rows, test_id, tests_word, total_row
 #: Plots show at most this many tests (tables show all).
 PLOT_TOP = 25
 VERDICT_COLORS = {
-    Verdict.REGRESSION: "#c62828", Verdict.IMPROVEMENT: "#2e7d32", Verdict.UNCHANGED: "#757575",
+    Verdict.REGRESSION: "#c62828", Verdict.IMPROVEMENT: "#2e7d32", Verdict.WITHIN_LIMIT: "#9e9d24",
+    Verdict.UNCHANGED: "#757575",
     Verdict.INCONCLUSIVE: "#ef6c00", Verdict.NEW: "#1565c0", Verdict.MISSING: "#6a1b9a",
     Verdict.REMOVED: "#6a1b9a",
 }
