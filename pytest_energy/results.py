@@ -190,6 +190,8 @@ class TestResult:
     #: A deterministic meter's model and cache geometry ("" for sampled meters): figures of
     #: different models are never compared.
     model: str = ""
+    #: The ``energy.versus`` candidate's label ('' for a test's own figure).
+    candidate: str = ""
 
     @property
     def path(self) -> str:
@@ -252,7 +254,7 @@ class TestResult:
             "repeat": self.repeat, "repeat_reason": self.repeat_reason,
             "budget": asdict(self.budget) if self.budget else None,
             "max_regression": self.max_regression, "shared": self.shared, "model": self.model,
-            "sci": self.sci.to_dict() if self.sci else None,
+            "candidate": self.candidate, "sci": self.sci.to_dict() if self.sci else None,
         }
         if self.measurement is not None:
             data.update(self.measurement.to_dict())
@@ -273,6 +275,7 @@ class TestResult:
             budget=BudgetCheck(**data["budget"]) if data.get("budget") else None,
             max_regression=data.get("max_regression"), worker=data.get("worker", "main"),
             shared=data.get("shared", False), model=str(data.get("model") or ""),
+            candidate=str(data.get("candidate") or ""),
         )
 
 

@@ -115,6 +115,10 @@ OPTIONS = (
            "write a pull-request summary (markdown) here; also appended to $GITHUB_STEP_SUMMARY"),
     Option("energy_html", "html_path", "str", None,
            "write a self-contained HTML report (tables, plots) here"),
+    Option("energy_csv", "csv_path", "str", None,
+           "write one row per measured test (CSV: node id, outcome, joules, seconds, gCO2e, meter) here"),
+    Option("energy_only", "only", "bool", False,
+           "run only the tests with energy markers or the energy fixture (the rest are deselected)"),
     Option("energy_profile", "profile", "count", None,
            f"after the run, profile the N most expensive tests (default {PROFILE_TOP}) and every one that "
            "regressed or broke its budget: joules per function"),
@@ -192,6 +196,9 @@ class Settings:
     html_path: str | None
     #: Tests to profile after the run (the most expensive N), None: no profiles.
     profile: int | None
+    csv_path: str | None = None
+    #: Only tests with energy markers or the energy fixture are run (``--energy-only``).
+    only: bool = False
     meter_options: MeterOptions = MeterOptions()
     intensity: Intensity = Intensity()
     #: Where the run happens: the SCI terms and their sources.
@@ -229,9 +236,11 @@ class ProtocolSettings:
 TEXT_OPTIONS = (
     "energy_json", "energy_markdown", "energy_html", "energy_baseline", "energy_country",
     "energy_powercap_root", "energy_model", "energy_cloud", "energy_region", "energy_instance",
+    "energy_csv",
 )
 #: Options that make no sense without measuring: each turns ``--energy`` on.
-IMPLY_ENERGY = ("energy_save", "energy_compare", "energy_json", "energy_markdown", "energy_html")
+IMPLY_ENERGY = ("energy_save", "energy_compare", "energy_json", "energy_markdown", "energy_html",
+                "energy_csv", "energy_only")
 
 
 def read_settings(
@@ -282,7 +291,7 @@ def _check_bounds(raw: dict[str, Any]) -> None:
         if raw[dest] is not None and raw[dest] > most:
             raise ConfigError(f"--{dest.replace('_', '-')}={raw[dest]:g}: at most {most:g} {unit}".rstrip())
     outputs: dict[str, str] = {}
-    for dest in ("energy_json", "energy_html", "energy_markdown"):
+    for dest in ("energy_json", "energy_html", "energy_markdown", "energy_csv"):
         if raw[dest]:
             real = os.path.realpath(raw[dest])
             _require(real not in outputs, f"--{outputs.get(real, '').replace('_', '-')} and "

@@ -79,7 +79,7 @@ def test_terminal_tables_per_file_then_tests_by_energy(pytester, run_energy, mon
     assert {row[0]: row[1] for row in files[1:-1]} == {suite_file: "3", "test_other.py": "1"}
     assert files[-1][0] == "TOTAL (4 tests)" and files[-1][1] == "4"
     tests = _table(lines, "test")
-    assert tests[0] == ["test", "measured", "J/call", "95% CI", "s/call", "gCO2e", "meter", "notes"]
+    assert tests[0] == ["test", "measured", "J/call", "s/call", "gCO2e", "meter"]  # empty columns dropped
     by_energy = sorted(data["tests"], key=lambda t: -t["joules"])
     assert [row[0] for row in tests[1:]] == [t["nodeid"] for t in by_energy]
     assert tests[1][0].endswith("::test_dear")

@@ -21,6 +21,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from .. import timing
 from ..errors import InputError
 from ..judge.rules import REGRESSION, Rule
 from ..report.profiles import profile_diff_lines, profile_markdown
@@ -142,6 +143,7 @@ class Announcer:
 
     def __init__(self) -> None:
         self.started: set[str] = set()
+        self.first: float | None = None
 
     def __call__(self, turns: Turns, side: str, message: dict[str, Any]) -> None:
         event = message["event"]
@@ -158,9 +160,32 @@ class Announcer:
             other = [s for s in SIDES if s != side][0]
             if turns.waiting.get(other) == (ARRIVE, test) and test not in self.started:
                 self.started.add(test)
+                now = timing.clock.perf_counter()
+                self.first = now if self.first is None else self.first
                 shared = turns.shared or []
                 done = len(self.started)
-                progress(f"[{done}/{len(shared)}, {len(shared) - done} left] {test}: base and head in turns")
+                timed = eta(now - self.first, done, len(shared))
+                progress(f"[{done}/{len(shared)}, {len(shared) - done} left{timed}] {test}: "
+                         "base and head in turns")
+
+
+def duration(seconds: float) -> str:
+    """``42s``, ``3m05s``, ``1h02m``."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
+def eta(elapsed: float, starting: int, count: int) -> str:
+    """``, 1m10s elapsed, about 2m20s to go`` as test ``starting`` of ``count`` begins: the
+    tests finished so far, at their average pace; '' before the first test has finished."""
+    finished = starting - 1
+    if finished < 1:
+        return ""
+    return f", {duration(elapsed)} elapsed, about {duration(elapsed / finished * (count - finished))} to go"
 
 
 # -- the command -------------------------------------------------------------------------

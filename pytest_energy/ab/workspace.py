@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import shutil
 import signal
 import socket
@@ -191,14 +192,21 @@ class Workspace:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
+#: A line that states an error (pytest's ``__main__.py: error: ...``, pip's ``ERROR: ...``),
+#: not the usage line that comes before pytest's.
+_ERROR_LINE = re.compile(r"\berror: (?!usage:)", re.IGNORECASE)
+
+
 def last_line(path: str) -> str:
-    """The last non-empty line of a log, for one-line errors."""
+    """The cause, for one-line errors: the log's last line that states an error (pytest
+    prints its ``rootdir:`` after it), else its last non-empty line."""
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             lines = [line.strip() for line in handle if line.strip()]
     except OSError:
         return ""
-    return lines[-1] if lines else "(no output)"
+    errors = [line for line in lines if _ERROR_LINE.search(line)]
+    return errors[-1] if errors else lines[-1] if lines else "(no output)"
 
 
 #: Linux's personality flag that turns address-space randomization off (``setarch -R``).

@@ -2,7 +2,7 @@
 
 - ``pytest-energy compare BASE.json HEAD.json``: verdicts of one run's results against
   another's, with the gate's rules; exit status 1 on regressions (:mod:`.compare`).
-- ``pytest-energy merge OUT.json SHARD.json...``: results of sharded jobs into one file
+- ``pytest-energy merge -o OUT.json SHARD.json...``: results of sharded jobs into one file
   (and, with ``--baseline``, into the baseline as ``--energy-save`` does) (:mod:`.merge`).
 - ``pytest-energy ab BASE [HEAD] -- [PYTEST ARGS]``: two git revisions measured in turns
   (:mod:`pytest_energy.ab`); exit status 1 on regressions.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -45,12 +46,24 @@ def _verdict_options(command: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns its exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        status = _main(list(sys.argv[1:] if argv is None else argv))
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return status
+    except BrokenPipeError:  # the reader went away (| head): end quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit's flush
+        return 141  # 128 + SIGPIPE, what a shell reports for a pipe's writer cut short
+
+
+def _main(argv: list[str]) -> int:
     pytest_args: list[str] = []
     if "--" in argv:  # pytest-energy ab BASE -- PYTEST ARGS
         split = argv.index("--")
         argv, pytest_args = argv[:split], argv[split + 1:]
+    from .. import __version__
+
     parser = argparse.ArgumentParser(prog="pytest-energy", description="pytest-energy's command line")
+    parser.add_argument("--version", action="version", version=f"pytest-energy {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     compare_cmd = commands.add_parser(
         "compare", help="verdicts of HEAD.json against BASE.json (--energy-json files)",
@@ -60,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _verdict_options(compare_cmd)
     ab_cmd = commands.add_parser(
         "ab", help="measure two git revisions in turns: pytest-energy ab BASE [HEAD] -- [PYTEST ARGS]",
+        usage="pytest-energy ab [options] BASE [HEAD] [-- PYTEST ARGS...]",
+        epilog="everything after -- goes to pytest on both sides, e.g. -- tests/unit -k fast",
     )
     ab_cmd.add_argument("base", metavar="BASE", help="git revision of the base (e.g. origin/main)")
     ab_cmd.add_argument("head", metavar="HEAD", nargs="?",
@@ -71,9 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ab_cmd.add_argument("--profile", action="store_true",
                         help="profile each regressed test on both sides: which functions' joules grew")
     _verdict_options(ab_cmd)
-    merge_cmd = commands.add_parser("merge", help="results of sharded runs into one results file")
-    merge_cmd.add_argument("out", metavar="OUT.json")
+    merge_cmd = commands.add_parser("merge", help="results of sharded runs into one results file: "
+                                    "pytest-energy merge -o OUT.json SHARD.json...")
     merge_cmd.add_argument("shards", metavar="SHARD.json", nargs="+")
+    merge_cmd.add_argument("-o", "--output", metavar="OUT.json",
+                           help="where to write the merged results (never one of the shards)")
     merge_cmd.add_argument("--baseline", metavar="FILE", help="also save the merged run into this baseline")
     report_cmd = commands.add_parser("report", help="a self-contained HTML report with tables and plots")
     report_cmd.add_argument("results", metavar="RESULTS.json", nargs="?",
@@ -109,8 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ..ab.run import ab
 
             return ab(args, pytest_args)
-        command = importlib.import_module(f"{__name__}.{args.command}")
-        return command.run(args)
+        return importlib.import_module(f"{__name__}.{args.command}").run(args)
     except InputError as exc:
         print(f"pytest-energy {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -16,6 +16,7 @@ the package is imported.
 
 from __future__ import annotations
 
+import argparse
 import os
 import tempfile
 from collections.abc import Callable
@@ -38,21 +39,52 @@ LOCKSTEP_FLAG = "--energy-lockstep"
 PROFILE_ONLY_FLAG = "--energy-profile-only"
 
 
+#: What each option's value is, in ``--help`` (by ini key; else by kind, :data:`KIND_METAVARS`).
+METAVARS = {
+    "energy_meter": "METERS", "energy_model": "PATH", "energy_powercap_root": "DIR",
+    "energy_core_watts": "WATTS", "energy_carbon_intensity": "G_PER_KWH", "energy_country": "ISO3",
+    "energy_pue": "PUE", "energy_alpha": "P", "energy_json": "PATH", "energy_baseline": "PATH",
+    "energy_markdown": "PATH", "energy_html": "PATH", "energy_csv": "PATH",
+    "energy_min_time": "SECONDS", "energy_max_time": "SECONDS", "energy_time_budget": "SECONDS",
+    "energy_idle_time": "SECONDS", "energy_lock_timeout": "SECONDS", "energy_cloud": "PROVIDER",
+    "energy_region": "REGION", "energy_instance": "TYPE", "energy_embodied_kg": "KG",
+    "energy_lifespan_years": "YEARS", "energy_reserved_share": "FRACTION",
+}
+KIND_METAVARS = {"int": "N", "float": "NUMBER", "percent": "PERCENT", "str": "TEXT"}
+#: The ini value each kind takes, said in the ini key's help (numbers stay ``string`` keys:
+#: ``10%`` is a valid percent, and pytest before 8.4 has no number type).
+KIND_WORDS = {"int": "a whole number", "float": "a number", "percent": "a percent, e.g. 10 or 10%",
+              "count": "a whole number", "str": "text"}
+
+
+def _help(option: Any) -> str:
+    """The option's help with its default, unless it already names one."""
+    value = option.default
+    if value is None or value is False or "default" in option.help:
+        return option.help
+    shown = (f"{value * 100:g}" if option.kind == "percent" else f"{value:g}" if option.kind == "float"
+             else value)
+    return f"{option.help} (default: {shown})"
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("energy", "energy measurement (pytest-energy)")
     for option in OPTIONS:
+        text = _help(option)
         if option.kind == "bool":
-            group.addoption(option.flag, action="store_true", default=None, help=option.help)
-        elif option.kind == "count":  # --energy-profile or --energy-profile=N
-            group.addoption(option.flag, nargs="?", const=str(PROFILE_TOP), default=None, help=option.help,
+            group.addoption(option.flag, action="store_true", default=None, help=text)
+            parser.addini(option.dest, text, type="bool", default=False)
+            continue
+        if option.kind == "count":  # --energy-profile or --energy-profile=N
+            group.addoption(option.flag, nargs="?", const=str(PROFILE_TOP), default=None, help=text,
                             metavar="N")
         else:
-            group.addoption(option.flag, default=None, help=option.help, metavar=option.kind.upper())
-        parser.addini(option.dest, option.help, type="string", default="")
-    group.addoption(LOCKSTEP_FLAG, default=None, metavar="SIDE@SOCKET",
-                    help="internal: take turns with another revision's run (set by pytest-energy ab)")
-    group.addoption(PROFILE_ONLY_FLAG, default=None, metavar="PATH",
-                    help="internal: run and profile only the tests listed in PATH (set by pytest-energy ab)")
+            metavar = METAVARS.get(option.dest, KIND_METAVARS[option.kind])
+            group.addoption(option.flag, default=None, help=text, metavar=metavar)
+        parser.addini(option.dest, f"{text} [ini: {KIND_WORDS[option.kind]}]", type="string", default="")
+    # internal (set by pytest-energy ab), hidden from --help
+    group.addoption(LOCKSTEP_FLAG, default=None, metavar="SIDE@SOCKET", help=argparse.SUPPRESS)
+    group.addoption(PROFILE_ONLY_FLAG, default=None, metavar="PATH", help=argparse.SUPPRESS)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -96,13 +128,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Validate every energy mark of every collected test (with or without --energy) and
-    merge each marker's marks keyword by keyword, closest first."""
+    merge each marker's marks keyword by keyword, closest first; with ``--energy-only``,
+    deselect the tests without energy markers or the energy fixture."""
     errors = []
+    only = config.stash[SETTINGS_KEY].only if SETTINGS_KEY in config.stash else False
+    selected, deselected = [], []
     for item in items:
         found: dict[str, list[Any]] = {}
         for mark in item.iter_markers():  # one walk up the node chain, closest first
             if mark.name in MARKER_NAMES:
                 found.setdefault(mark.name, []).append(mark)
+        energy_test = bool(found) or "energy" in getattr(item, "fixturenames", ())
+        (selected if energy_test or not only else deselected).append(item)
         if not found:
             continue
         try:
@@ -111,6 +148,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             errors.append(f"{item.nodeid}: {exc}")
     if errors:
         raise pytest.UsageError("invalid energy marker: " + "\n".join(errors))
+    if deselected:  # --energy-only: as --benchmark-only, pytest reports them as deselected
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
 
 
 @pytest.fixture

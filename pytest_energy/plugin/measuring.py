@@ -204,7 +204,7 @@ class MeasuringPlugin:
             idle_watts=self.engine.idle_watts, call=call, measurement=measurement,
             repeat=None if measurement is None else REPEATED,
             max_regression=marks.test.max_regression, worker=self.worker, shared=self.shared,
-            model=self.state.meters.model_id,
+            model=self.state.meters.model_id, candidate=label or "",
         )
         self._carbon(result)
         return result
@@ -334,6 +334,10 @@ class MeasuringPlugin:
             results = item.stash.get(_RESULTS_KEY, None)
             if results:
                 report.energy = results
+                from ..report.exports import junit_properties
+
+                for result in results:  # as record_property: --junitxml writes them at teardown
+                    item.user_properties.extend(junit_properties(result))
             versus = item.stash.get(_VERSUS_RESULT_KEY, None)
             if versus:
                 report.energy_versus = versus

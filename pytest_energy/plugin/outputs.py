@@ -17,8 +17,9 @@ from ..judge.gate import Gate
 from ..report.profiles import profile_markdown
 from ..report.sci import SCI_SECTION, sci_table, summary_line
 from ..report.text import default_top, file_table, markdown_summary, tests_table
+from ..report.totals import tests_word, total_row
 from ..report.versus import versus_table
-from ..results import REPEATED, file_totals
+from ..results import REPEATED
 from ..runs import RunRecord
 from ..store.baseline import machine_fingerprint
 from ..store.documents import save_results
@@ -64,10 +65,9 @@ class TerminalPlugin:
         if level >= -1:
             repeated = sum(1 for r in results if r.repeat == REPEATED)
             below = sum(1 for r in results if r.below_resolution)
-            total = sum(joules for joules, _ in file_totals(results).values())
-            count = len(results)
-            write(f"energy: {count} test{'' if count == 1 else 's'} measured ({repeated} repeated in rounds, "
-                  f"{below} below the meters' resolution), {si(total, 'J')} in their real calls "
+            total = total_row(results)
+            write(f"energy: {tests_word(total)} measured ({repeated} repeated in rounds, "
+                  f"{below} below the meters' resolution), {si(total.joules, 'J')} in their real calls "
                   f"({state.meters.label})")
             if state.cut_by_budget:
                 write(f"energy: repetition of {state.cut_by_budget} tests cut by --energy-time-budget; "
@@ -90,7 +90,8 @@ class TerminalPlugin:
 
 
 class FilePlugin:
-    """``--energy-json``, ``--energy-markdown`` (and ``$GITHUB_STEP_SUMMARY``), ``--energy-html``."""
+    """``--energy-json``, ``--energy-markdown`` (and ``$GITHUB_STEP_SUMMARY``), ``--energy-html``,
+    ``--energy-csv``."""
 
     def __init__(self, config: pytest.Config, state: RunState) -> None:
         self.config = config
@@ -105,6 +106,11 @@ class FilePlugin:
             self._write(settings.json_path, lambda path: save_results(path, run))
         if settings.html_path and run is not None:
             self._write(settings.html_path, lambda path: self._write_html(path, run))
+        if settings.csv_path:
+            from ..report.exports import csv_text
+
+            text = csv_text(list(self.state.results.values()), self.state.outcomes, settings.intensity)
+            self._write(settings.csv_path, lambda path: write_text_atomic(path, text))
         targets = markdown_outputs(settings.markdown_path)
         text = self._markdown() if targets else ""
         for target, mode in targets:

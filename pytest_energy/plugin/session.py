@@ -67,7 +67,8 @@ def _register_controller_plugins(config: pytest.Config, state: RunState) -> None
     from .outputs import FilePlugin, TerminalPlugin
 
     settings = state.settings
-    outputs = [("--energy-json", settings.json_path), ("--energy-html", settings.html_path)]
+    outputs = [("--energy-json", settings.json_path), ("--energy-html", settings.html_path),
+               ("--energy-csv", settings.csv_path)]
     if settings.save:
         outputs.append(("--energy-baseline", os.path.join(str(config.rootpath), settings.baseline_path)))
     problem = unwritable_output([*((f"{option}={path}", path) for option, path in outputs),

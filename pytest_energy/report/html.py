@@ -16,12 +16,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..judge.rules import Comparison, Verdict
-from ..results import Baseline, TestResult, file_totals
+from ..results import Baseline, TestResult
 from ..runs import AbRecord, RunRecord
 from ..units import percent, si, si_range
 from .flame import profiles_section
 from .svg import bar_chart, esc, ratio_plot, strip_plot, trend_plot
 from .text import budget_text, result_notes
+from .totals import BASIS, file_rows, test_id, tests_word, total_row
 
 #: Plots show at most this many tests (tables show all).
 PLOT_TOP = 25
@@ -85,14 +86,25 @@ def table(table_id: str, headers: list[str], rows: Iterable[str], filterable: bo
             f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 
-def _verdict(verdict: Verdict | None) -> str:
+#: Outcomes shown in place of a verdict: a test that did not pass is not "unchanged".
+OUTCOME_COLORS = {"failed": "#c62828", "error": "#c62828", "xpassed": "#ef6c00"}
+
+
+def _tag(text: str, color: str, title: str = "") -> str:
+    hover = f' title="{esc(title)}"' if title else ""
+    return f'<span class="tag" style="background:{color}"{hover}>{esc(text)}</span>'
+
+
+def _verdict(verdict: Verdict | None, outcome: tuple[str, str] | None = None) -> str:
+    """The verdict's tag; a test that failed, errored or xpassed shows that instead."""
+    if outcome is not None and outcome[0] in OUTCOME_COLORS:
+        return f"<td>{_tag(outcome[0], OUTCOME_COLORS[outcome[0]], outcome[1])}</td>"
     if not verdict:
         return "<td></td>"
-    color = VERDICT_COLORS.get(verdict, "#757575")
-    return f'<td><span class="tag" style="background:{color}">{esc(verdict)}</span></td>'
+    return f"<td>{_tag(str(verdict), VERDICT_COLORS.get(verdict, '#757575'))}</td>"
 
 
-def result_row(result: TestResult, verdict: Verdict | None) -> str:
+def result_row(result: TestResult, verdict: Verdict | None, outcome: tuple[str, str] | None = None) -> str:
     m = result.measurement
     ci = si_range(m.summary.ci_low, m.summary.ci_high, "J") if m is not None and m.summary.n > 1 else ""
     watts = result.joules / result.seconds if result.seconds > 0 else 0.0
@@ -102,7 +114,7 @@ def result_row(result: TestResult, verdict: Verdict | None) -> str:
         f"<td>{esc(result.nodeid)}</td>", _cell(how), _cell(("~" if result.below_resolution else "")
                                                           + si(result.joules, "J"), result.joules),
         _cell(ci), _cell(si(watts, "W"), watts), _cell(si(result.seconds, "s"), result.seconds),
-        _cell(si(result.co2_g, "g"), result.co2_g), _cell(budget_text(result)), _verdict(verdict),
+        _cell(si(result.co2_g, "g"), result.co2_g), _cell(budget_text(result)), _verdict(verdict, outcome),
         _cell(result.meter + (" (estimate)" if result.is_estimate and result.meter != "estimate" else "")),
         _cell("; ".join(result_notes(result))), f"<td>{strip}</td>",
     ]) + "</tr>"
@@ -147,27 +159,23 @@ def results_section(run: RunRecord) -> str:
     for t in ranked[:PLOT_TOP]:
         s = t.measurement.summary if t.measurement is not None and t.measurement.summary.n > 1 else None
         bars.append((t.nodeid, t.joules, s.ci_low if s else None, s.ci_high if s else None))
-    by_file: dict[str, list[TestResult]] = {}
-    for t in tests:
-        by_file.setdefault(t.path, []).append(t)
-    totals = file_totals(tests)  # the sums of real calls, as the terminal's table has them
-    file_rows = []
-    for path, group in sorted(by_file.items()):
-        joules = totals.get(path, (0.0, ""))[0]
-        co2 = sum(t.co2_g for t in group)
-        file_rows.append("<tr>" + "".join([
-            f"<td>{esc(path)}</td>", _cell(len(group), len(group)), _cell(si(joules, "J"), joules),
-            _cell(si(co2, "g"), co2), _verdict(verdicts.get(f"{path} (file total)")),
-        ]) + "</tr>")
-    total = sum(joules for joules, _ in totals.values())
+    file_rows_html = [
+        "<tr>" + "".join([
+            f"<td>{esc(row.name)}</td>", _cell(row.count, row.tests), _cell(si(row.joules, "J"), row.joules),
+            _cell(si(row.co2_g, "g"), row.co2_g), _verdict(verdicts.get(f"{row.name} (file total)")),
+        ]) + "</tr>"
+        for row in file_rows(tests)
+    ]
+    total = total_row(tests)
     return "".join([
-        f"<h2>Tests</h2><p><b>{len(tests)}</b> tests measured, {esc(si(total, 'J'))} in their real calls, "
-        f"{esc(si(sum(t.co2_g for t in tests), 'g'))}CO2e ({esc(meter)}).</p>",
+        f"<h2>Tests</h2><p><b>{esc(tests_word(total))}</b> measured, {esc(si(total.joules, 'J'))} in their "
+        f"real calls, {esc(si(total.co2_g, 'g'))}CO2e ({esc(meter)}).</p>",
         f"<h3>Most expensive tests</h3>{bar_chart(bars, 'J', meter)}",
         "<h3>Per file</h3>",
-        table("files", ["file", "tests", "J (real calls)", "gCO2e", "verdict"], file_rows),
+        table("files", ["file", "tests", BASIS, "gCO2e", "verdict"], file_rows_html),
         "<h3>Per test</h3>",
-        table("tests", TEST_HEADERS, (result_row(t, verdicts.get(t.nodeid)) for t in ranked)),
+        table("tests", TEST_HEADERS, (result_row(t, verdicts.get(t.nodeid), run.outcomes.get(test_id(t)))
+                                           for t in ranked)),
     ])
 
 

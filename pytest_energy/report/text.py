@@ -11,9 +11,11 @@ from dataclasses import replace
 
 from ..judge.rules import Comparison, Verdict, directed_p
 from ..measurement.carbon import Intensity
-from ..results import CUT, NOT_REPEATABLE, TestResult, file_totals
+from ..results import CUT, NOT_REPEATABLE, TestResult
 from ..units import percent, si, si_range
+from .ids import drop_common_dir, short_ids
 from .markdown import COMMENT_LIMIT, Capped, code, fenced, one_line, shorten
+from .totals import BASIS, file_rows, tests_word, total_row
 
 #: Suites with more tests than this show only the top :data:`DEFAULT_TOP` tests.
 LONG_SUITE = 50
@@ -75,19 +77,33 @@ def _excess(table: str, width: int | None) -> int:
     return max(len(line) for line in table.splitlines()) - width if width else 0
 
 
+def _shortened(rows: list[list[str]], column: int, limit: int) -> list[str]:
+    """A column's cells in at most ``limit`` characters: ids (column 0) as people read them."""
+    cells = [str(row[column]) for row in rows]
+    return short_ids(cells, limit) if column == 0 else [shorten(cell, limit) for cell in cells]
+
+
+def _with_column(rows: list[list[str]], column: int, cells: list[str]) -> list[list[str]]:
+    return [[*row[:column], cell, *row[column + 1:]] for cell, row in zip(cells, rows, strict=True)]
+
+
 def fitted_table(
     rows: list[list[str]], headers: list[str], width: int | None, columns: tuple[int, ...],
     optional: Sequence[str] = (),
 ) -> str:
-    """A tabulate table; when wider than ``width``, the given columns (node ids first, then
-    notes) are shortened in the middle until it fits or they reach :data:`MIN_SHORTENED`;
+    """A tabulate table; when wider than ``width``, the given columns (node ids first, the
+    way :mod:`.ids` reads them, then notes) are shortened until it fits or they reach
+    :data:`MIN_SHORTENED`;
     first, the ``optional`` columns (by header) are left out in that order while even that
     would not fit. ``columns`` must come before every optional column."""
     from tabulate import tabulate
 
+    if rows and _excess(tabulate(rows, headers=headers, disable_numparse=True), width) > 0:
+        rows = _with_column(rows, 0, drop_common_dir([row[0] for row in rows]))
     for name in optional:  # while even the shortest ids do not fit
-        narrowest = [[shorten(cell, MIN_SHORTENED) if i in columns else cell for i, cell in enumerate(row)]
-                     for row in rows]
+        narrowest = rows
+        for column in columns:
+            narrowest = _with_column(narrowest, column, _shortened(rows, column, MIN_SHORTENED))
         if _excess(tabulate(narrowest, headers=headers, disable_numparse=True), width) <= 0:
             break
         if name in headers:
@@ -101,7 +117,7 @@ def fitted_table(
         if excess <= 0 or longest <= MIN_SHORTENED:
             continue
         limit = max(MIN_SHORTENED, longest - excess)
-        rows = [[*row[:column], shorten(row[column], limit), *row[column + 1:]] for row in rows]
+        rows = _with_column(rows, column, _shortened(rows, column, limit))
         table = tabulate(rows, headers=headers, disable_numparse=True)
     return table
 
@@ -122,20 +138,18 @@ def default_top(count: int, top: int | None, verbose: bool) -> int | None:
 
 
 def file_table(results: list[TestResult], regressions: Iterable[str] = (), width: int | None = None) -> str:
-    """Per file: tests, the sum of their real calls, gCO2e, regressions."""
-    by_file: dict[str, list[TestResult]] = {}
-    for result in results:
-        by_file.setdefault(result.path, []).append(result)
-    totals = file_totals(results)
+    """Per file: tests, the sum of what they add (:mod:`.totals`), gCO2e, regressions;
+    the TOTAL is the sum of the file rows."""
     failing = list(regressions)
     rows = []
-    for path, tests in sorted(by_file.items(), key=lambda kv: -totals.get(kv[0], (0.0, 0))[0]):
-        joules = totals.get(path, (sum(t.joules for t in tests), 0))[0]
+    for row in file_rows(results):
+        path = row.name
         count = sum(1 for key in failing if key.split("::", 1)[0] == path or key.startswith(f"{path} "))
-        rows.append([path, len(tests), si(joules, "J"), si(sum(t.co2_g for t in tests), "g"), count or ""])
-    rows.append([f"TOTAL ({len(results)} tests)", len(results),
-                 si(sum(j for j, _ in totals.values()), "J"), si(sum(r.co2_g for r in results), "g"), ""])
-    return fitted_table(rows, ["file", "tests", "J (real calls)", "gCO2e", "regressions"], width, (0,))
+        rows.append([path, row.count, si(row.joules, "J"), si(row.co2_g, "g"), count or ""])
+    total = total_row(results)
+    label = f"TOTAL ({total.tests} test{'' if total.tests == 1 else 's'})"
+    rows.append([label, total.count, si(total.joules, "J"), si(total.co2_g, "g"), ""])
+    return fitted_table(rows, ["file", "tests", BASIS, "gCO2e", "regressions"], width, (0,))
 
 
 def tests_table(
@@ -155,7 +169,13 @@ def tests_table(
         for r in shown
     ]
     headers = ["test", "measured", "J/call", "95% CI", "s/call", "gCO2e", "meter", "notes"]
-    table = fitted_table(rows, headers, width, (0, len(headers) - 1))
+    for name in ("notes", "95% CI"):  # empty columns take no width
+        column = headers.index(name)
+        if rows and not any(row[column] for row in rows):
+            headers = [*headers[:column], *headers[column + 1:]]
+            rows = [[*row[:column], *row[column + 1:]] for row in rows]
+    notes = (len(headers) - 1,) if headers[-1] == "notes" else ()
+    table = fitted_table(rows, headers, width, (0, *notes))
     if not hidden:
         return table
     cut = sum(r.repeat == CUT for r in hidden)
@@ -324,11 +344,11 @@ def markdown_summary(
 ) -> str:
     """A pull-request-ready summary: totals, regressions and budgets overrun first, the full
     tables folded; every text from the run in a code span; under ``limit`` characters."""
-    total = sum(j for j, _ in file_totals(results).values())
-    co2 = sum(r.co2_g for r in results)
+    total = total_row(results)
     out = Capped(limit)
     out.add("## Energy report (pytest-energy)", "",
-            f"**{len(results)} tests measured**: {si(total, 'J')} in their real calls, {si(co2, 'g')}CO2e. "
+            f"**{tests_word(total)} measured**: {si(total.joules, 'J')} in their real calls, "
+            f"{si(total.co2_g, 'g')}CO2e. "
             f"Meter: {code(meters, cell=False)}. Carbon intensity: {code(intensity.describe(), cell=False)}.")
     compared = [c for c in comparisons if c.verdict not in (Verdict.NEW, Verdict.MISSING)
                 and c.baseline_median and not c.nodeid.endswith("(file total)")]
