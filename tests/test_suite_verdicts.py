@@ -89,7 +89,7 @@ def test_settle_holds_false_alarms_across_a_run():
     assert all(c.p_adjusted >= min(c.p_increase, c.p_decrease) for c in settled.values())
 
 
-def _suite(scale, heavier=(), seed=0, noise=0.08, tests=200):
+def _suite(scale, heavier=(), seed=0, noise=0.08, tests=200, seconds=0.01):
     """History of one saved run, and a current run of ``tests`` tests 1 ms-100 ms (J
     proportional), all ``scale`` times heavier (the machine), ``heavier`` 3x more."""
     rng = random.Random(seed)
@@ -99,7 +99,8 @@ def _suite(scale, heavier=(), seed=0, noise=0.08, tests=200):
         size = 10 ** rng.uniform(-3, -1)
         history[nodeid] = [StoredRun("estimate", 1, [size], call_joules=size * (1 + rng.gauss(0, noise)))]
         joules = size * scale * (3 if i in heavier else 1) * (1 + rng.gauss(0, noise))
-        results.append(TestResult(nodeid, "estimate", True, 0.01, call=CallWindow(joules, joules, 0.01, 0.01, False)))
+        call = CallWindow(joules, joules, seconds, seconds, False)
+        results.append(TestResult(nodeid, "estimate", True, seconds, call=call))
     return results, history
 
 
@@ -138,3 +139,10 @@ def test_a_small_suite_keeps_the_fixed_margins():
     assert verdicts.drift is None
     assert verdicts.comparisons[0].verdict == REGRESSION  # 3x is beyond the 2x margin
     assert math.isclose(verdicts.comparisons[0].history_spread, 1.0)
+
+
+def test_calls_under_a_millisecond_are_never_judged_alone():
+    results, history = _suite(1.0, heavier={3, 50}, seed=4, seconds=0.0003)
+    verdicts = judge_run(results, history, {}, Rule())
+    assert {c.verdict for c in verdicts.comparisons if "::" in c.nodeid} == {INCONCLUSIVE}
+    assert verdicts.drift is not None  # they still tell the machine's drift

@@ -42,6 +42,12 @@ NOISE_NEIGHBOURS = 48
 SUITE_NOISE_SHARE = 0.5
 #: ... nor below this (standard deviation of a log ratio).
 MIN_NOISE = 0.03
+#: A sampled meter's single call shorter than this, now or in a stored run, is never judged
+#: alone (it is inconclusive; its file's total still is, unless its calls add up to less):
+#: one interrupt or cache refill can double a call of a few hundred microseconds, and on a
+#: loaded machine such calls measured 2-5x their history in every compare of an unchanged
+#: third-party suite (toolz, 180 tests, 2 busy processes).
+MIN_JUDGED_CALL_S = 0.001
 
 
 @dataclass(frozen=True)
@@ -151,7 +157,9 @@ def judge_result(
     if (result.measurement is not None and repeated) or result.call is None:
         return judge_samples(result.nodeid, result.samples, repeated, rule, result.meter, change or 0.0)
     calls = [run.call_joules for run in runs if run.call_joules is not None]
-    below = result.call.below_resolution or any(run.below_resolution for run in runs)
+    short = result.call.seconds < MIN_JUDGED_CALL_S or any(  # now, or when it was stored
+        run.tier == 1 and run.seconds and run.seconds[0] < MIN_JUDGED_CALL_S for run in runs)
+    below = result.call.below_resolution or short or any(run.below_resolution for run in runs)
     return judge_value(result.nodeid, result.call.joules, calls, rule, result.meter, below,
                        change if noise else None, noise)
 
@@ -183,7 +191,9 @@ def judge_run(
         heaviest = max(members, key=lambda r: r.call.joules if r.call else 0.0, default=None)
         file_noise = noise.get(heaviest.nodeid) if heaviest else None
         file_drift = drift.change if drift and file_noise else None
-        comparisons.append(judge_value(key, joules, stored, rule, meter, drift=file_drift, noise=file_noise))
+        seconds = sum(r.call.seconds for r in results if r.path == path and r.call is not None)
+        comparisons.append(judge_value(key, joules, stored, rule, meter, seconds < MIN_JUDGED_CALL_S,
+                                       drift=file_drift, noise=file_noise))
     measured = {r.nodeid for r in results}
     for nodeid, runs in sorted(history.items()):
         values = [x for run in runs for x in run.joules]
