@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ..judge.gate import Gate
-from ..report.text import comparison_table, default_top, regression_line, verdict_counts
+from ..report.text import comparison_table, regression_line, table_size, verdict_counts
 from ..store import baseline as store
 from .compat import terminal_width, verbosity
 from .measuring import RunState
@@ -56,9 +56,8 @@ class BaselinePlugin:
         write = terminalreporter.write_line
         if verbosity(self.config) >= 0 and gate.comparisons:
             terminalreporter.write_sep("-", "energy against the baseline")
-            level = verbosity(self.config)
-            top = default_top(len(gate.comparisons), self.state.settings.top, level > 0)
-            width = terminal_width(self.config) if level <= 0 else None
+            top, width = table_size(len(gate.comparisons), self.state.settings.top,
+                                    verbosity(self.config) > 0, terminal_width(self.config))
             write(comparison_table(gate.comparisons, top=top, width=width))
         for note in gate.notes[self._notes_warned:]:
             write(f"energy warning: {note}", yellow=True)
