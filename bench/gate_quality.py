@@ -3,13 +3,15 @@ generated tests (1 ms to 100 ms of CPU work each, the estimate meter, real calls
 plain ``pytest --energy``), saved with the machine idle and compared with it loaded
 (``--busy`` processes spinning), so that every figure drifts between the two.
 
-Printed, after 1 and after 3 saved runs, for today's rule (the gate at ``--old-rev``) and
-the drift-aware one (this tree):
+Printed, after 1 and after 3 saved runs, for today's rule (the gate at ``--old-rev``), the
+drift-aware one (this tree), and the same with its rechecks (``--energy-recheck``: a flagged
+test is measured again in fresh calls right after the run):
 - runs with any false alarm among ``--runs`` compares of the unchanged suite (target 0);
 - per compare of the suite with 5 tests made 3x heavier: how many of the 5 are flagged
   (target at least 4 of 5 in 9 of 10 runs), and anything else flagged with them.
 
-Judging is offline, on the same results files, so both rules see the same figures.
+Each compare is a live ``pytest --energy --energy-compare`` run (the third column); the
+first two judge its results file offline, so every rule sees the same figures.
 
     python bench/gate_quality.py [--runs 10] [--busy 2] [--old-rev e147a90]
 """
@@ -67,6 +69,7 @@ except ImportError:
     from pytest_energy.judge.rules import judge_run as verdicts
 if sys.argv[3] == "old":  # results files now record when each call started: older code reads them without
     data = json.load(open(sys.argv[2]))
+    data.pop("comparisons", None)
     for test in data["tests"]:
         (test.get("call") or {}).pop("started", None)
     json.dump(data, open(sys.argv[2] + ".old", "w"))
@@ -107,6 +110,13 @@ def pytest_run(suite: Path, *args: str, heavier: bool = False) -> None:
         sys.exit(f"pytest failed ({done.returncode}): {done.stdout[-2000:]}{done.stderr[-2000:]}")
 
 
+def compare_live(suite: Path, baseline: Path, results: Path, heavier: bool) -> list[str]:
+    """The gate as a pull request runs it (this tree, rechecks included): what it flagged."""
+    pytest_run(suite, "--energy-compare", f"--energy-baseline={baseline}", f"--energy-json={results}",
+               heavier=heavier)
+    return [c["nodeid"] for c in json.loads(results.read_text())["comparisons"] if c["verdict"] == "regression"]
+
+
 def judge(tree: Path, baseline: Path, results: Path) -> list[str]:
     command = [sys.executable, "-c", JUDGE, str(baseline), str(results), "new" if tree == ROOT else "old"]
     env = {**os.environ, "PYTHONPATH": str(tree)}
@@ -145,37 +155,37 @@ def main() -> None:
             if i == 0:
                 shutil.copy(b3, scratch / "b1.json")
         baselines = {"after 1 saved run": scratch / "b1.json", "after 3 saved runs": b3}
-        trees = {"today's rule": old, "drift-aware": ROOT}
+        trees = {"today's rule": old, "drift-aware": ROOT, "+ recheck": None}
         false_runs = {(b, t): 0 for b in baselines for t in trees}
         found: dict[tuple[str, str], list[tuple[int, int]]] = {(b, t): [] for b in baselines for t in trees}
         heavy_ids = {f"test_generated.py::test_generated[{i}]" for i in HEAVIER}
         with busy(args.busy):
             for run in range(args.runs):
                 for heavier in (False, True):
-                    results = scratch / f"r{run}{'h' if heavier else 'u'}.json"
-                    pytest_run(suite, f"--energy-json={results}", heavier=heavier)
                     for b, path in baselines.items():
-                        for t, tree in trees.items():
-                            flagged = [n for n in judge(tree, path, results) if "(file total)" not in n]
+                        results = scratch / f"r{run}{'h' if heavier else 'u'}-{path.stem}.json"
+                        live = compare_live(suite, path, results, heavier)
+                        for t, tree in trees.items():  # offline, on the same figures, without rechecks
+                            every = live if tree is None else judge(tree, path, results)
+                            flagged = [n for n in every if "(file total)" not in n]
                             if heavier:
                                 hits = len(heavy_ids & set(flagged))
                                 found[(b, t)].append((hits, len(set(flagged) - heavy_ids)))
-                            elif judge(tree, path, results):
+                            elif every:
                                 false_runs[(b, t)] += 1
                 print(f"  compare {run + 1}/{args.runs} done", file=sys.stderr, flush=True)
         print(f"gate quality: {TESTS} tests of 1-100 ms (estimate meter, real calls), saved idle, compared "
               f"with {args.busy} busy processes; {time.perf_counter() - started:.0f} s")
         for b in baselines:
             print(f"\n{b}:")
-            print(f"  {'':44s}{'today':>16s}{'drift-aware':>16s}")
+            print(f"  {'':44s}" + "".join(f"{t:>15s}" for t in trees))
             row = [f"{false_runs[(b, t)]}/{args.runs}" for t in trees]
-            print(f"  {'runs with a false alarm (unchanged code)':44s}{row[0]:>16s}{row[1]:>16s}")
+            print(f"  {'runs with a false alarm (unchanged code)':44s}" + "".join(f"{r:>15s}" for r in row))
             row = [f"{sum(h >= 4 for h, _ in found[(b, t)])}/{args.runs}" for t in trees]
-            print(f"  {'runs finding >= 4 of the 5 heavier tests':44s}{row[0]:>16s}{row[1]:>16s}")
-            row = [" ".join(str(h) for h, _ in found[(b, t)]) for t in trees]
-            print(f"  {'  found per run':44s}{row[0]:>16s}{row[1]:>16s}")
-            row = [" ".join(str(o) for _, o in found[(b, t)]) for t in trees]
-            print(f"  {'  other tests flagged with them, per run':44s}{row[0]:>16s}{row[1]:>16s}")
+            print(f"  {'runs finding >= 4 of the 5 heavier tests':44s}" + "".join(f"{r:>15s}" for r in row))
+            for t in trees:  # one line each: ten runs do not fit a column
+                print(f"  {t}: found per run {' '.join(str(h) for h, _ in found[(b, t)])}; other tests "
+                      f"flagged with them {' '.join(str(o) for _, o in found[(b, t)])}")
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], check=False)
         if args.keep:

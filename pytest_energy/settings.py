@@ -21,6 +21,8 @@ from .measurement.sci import Site, SiteOptions, resolve
 POWERCAP_ENV = "PYTEST_ENERGY_POWERCAP_ROOT"
 #: Upper bound of every time setting, seconds.
 MAX_SECONDS = 86400.0
+#: Most fresh calls a regression's recheck may take (--energy-recheck).
+MAX_RECHECK = 100
 #: Tests profiled by a bare ``--energy-profile``: the most expensive N.
 PROFILE_TOP = 5
 #: Upper bounds of the figures a user may set (the documents' schemas hold the same
@@ -109,6 +111,9 @@ OPTIONS = (
     Option("energy_max_regression", "max_regression", "percent", 0.10,
            "increase that counts as a regression, percent"),
     Option("energy_alpha", "alpha", "float", 0.01, "significance level of the regression test"),
+    Option("energy_recheck", "recheck", "int", 5,
+           "before a sampled meter's single-call regression fails the run, measure the test again in N "
+           "fresh calls: it stands only if they show it too (0: never)"),
     Option("energy_compare_any_machine", "compare_any_machine", "bool", False,
            "fail on regressions even when the baseline comes from another machine"),
     Option("energy_markdown", "markdown_path", "str", None,
@@ -192,6 +197,8 @@ class Settings:
     tolerance: float
     alpha: float
     compare_any_machine: bool
+    #: Fresh calls that recheck a single-call regression before it fails the run (0: none).
+    recheck: int
     markdown_path: str | None
     html_path: str | None
     #: Tests to profile after the run (the most expensive N), None: no profiles.
@@ -323,6 +330,8 @@ def _validate(raw: dict[str, Any], env: Mapping[str, str]) -> Settings:
     _require(raw["energy_idle_time"] >= 0, "--energy-idle-time must be 0 or more (0 skips idle power)")
     _require(raw["energy_top"] is None or raw["energy_top"] >= 1, "--energy-top must be at least 1")
     _require(raw["energy_history"] >= 1, "--energy-history must be at least 1")
+    _require(0 <= raw["energy_recheck"] <= MAX_RECHECK,
+             f"--energy-recheck must be 0 (no recheck) to {MAX_RECHECK} fresh calls")
     check_verdict_options(raw["energy_max_regression"], raw["energy_alpha"], raw["energy_tolerance"],
                           "--energy-")
     _check_bounds(raw)

@@ -456,3 +456,63 @@ def test_a_lock_path_that_is_a_directory_is_one_line_and_other_outputs_stay(suit
     result.stdout.fnmatch_lines(["energy warning: baseline not saved: *"])
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
     assert json.loads(out.read_text())["tests"]
+
+
+BURST_SUITE = """
+    import os, time, pynvml
+
+    CALLS = [0]
+
+    def test_long():  # 0.15 s: above NVML's 0.1 s resolution
+        CALLS[0] += 1
+        first = CALLS[0] == 1  # $BURST: the real call costs that many times more, later calls do not
+        pynvml.consume(int(2000 * float(os.environ["SCALE"]) * (float(os.environ.get("BURST", "1")) if first else 1)))
+        time.sleep(0.15)
+"""
+
+
+@pytest.fixture
+def burst_suite(pytester, exact_meter, monkeypatch):
+    suite = make_suite(pytester, monkeypatch, test_calls=BURST_SUITE)
+    suite.runpytest(*TIER1, "--energy-save").assert_outcomes(passed=1)
+    return suite
+
+
+def test_a_burst_on_one_call_is_taken_back_by_the_recheck(burst_suite, monkeypatch):
+    monkeypatch.setenv("BURST", "4")
+    result, found = verdicts(burst_suite, options=TIER1)
+    assert result.ret == 0, result.stdout.str()
+    assert found == {"test_long": "unchanged", "test_calls.py (file total)": "unchanged"}
+    result.stdout.fnmatch_lines([
+        "energy warning: test_calls.py::test_long: measured +300.0% against the baseline, but a recheck of 5 "
+        "fresh calls measured +0.0%: not failed (a burst of load while it ran*",
+        "energy warning: test_calls.py (file total): measured +300.0% against the baseline, but with its tests' "
+        "rechecks it measured +0.0%: not failed*",
+        "energy check passed: *",
+    ])
+    test = json.loads((burst_suite.path / "results.json").read_text())["tests"][0]
+    assert test["call"]["joules"] == pytest.approx(8.0)  # the run's own figure is kept
+    comparison = json.loads((burst_suite.path / "results.json").read_text())["comparisons"][0]
+    assert (comparison["recheck_calls"], comparison["recheck_change"]) == (5, pytest.approx(0.0))
+
+
+def test_a_real_change_survives_the_recheck(burst_suite, monkeypatch):
+    monkeypatch.setenv("SCALE", "4")
+    result, found = verdicts(burst_suite, options=TIER1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED and found["test_long"] == "regression"
+    result.stdout.fnmatch_lines(["energy regression: test_calls.py::test_long: 2 J -> 8 J, +300.0% *; "
+                                 "rechecked in 5 calls: +300.0%"])
+
+
+def test_without_the_recheck_a_burst_fails_the_run(burst_suite, monkeypatch):
+    monkeypatch.setenv("BURST", "4")
+    result, found = verdicts(burst_suite, "--energy-recheck=0", options=TIER1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED and found["test_long"] == "regression"
+    assert "a recheck of" not in result.stdout.str() and "rechecked in" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("value", ["-1", "101", "x"])
+def test_bad_recheck_values_are_one_line_errors(pytester, value):
+    result = pytester.runpytest("--energy", f"--energy-recheck={value}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--energy-recheck" in result.stderr.str() and "Traceback" not in result.stderr.str()

@@ -76,3 +76,13 @@ def test_energy_only_deselects_the_other_tests(pytester):
     result.assert_outcomes(passed=3, deselected=2)
     result.stdout.fnmatch_lines(["energy: 3 tests (2 candidates) measured*", "*3 passed, 2 deselected*"])
     assert pytester.runpytest().parseoutcomes() == {"passed": 4, "failed": 1}  # without it: all run
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_quoted(pytester):
+    pytester.makeini("[pytest]\npython_files = *.py\n")
+    pytester.path.joinpath("=HYPERLINK(1).py").write_text("def test_a(): pass\n")
+    result = pytester.runpytest("--energy-csv=energy.csv", *FAST)
+    result.assert_outcomes(passed=1)
+    with open(pytester.path / "energy.csv", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert row["nodeid"] == "'=HYPERLINK(1).py::test_a" and row["outcome"] == "passed"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_energy.report.ids import drop_common_dir, short_id, short_ids
+from pytest_energy.report.text import fitted_table
 
 MODULE = """
     import pytest
@@ -64,7 +65,14 @@ def test_id_rules():
 
 @pytest.mark.parametrize("width", [None, 200])
 def test_ids_that_fit_are_kept_whole(width):
-    from pytest_energy.report.text import fitted_table
 
     table = fitted_table([["tests/test_a.py::test_b", "1"]], ["test", "n"], width, (0,))
     assert "tests/test_a.py::test_b" in table
+
+
+def test_ids_with_control_characters_keep_a_table_on_its_rows():
+    table = fitted_table([["t.py::test_a\n\x1b[2J", "1 J"], ["t.py::test_\u202eb", "2 J"]], ["test", "J"], 80, (0,))
+    lines = table.splitlines()
+    assert len(lines) == 4 and "\x1b" not in table and "\u202e" not in table
+    assert lines[2].startswith("t.py::test_a\\n\\x1b[2J") and lines[3].startswith("t.py::test_\\u202eb")
+    assert all(len(line) <= len(lines[1]) for line in lines)  # every row within the rule's width

@@ -362,3 +362,17 @@ def test_ab_profiles_a_regressed_test_on_both_sides(tmp_path: Path, run_ab) -> N
     assert main(["report", "--ab", str(ab_json), "-o", str(tmp_path / "ab.html")]) == 0
     page = (tmp_path / "ab.html").read_text()
     assert "diff icicle chart of tests/test_app.py::test_pipeline" in page and "+" in page
+
+
+def test_stored_profiles_are_saved_under_the_baselines_lock(tmp_path: Path):
+    from filelock import FileLock
+
+    from pytest_energy.store import profiles as stored
+    from pytest_energy.store.loader import BaselineError
+
+    path = str(tmp_path / "baseline.profiles.json")
+    stored.save(path, [synthetic(1.0, a=30)], "abc")
+    with FileLock(path + ".lock"), pytest.raises(BaselineError, match="stayed locked"):
+        stored.save(path, [synthetic(2.0, b=30)], "def", lock_timeout_s=0.2)  # another run holds it
+    profiles, problem = stored.load(path)
+    assert problem == "" and {p.joules for p in profiles.values()} == {1.0}  # nothing half-written

@@ -74,7 +74,7 @@ def test_terminal_tables_per_file_then_tests_by_energy(pytester, run_energy, mon
     result, data = run_energy()
     lines = result.stdout.lines
     files = _table(lines, "file")
-    assert files[0] == ["file", "tests", "J (real calls)", "gCO2e", "regressions"]
+    assert files[0] == ["file", "tests", "J (a call each)", "gCO2e", "regressions"]
     suite_file = by_test(data)["test_dear"]["nodeid"].split("::")[0]
     assert {row[0]: row[1] for row in files[1:-1]} == {suite_file: "3", "test_other.py": "1"}
     assert files[-1][0] == "TOTAL (4 tests)" and files[-1][1] == "4"

@@ -21,8 +21,10 @@ from pytest_energy.judge.rules import (
     settle,
 )
 from pytest_energy.judge.suite import drift_note, judge_run
+from pytest_energy.report.text import regression_line
 from pytest_energy.results import CallWindow, StoredRun, TestResult
 from pytest_energy.stats import benjamini_hochberg
+from pytest_energy.units import percent
 
 
 def test_benjamini_hochberg_matches_the_textbook_values():
@@ -120,6 +122,15 @@ def test_tests_made_heavier_are_found_on_a_drifted_machine():
     assert found == {f"test_gen.py::test_{i}" for i in heavier}
     regression = next(c for c in verdicts.comparisons if c.verdict == REGRESSION)
     assert regression.drift == pytest.approx(0.35, abs=0.04) and 1.7 < regression.change < 2.4
+
+
+def test_a_single_value_regression_says_what_it_was_judged_against():
+    results, history = _suite(1.35, {50}, seed=4)
+    regression = next(c for c in judge_run(results, history, {}, Rule()).comparisons if c.verdict == REGRESSION)
+    line = regression_line(regression)
+    assert regression.single and f"after the machine's drift of {percent(regression.drift)} (a single value)" in line
+    assert f"p adj.={regression.p_adjusted:.2g}, more than 2x its stored median" in line
+    assert "history's" not in line
 
 
 def test_drift_note_says_how_much_and_what_it_cannot_tell():

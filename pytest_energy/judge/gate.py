@@ -11,6 +11,7 @@ from typing import Any
 
 from ..results import Baseline, TestResult, machine_differences
 from ..settings import Settings
+from .recheck import after_recheck, needs_recheck, taken_back_line, with_rechecks
 from .rules import REGRESSION, Comparison, Rule
 from .suite import drift_note, judge_run
 
@@ -69,14 +70,33 @@ class Gate:
         """Verdicts for this run's results against the baseline (none without one)."""
         if not self.settings.compare or self.baseline is None:
             return []
-        settings = self.settings
-        rule = Rule(settings.max_regression, settings.alpha, settings.tolerance)
-        verdicts = judge_run(results, self.baseline.tests, self.baseline.files, rule)
+        verdicts = judge_run(results, self.baseline.tests, self.baseline.files, self.rule)
         note = drift_note(verdicts.drift, f"the baseline {self.path}")
         if note:
             self.notes.append(note)
         self.comparisons = verdicts.comparisons
         return self.comparisons
+
+    @property
+    def rule(self) -> Rule:
+        """The thresholds of this run's settings."""
+        return Rule(self.settings.max_regression, self.settings.alpha, self.settings.tolerance)
+
+    def to_recheck(self) -> list[str]:
+        """Node ids of the regressions a recheck can take back (:mod:`.recheck`)."""
+        return [c.nodeid for c in self.comparisons if needs_recheck(c)]
+
+    def recheck(self, results: list[TestResult], calls: dict[str, list[float]]) -> None:
+        """The run judged again with each rechecked test's fresh ``calls`` (joules per
+        call) in place of its call; a regression taken back is said in a note."""
+        if not calls or self.baseline is None:
+            return
+        again = judge_run(with_rechecks(results, calls), self.baseline.tests, self.baseline.files, self.rule)
+        before = {c.nodeid: c for c in self.comparisons}
+        self.comparisons = [after_recheck(before[c.nodeid], c, len(calls.get(c.nodeid, ())))
+                            for c in again.comparisons]
+        self.notes += [taken_back_line(before[c.nodeid], c) for c in self.comparisons
+                       if before[c.nodeid].verdict == REGRESSION and c.verdict != REGRESSION]
 
     @property
     def regressions(self) -> list[Comparison]:

@@ -136,6 +136,12 @@ class Comparison:
     pairs: int | None = None
     #: True for a deterministic meter's exact comparison (one value each side, no noise test).
     exact: bool = False
+    #: True for a single value (a real call, a file's total) judged without rounds.
+    single: bool = False
+    #: A regression's recheck (:mod:`.recheck`): the change its fresh calls measured, and
+    #: how many.
+    recheck_change: float | None = None
+    recheck_calls: int | None = None
     #: Deterministic meters: relative change of each kind of count (instructions, memory
     #: accesses, last-level misses), to say what moved.
     counts_change: dict[str, float] | None = None
@@ -277,10 +283,10 @@ def judge_value(
     of the module docstring.
     """
     if not history:
-        return Comparison(key, NEW, meter, current_median=current)
+        return Comparison(key, NEW, meter, current_median=current, single=True)
     base = statistics.median(history)
     if below_resolution or base <= 0 or current <= 0:
-        return Comparison(key, INCONCLUSIVE, meter, base, current)
+        return Comparison(key, INCONCLUSIVE, meter, base, current, single=True)
     threshold = rule.max_regression
     if drift is not None and noise is not None and noise > 0:
         log_change = math.log(current / base) - math.log1p(drift)
@@ -289,7 +295,7 @@ def judge_value(
             key, INCONCLUSIVE, meter, base, current, math.expm1(log_change), math.expm1(log_change - half),
             math.expm1(log_change + half), student_t_tail(log_change / noise, NOISE_DF),
             student_t_tail(-log_change / noise, NOISE_DF), history_spread=SINGLE_VALUE_MARGIN,
-            max_regression=threshold, drift=drift,
+            max_regression=threshold, drift=drift, single=True,
         ), rule.alpha)
     change = current / base - 1
     if len(history) >= MIN_HISTORY_FOR_SPREAD:
@@ -306,6 +312,7 @@ def judge_value(
         verdict = INCONCLUSIVE
     return Comparison(
         key, verdict, meter, base, current, change, history_spread=spread, max_regression=threshold,
+        single=True,
     )
 
 

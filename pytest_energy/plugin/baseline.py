@@ -13,9 +13,12 @@ import pytest
 
 from ..judge.gate import Gate
 from ..report.text import comparison_table, regression_line, table_size, verdict_counts
+from ..settings import ProtocolSettings
 from ..store import baseline as store
 from .compat import terminal_width, verbosity
 from .measuring import RunState
+from .rerun import in_turn, rerun
+from .rounds import one_line
 
 
 class BaselinePlugin:
@@ -31,9 +34,34 @@ class BaselinePlugin:
     def pytest_runtestloop(self, session: pytest.Session) -> Any:
         result = yield
         self.gate.judge(list(self.state.results.values()))
+        if self.gate.fails_build and self.state.settings.recheck:
+            try:
+                self._recheck(session)
+            except Exception as exc:  # a fault here costs the recheck, never the run
+                self.gate.notes.append(f"regressions not rechecked: {one_line(exc)}")
         if self.gate.fails_build:
             session.testsfailed += len(self.gate.regressions)
         return result
+
+    def _recheck(self, session: pytest.Session) -> None:
+        """Measure each single-call regression again in fresh calls (:mod:`..judge.recheck`)."""
+        suspects = set(self.gate.to_recheck())
+        if not suspects or session.shouldfail or session.shouldstop or self.state.engine.between_rounds:
+            return
+        if self.config.pluginmanager.has_plugin("dsession"):
+            self.gate.notes.append("regressions not rechecked: that needs one process, not pytest-xdist's -n")
+            return
+        settings, calls = self.state.settings, {}
+        protocol = ProtocolSettings(rounds=settings.recheck, warmup=0, max_time_s=settings.max_time_s)
+        for item in in_turn(session, [item for item in session.items if item.nodeid in suspects]):
+            call = self.state.results[item.nodeid].call
+            measured, failure = rerun(item, self.state.engine, protocol, call.seconds if call else None)
+            if measured is not None and measured.rounds:
+                calls[item.nodeid] = measured.joules_per_call
+            else:
+                why = failure or f"one call does not fit in --energy-max-time={settings.max_time_s:g} s"
+                self.gate.notes.append(f"{item.nodeid}: not rechecked, its regression stands: {why}")
+        self.gate.recheck(list(self.state.results.values()), calls)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

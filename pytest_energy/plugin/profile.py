@@ -29,9 +29,11 @@ from ..report.profiles import profile_diff_lines, profile_lines
 from ..results import TestResult
 from ..settings import ProtocolSettings
 from ..store import profiles as stored_profiles
-from .compat import output_discarded, quiet_reports, runner_code_dirs, teardown_item, teardown_to, verbosity
+from ..store.loader import BaselineError
+from .compat import runner_code_dirs, verbosity
 from .keys import GATE_KEY, PROFILE, PROFILE_KEY
 from .measuring import RunState
+from .rerun import in_turn, rerun
 from .rounds import ItemSource, one_line
 
 #: Seconds of calls a profile aims for (about 500 samples at 250 Hz: shares within a few
@@ -56,6 +58,15 @@ def register(config: pytest.Config, state: RunState) -> None:
     only = config.getoption("energy_profile_only", None)
     profile_state = config.stash[PROFILE_KEY] = ProfileState()
     config.pluginmanager.register(ProfilePlugin(config, state, profile_state, only), PROFILE)
+
+
+@contextlib.contextmanager
+def _sampling(sampler: Sampler) -> Iterator[None]:
+    sampler.start()
+    try:
+        yield
+    finally:
+        sampler.stop()
 
 
 class _Sampled:
@@ -151,13 +162,9 @@ class ProfilePlugin:
         )
         sampler.calibrate()
         engine = Engine(MeterSet([NoMeter()]), clock=self.state.engine.clock)
-        items = [item for item in session.items if item.nodeid in chosen]
-        for i, item in enumerate(items):
+        for item in in_turn(session, [item for item in session.items if item.nodeid in chosen]):
             result = self.state.results[item.nodeid]
-            profile = self._profile(item, result, chosen[item.nodeid], sampler, engine)
-            self.profiles.profiles.append(profile)
-            with contextlib.suppress(Exception):
-                teardown_to(session, items[i + 1] if i + 1 < len(items) else None)
+            self.profiles.profiles.append(self._profile(item, result, chosen[item.nodeid], sampler, engine))
         self._compare_stored()
 
     def _profile(
@@ -173,28 +180,13 @@ class ProfilePlugin:
                                     min_round_s=0.0 if long_call else PROFILE_CALLS_S / PROFILE_ROUNDS,
                                     max_time_s=max_time)
         sampler.reset()
-        failed: list[Any] = []
         note = ""
         if "energy" in getattr(item, "fixturenames", ()):
             note = "not profiled: it measures itself with the energy fixture"
         else:
-            try:
-                with output_discarded(self.config), quiet_reports(item, failed):
-                    sampler.start()
-                    try:
-                        engine.run_rounds({"": _Sampled(ItemSource(item, failed), sampler)}, protocol,
-                                          call_s={"": seconds} if seconds else None, fresh_each_call=True)
-                    finally:
-                        sampler.stop()
-            except BaseException as exc:  # the figure and the outcome are already the test's
-                with contextlib.suppress(BaseException):
-                    teardown_item(item)
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
-                note = (f"not profiled: {exc}" if isinstance(exc, ProfileConflict)
-                        else f"not profiled: its re-run failed ({one_line(exc)})")
-            if not note and failed:
-                note = "not profiled: its re-run failed (a subtest failed)"
+            _, failure = rerun(item, engine, protocol, seconds or None, lambda of: _Sampled(of, sampler),
+                               _sampling(sampler), told=(ProfileConflict,))
+            note = f"not profiled: {failure}" if failure else ""
             if not note and not sampler.calls:
                 note = f"not profiled: one call does not fit in --energy-max-time={max_time:g} s"
         profile = build_profile(item.nodeid, result.meter, result.joules, sampler.stacks, sampler.counts,
@@ -230,8 +222,8 @@ class ProfilePlugin:
         if gate is None or gate.saved is None or not kept:
             return
         try:
-            stored_profiles.save(self._stored_path(), kept, gate.commit)
-        except (OSError, ValueError) as exc:
+            stored_profiles.save(self._stored_path(), kept, gate.commit, self.state.settings.lock_timeout_s)
+        except (OSError, ValueError, BaselineError) as exc:
             self.profiles.notes.append(f"profiles not saved: {getattr(exc, 'strerror', None) or exc}")
 
     # -- the terminal --------------------------------------------------------------------------

@@ -24,6 +24,16 @@ def started(result: TestResult) -> str:
     return datetime.datetime.fromtimestamp(when, datetime.timezone.utc).isoformat(timespec="seconds")
 
 
+#: A cell starting with one of these is a formula to a spreadsheet (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cell(text: str) -> str:
+    """A text from the run (a test id, a meter's name) as a CSV cell no spreadsheet runs:
+    one that would start a formula gets a leading ``'`` (OWASP's advice)."""
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
+
+
 def csv_text(results: list[TestResult], outcomes: dict[str, tuple[str, str]], intensity: Intensity) -> str:
     """One row per result (a candidate's row names it ``test::label``), joules and seconds
     per call as the tables show them, the test's outcome as pytest reported it."""
@@ -32,10 +42,10 @@ def csv_text(results: list[TestResult], outcomes: dict[str, tuple[str, str]], in
     writer.writerow(CSV_COLUMNS)
     for r in sorted(results, key=lambda r: r.nodeid):
         writer.writerow([
-            r.nodeid, outcomes.get(test_id(r), ("",))[0], f"{r.joules:.6g}", f"{r.seconds:.6g}",
-            f"{r.co2_g:.6g}", r.meter, str(r.is_estimate).lower(),
+            text_cell(r.nodeid), outcomes.get(test_id(r), ("",))[0], f"{r.joules:.6g}", f"{r.seconds:.6g}",
+            f"{r.co2_g:.6g}", text_cell(r.meter), str(r.is_estimate).lower(),
             f"{len(r.measurement.rounds)} rounds" if r.measurement is not None else "real call",
-            f"{intensity.g_per_kwh * intensity.pue:g}", intensity.source, started(r),
+            f"{intensity.g_per_kwh * intensity.pue:g}", text_cell(intensity.source), started(r),
         ])
     return out.getvalue()
 

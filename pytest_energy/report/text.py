@@ -91,13 +91,15 @@ def fitted_table(
     rows: list[list[str]], headers: list[str], width: int | None, columns: tuple[int, ...],
     optional: Sequence[str] = (),
 ) -> str:
-    """A tabulate table; when wider than ``width``, the given columns (node ids first, the
+    """A tabulate table of cells on one line each (control characters shown as escapes);
+    when wider than ``width``, the given columns (node ids first, the
     way :mod:`.ids` reads them, then notes) are shortened until it fits or they reach
     :data:`MIN_SHORTENED`;
     first, the ``optional`` columns (by header) are left out in that order while even that
     would not fit. ``columns`` must come before every optional column."""
     from tabulate import tabulate
 
+    rows = [[one_line(str(cell)) for cell in row] for row in rows]  # an id's newline must not break a row
     if rows and _excess(tabulate(rows, headers=headers, disable_numparse=True), width) > 0:
         rows = _with_column(rows, 0, drop_common_dir([row[0] for row in rows]))
     for name in optional:  # while even the shortest ids do not fit
@@ -189,10 +191,9 @@ def _joules(value: float | None) -> str:
     return "" if value is None else si(value, "J")
 
 
-def _change_ci_cell(c: Comparison) -> str:
-    if c.change_ci_low is None or c.change_ci_high is None:  # a single value has no interval
-        return ""
-    return f"{percent(c.change_ci_low)}..{percent(c.change_ci_high)}"
+def _change_ci_cell(c: Comparison) -> str:  # '' for a single value without an interval
+    return "" if c.change_ci_low is None or c.change_ci_high is None else (
+        f"{percent(c.change_ci_low)}..{percent(c.change_ci_high)}")
 
 
 def _change_cell(c: Comparison) -> str:
@@ -216,15 +217,13 @@ def _ratio(c: Comparison) -> str:
 
 
 def _ratio_ci_cell(c: Comparison) -> str:
-    if c.change_ci_low is None or c.change_ci_high is None:
-        return ""
-    return f"{1 + c.change_ci_low:.3g}-{1 + c.change_ci_high:.3g}"
+    return "" if c.change_ci_low is None or c.change_ci_high is None else (
+        f"{1 + c.change_ci_low:.3g}-{1 + c.change_ci_high:.3g}")
 
 
 def _ratio_cell(c: Comparison) -> str:
     """``1.12 (1.08-1.16)``: the ratio with its CI, when it has one."""
-    ci = _ratio_ci_cell(c)
-    return f"{_ratio(c)} ({ci})" if ci else _ratio(c)
+    return f"{_ratio(c)} ({_ratio_ci_cell(c)})" if _ratio_ci_cell(c) else _ratio(c)
 
 
 def _p_cell(c: Comparison) -> str:
@@ -279,32 +278,46 @@ def comparison_table(
 
 def regression_line(c: Comparison) -> str:
     """One line naming a regression and the figures behind it."""
+    name = one_line(c.nodeid)
     if c.exact:  # a deterministic meter: the same code gives the same figure
         return (
-            f"energy regression: {c.nodeid}: {si(c.baseline_median, 'J')} -> {si(c.current_median, 'J')}, "
+            f"energy regression: {name}: {si(c.baseline_median, 'J')} -> {si(c.current_median, 'J')}, "
             f"{percent(c.change)}{moved_text(c)}, beyond the {c.max_regression * 100:g}% tolerance "
             f"({c.meter}: deterministic counts, modelled joules)"
         )
     if c.pairs is not None:  # base and head measured in turns
         return (
-            f"energy regression: {c.nodeid}: {si(c.baseline_median, 'J')} -> "
+            f"energy regression: {name}: {si(c.baseline_median, 'J')} -> "
             f"{si(c.current_median, 'J')} per call, head/base {_ratio_cell(c)} over {c.pairs} "
             f"paired rounds, p={c.p_increase:.2g}, reaching +{c.max_regression * 100:g}% within its "
             f"uncertainty ({c.meter})"
         )
-    if c.p_increase is None:  # a single value: a real call or a file's total
+    if c.single and c.p_increase is None:  # no suite to learn the machine's drift from
         return (
-            f"energy regression: {c.nodeid}: {si(c.baseline_median, 'J')} -> "
+            f"energy regression: {name}: {si(c.baseline_median, 'J')} -> "
             f"{si(c.current_median, 'J')}, {percent(c.change)} (a single value), above the "
             f"{c.history_spread * 100:.0f}% a single value may stray (history spread, or 2x with fewer "
-            f"than 3 stored runs) and reaching +{c.max_regression * 100:g}% ({c.meter})"
+            f"than 3 stored runs) and reaching +{c.max_regression * 100:g}% ({c.meter}){_recheck_text(c)}"
+        )
+    if c.single:  # judged against the machine's drift and the noise of values like it
+        p = c.p_adjusted if c.p_adjusted is not None else c.p_increase
+        return (
+            f"energy regression: {name}: {si(c.baseline_median, 'J')} -> "
+            f"{si(c.current_median, 'J')}, {percent(c.change)} after the machine's drift of "
+            f"{percent(c.drift or 0.0)} (a single value), p adj.={p:.2g}, more than "
+            f"{1 + c.history_spread:g}x its stored median and reaching +{c.max_regression * 100:g}% "
+            f"({c.meter}){_recheck_text(c)}"
         )
     return (
-        f"energy regression: {c.nodeid}: {si(c.baseline_median, 'J')} -> "
+        f"energy regression: {name}: {si(c.baseline_median, 'J')} -> "
         f"{si(c.current_median, 'J')} per call, {_change_cell(c)}, p={c.p_increase:.2g}, "
         f"above the history's {c.history_spread * 100:.1f}% spread and reaching "
         f"+{c.max_regression * 100:g}% within its uncertainty ({c.meter})"
     )
+
+
+def _recheck_text(c: Comparison) -> str:
+    return f"; rechecked in {c.recheck_calls} calls: {percent(c.recheck_change)}" if c.recheck_calls else ""
 
 
 def moved_text(c: Comparison) -> str:

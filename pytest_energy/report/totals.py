@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..results import TestResult
 
 #: How the totals' joules are counted, for column headers and captions.
-BASIS = "J (real calls)"
+BASIS = "J (a call each)"
 BASIS_NOTE = "a test's real call; through the energy fixture, its figure per call"
 
 

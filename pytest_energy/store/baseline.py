@@ -86,7 +86,7 @@ def save(
     """
     warnings: list[str] = []
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with _locked(path, lock_timeout_s):
+    with locked(path, lock_timeout_s):
         remove_stale_temps(path)
         existing = load(path)
         tests = dict(existing.tests) if existing else {}
@@ -120,7 +120,7 @@ def save(
 
 
 @contextlib.contextmanager
-def _locked(path: str, timeout_s: float) -> Iterator[None]:
+def locked(path: str, timeout_s: float) -> Iterator[None]:
     """Hold ``<resolved path>.lock`` (keyed on the real file, so a save through a symlink
     waits for one through its target); while waiting, say once whose lock it is; give up
     after ``timeout_s`` with a :class:`BaselineError` naming the holder."""

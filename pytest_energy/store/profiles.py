@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from ..profiles import Profile
+from .baseline import locked
 from .files import json_text, read_text_bounded, reject_non_finite, write_text_atomic
 from .loader import MAX_DOCUMENT_BYTES
 
@@ -48,16 +49,18 @@ def load(path: str) -> tuple[dict[str, Profile], str]:
                     "the next --energy-save --energy-profile rewrites it")
 
 
-def save(path: str, profiles: list[Profile], commit: str | None) -> None:
-    """Keep ``profiles`` (replacing those of the same tests) atomically; an unreadable file
-    is replaced."""
-    try:
-        tests = dict(_read(path)["tests"])
-    except (OSError, ValueError):
-        tests = {}
-    for profile in profiles:
-        tests[profile.nodeid] = {"commit": commit, "profile": profile.to_dict()}
-    write_text_atomic(path, json_text({"format": FORMAT, "version": VERSION, "tests": tests}))
+def save(path: str, profiles: list[Profile], commit: str | None, lock_timeout_s: float = 60.0) -> None:
+    """Keep ``profiles`` (replacing those of the same tests) atomically, under the file
+    lock baselines use (two runs saving at once both keep theirs); an unreadable file is
+    replaced. A lock held past ``lock_timeout_s`` raises ``BaselineError``."""
+    with locked(path, lock_timeout_s):
+        try:
+            tests = dict(_read(path)["tests"])
+        except (OSError, ValueError):
+            tests = {}
+        for profile in profiles:
+            tests[profile.nodeid] = {"commit": commit, "profile": profile.to_dict()}
+        write_text_atomic(path, json_text({"format": FORMAT, "version": VERSION, "tests": tests}))
 
 
 def read_nodeids(path: str) -> set[str]:
