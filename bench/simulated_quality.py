@@ -107,7 +107,7 @@ def pytest(tree: Path, *args: str, outside: Path | None = None) -> tuple[int, fl
     outside it, so that no run adds a file the next one would see)."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     for arg in args:  # every run starts from the same files (an output left by the last run
-        if arg.startswith("--energy-json="):  # takes other code paths at start-up: see README)
+        if arg.startswith("--energy-json="):  # takes other code paths at start-up: see docs/simulated.md)
             Path(arg.split("=", 1)[1]).unlink(missing_ok=True)
     extra = [f"--basetemp={outside / 'tmp'}"] if outside else []
     started = time.perf_counter()

@@ -82,13 +82,13 @@ OPTIONS = (
            f"powercap directory (default ${POWERCAP_ENV} or /sys/class/powercap)"),
     Option("energy_core_watts", None, "float", None, "estimate meter: watts per busy core"),
     Option("energy_carbon_intensity", None, "float", None, "grid intensity, gCO2e/kWh (default 475)"),
-    Option("energy_country", None, "str", None, "ISO3 country code for the grid intensity (carbon extra)"),
+    Option("energy_country", None, "str", None, "ISO3 country code for the grid intensity (codecarbon)"),
     Option("energy_pue", None, "float", None, "power usage effectiveness of the machine's site (default 1, "
            "or the cloud's)"),
     Option("energy_cloud", None, "str", None, "SCI: the machine's cloud, aws, gcp or azure (its PUE; with "
            "--energy-region its grid)"),
     Option("energy_region", None, "str", None,
-           "SCI: the cloud region, e.g. us-east-1 (default: the CI's, see README 'SCI')"),
+           "SCI: the cloud region, e.g. us-east-1 (default: the CI's, see docs/carbon.md)"),
     Option("energy_instance", None, "str", None,
            "SCI: the instance type, e.g. m5.xlarge (vCPUs, memory, embodied carbon, watts per vCPU)"),
     Option("energy_embodied_kg", None, "float", None,

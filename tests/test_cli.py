@@ -6,6 +6,10 @@ import json
 import sys
 
 import pytest
+from simulator_helpers import needs_valgrind
+
+from pytest_energy.cli.doctor import render
+from pytest_energy.measurement.simulator.shim import CACHE_ENV
 
 SUITE = """
     import os, time, pynvml
@@ -122,7 +126,7 @@ def test_doctor_readable_powercap_and_missing_nvml(powercap, capsys, monkeypatch
     assert status == 0
     assert "rapl: OK - rapl (package-0, package-1, dram-0, dram-1)" in out
     assert "    intel-rapl:0 (package-0): energy_uj readable" in out
-    assert "nvml: NO - library missing (pip install 'pytest-energy[gpu]')" in out
+    assert "nvml: NO - library missing (pip install nvidia-ml-py)" in out
     assert "estimate: OK - modelled figures, labelled 'estimate'" in out
     assert out.rstrip().endswith("verdict: a real meter is usable")
 
@@ -148,6 +152,27 @@ def test_doctor_root_only_counters_give_the_chmod_fix(powercap, capsys, monkeypa
     assert status == 1
     assert "    intel-rapl:0 (package-0): energy_uj root-only" in out
     assert "    fix: Linux >= 5.10 lets only root read energy_uj (CVE-2020-8694); fix: sudo chmod -R a+r" in out
+    assert "verdict: no real meter: figures will be estimates" in out
+
+
+@needs_valgrind
+def test_doctor_points_to_the_simulated_meter_where_valgrind_is_and_no_counter(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))  # builds the meter's shim afresh
+    status, out = doctor(capsys, f"--powercap-root={tmp_path / 'none'}")
+    assert status == 1
+    assert "simulated: OK - valgrind's counts through a model, labelled 'simulated'" in out
+    assert out.rstrip().endswith("verdict: no real meter: figures will be estimates; "
+                                 "for pull-request verdicts use --energy-meter=simulated (valgrind is here)")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the simulated meter is Linux-only")
+def test_doctor_without_valgrind_names_its_install_and_does_not_point_to_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty PATH: no valgrind
+    status, out = doctor(capsys, f"--powercap-root={tmp_path / 'none'}")
+    assert status == 1
+    assert "simulated: NO - valgrind not found on PATH: apt-get install valgrind" in out
     assert out.rstrip().endswith("verdict: no real meter: figures will be estimates")
 
 
@@ -155,7 +180,9 @@ def test_doctor_absent_powercap_gives_the_container_hint_and_json(tmp_path, caps
     status, out = doctor(capsys, f"--powercap-root={tmp_path / 'none'}", "--json")
     report = json.loads(out)
     assert status == 0 and report["real_meter"] is True  # the fake GPU
-    rapl_finding, nvml_finding, estimate_finding = report["meters"]
+    rapl_finding, nvml_finding, estimate_finding, simulated_finding = report["meters"]
+    assert simulated_finding["meter"] == "simulated"  # a real meter is usable: no pointer to it
+    assert render(report).endswith("verdict: a real meter is usable")
     assert rapl_finding["usable"] is False and "not found" in rapl_finding["summary"]
     assert rapl_finding["fix"].startswith("in a container, mount the host's /sys/class/powercap")
     assert nvml_finding["usable"] is True and nvml_finding["summary"].startswith("nvml (gpu-0 NVIDIA A100")

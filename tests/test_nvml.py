@@ -82,7 +82,7 @@ def test_driver_missing_and_library_missing(fake_pynvml, monkeypatch):
     with pytest.raises(MeterUnavailable, match=r"absent \(NVML: NVML Shared Library Not Found\)"):
         nvml.open_meter(MeterOptions())
     monkeypatch.setitem(sys.modules, "pynvml", None)
-    with pytest.raises(MeterUnavailable, match=r"library missing \(pip install 'pytest-energy\[gpu\]'\)"):
+    with pytest.raises(MeterUnavailable, match=r"library missing \(pip install nvidia-ml-py\)"):
         nvml.open_meter(MeterOptions())
 
 
@@ -126,7 +126,7 @@ def test_plugin_header_says_why_nvml_is_missing(pytester, monkeypatch):
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([
         "energy: meters estimate*",
-        "energy: nvml unavailable: library missing (pip install 'pytest-energy[gpu]')",
+        "energy: nvml unavailable: library missing (pip install nvidia-ml-py)",
     ])
     result = pytester.runpytest("--energy", "--energy-meter=nvml")  # asked for: never another meter
     assert result.ret == pytest.ExitCode.USAGE_ERROR

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pytest_energy.settings import OPTIONS
 
-README = Path(__file__).parent.parent / "README.md"
+BASELINES_DOC = Path(__file__).parent.parent / "docs" / "baselines.md"
 
 
 def _help_text(pytester) -> str:
@@ -56,4 +56,4 @@ def test_the_lock_file_is_left_empty_and_documented_for_gitignore(pytester):
     assert result.ret == 0
     assert sorted(p.name for p in (pytester.path / "base").iterdir()) == ["baseline.json", "baseline.json.lock"]
     assert (pytester.path / "base" / "baseline.json.lock").read_bytes() == b""
-    assert "add `*.json.lock` to your\n`.gitignore`" in README.read_text()
+    assert "add `*.json.lock` to your\n`.gitignore`" in BASELINES_DOC.read_text()

@@ -165,7 +165,7 @@ def test_country_without_carbon_extra_names_the_extra(pytester, monkeypatch):
     monkeypatch.setattr(data_module.importlib.util, "find_spec", lambda name: None)
     result = pytester.runpytest("--energy", "--energy-country=FRA")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: --energy-country=FRA needs codecarbon's data: pip install 'pytest-energy?carbon?' (or give --energy-carbon-intensity=G_PER_KWH)"])
+    result.stderr.fnmatch_lines(["ERROR: --energy-country=FRA needs codecarbon's data: pip install codecarbon (or give --energy-carbon-intensity=G_PER_KWH)"])
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -1,4 +1,4 @@
-"""The GitHub workflow examples: valid workflows, and the promises the README makes about
+"""The GitHub workflow examples: valid workflows, and the promises the docs make about
 what a pull request can do to them. GitHub's own workflow schema cannot be fetched here, so
 the structure is checked against the parts of it these files use; the comment workflow's
 script runs against a fake ``gh``."""

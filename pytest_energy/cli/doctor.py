@@ -82,7 +82,7 @@ def check_nvml() -> Finding:
     details = [f"CUDA_VISIBLE_DEVICES={visible}"] if visible is not None else []
     return _try_meter(
         "nvml", MeterOptions(), details,
-        lambda why: "pip install 'pytest-energy[gpu]'" if "library missing" in why else "",
+        lambda why: "pip install nvidia-ml-py" if "library missing" in why else "",
     )
 
 
@@ -103,22 +103,35 @@ def check_estimate() -> Finding:
     watts, source = core_watts(MeterOptions())
     details = [f"CPU model: {cpu_model() or 'unknown'}", f"{watts:.3g} W per busy core: {source}"]
     if data_file("hardware/cpu_power.csv") is None:
-        details.append("TDP table: none (pip install 'pytest-energy[carbon]' for codecarbon's)")
+        details.append("TDP table: none (codecarbon's: pip install codecarbon)")
     return Finding("estimate", True, "modelled figures, labelled 'estimate'", details)
+
+
+def check_simulated() -> Finding:
+    """The simulated meter: usable where valgrind, setarch and a C compiler are (builds its shim)."""
+    from ..measurement.simulator.launch import check_tools
+    from ..measurement.simulator.shim import SimulatorUnavailable
+
+    try:
+        check_tools()
+    except SimulatorUnavailable as exc:
+        return Finding("simulated", False, str(exc))
+    return Finding("simulated", True, "valgrind's counts through a model, labelled 'simulated' "
+                   "(--energy-meter=simulated: the same figure on every run)")
 
 
 def diagnose(powercap_root: str) -> dict[str, Any]:
     """Every finding, the carbon intensity in use by default, and whether a real meter works."""
-    findings = [check_rapl(powercap_root), check_nvml(), check_estimate()]
+    findings = [check_rapl(powercap_root), check_nvml(), check_estimate(), check_simulated()]
     intensity = Intensity()
     countries = data_file("private_infra/global_energy_mix.json") is not None
     return {
-        "real_meter": any(f.usable for f in findings if f.meter != "estimate"),
+        "real_meter": any(f.usable for f in findings if f.meter in ("rapl", "nvml")),
         "meters": [asdict(f) for f in findings],
         "carbon": {
             "intensity": intensity.describe(),
             "countries": "available (--energy-country=ISO3)" if countries
-            else "not installed (pip install 'pytest-energy[carbon]')",
+            else "not installed (pip install codecarbon)",
         },
     }
 
@@ -133,6 +146,9 @@ def render(report: dict[str, Any]) -> str:
             lines.append(f"    fix: {finding['fix']}")
     lines.append(f"carbon: {report['carbon']['intensity']}; country data {report['carbon']['countries']}")
     verdict = "a real meter is usable" if report["real_meter"] else "no real meter: figures will be estimates"
+    simulated = next((f for f in report["meters"] if f["meter"] == "simulated"), None)
+    if not report["real_meter"] and simulated and simulated["usable"]:
+        verdict += "; for pull-request verdicts use --energy-meter=simulated (valgrind is here)"
     lines.append(f"verdict: {verdict}")
     return "\n".join(re.sub(r"\s+$", "", line) for line in lines)
 

@@ -41,7 +41,7 @@ def country_intensity(iso3: str) -> tuple[float, str]:
     path = data_file("private_infra/global_energy_mix.json")
     if path is None:
         raise CarbonError(
-            f"--energy-country={iso3} needs codecarbon's data: pip install 'pytest-energy[carbon]' "
+            f"--energy-country={iso3} needs codecarbon's data: pip install codecarbon "
             "(or give --energy-carbon-intensity=G_PER_KWH)"
         )
     try:

@@ -30,7 +30,7 @@ def _import_pynvml() -> ModuleType:
     try:
         return importlib.import_module("pynvml")
     except ImportError as exc:
-        raise MeterUnavailable("library missing (pip install 'pytest-energy[gpu]')") from exc
+        raise MeterUnavailable("library missing (pip install nvidia-ml-py)") from exc
 
 
 @dataclass
