@@ -114,7 +114,8 @@ def compare_live(suite: Path, baseline: Path, results: Path, heavier: bool) -> l
     """The gate as a pull request runs it (this tree, rechecks included): what it flagged."""
     pytest_run(suite, "--energy-compare", f"--energy-baseline={baseline}", f"--energy-json={results}",
                heavier=heavier)
-    return [c["nodeid"] for c in json.loads(results.read_text())["comparisons"] if c["verdict"] == "regression"]
+    comparisons = json.loads(results.read_text())["comparisons"]
+    return [c["nodeid"] for c in comparisons if c["verdict"] == "regression"]
 
 
 def judge(tree: Path, baseline: Path, results: Path) -> list[str]:

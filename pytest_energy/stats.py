@@ -226,7 +226,7 @@ def student_t_tail(t: float, df: int) -> float:
     for k in range(1, df // 2):
         term *= cos2 * (2 * k - 1) / (2 * k)
         series += term
-    return max(0.0, 0.5 - 0.5 * math.sin(theta) * series)
+    return min(1.0, max(0.0, 0.5 - 0.5 * math.sin(theta) * series))  # rounding can leave [0, 1]
 
 
 def t_quantile_99(df: int) -> float:

@@ -31,6 +31,7 @@ from pytest_energy.stats import (
     bootstrap_median_ci,
     bootstrap_ratio_ci,
     mann_whitney_greater,
+    student_t_tail,
     summarize,
     wilcoxon_greater,
 )
@@ -182,3 +183,10 @@ def test_paired_verdicts_take_shared_drift_out():
     assert judge_samples("t", heavier, [base], rule).verdict == "inconclusive"
     assert judge_pairs("t", heavier, base, rule).verdict == "improvement"
     assert judge_pairs("t", base[:2], heavier[:2], rule).verdict == "inconclusive"
+
+
+def test_student_t_tail_stays_a_probability():
+    # the series rounds to 1.0000000000000004 for t near -15 (a 3x change over a tight noise):
+    # a p-value above 1 makes the results file invalid
+    tails = [student_t_tail(t / 10, 40) for t in range(-2000, 2001)]
+    assert all(0.0 <= p <= 1.0 for p in tails) and tails[0] == 1.0 and tails[-1] == pytest.approx(0.0, abs=1e-30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -157,3 +158,16 @@ def test_calls_under_a_millisecond_are_never_judged_alone():
     verdicts = judge_run(results, history, {}, Rule())
     assert {c.verdict for c in verdicts.comparisons if "::" in c.nodeid} == {INCONCLUSIVE}
     assert verdicts.drift is not None  # they still tell the machine's drift
+
+
+def test_a_recheck_only_takes_back_what_it_rechecked():
+    from pytest_energy.judge.recheck import after_recheck
+
+    regression = Comparison("t.py::a", REGRESSION, change=2.0)
+    calm = Comparison("t.py::a", UNCHANGED, change=0.01)
+    assert after_recheck(calm, regression, 5) is calm  # never makes a regression
+    assert after_recheck(regression, calm, 0) is regression  # not rechecked (rounds, or its re-run failed)
+    taken = after_recheck(regression, calm, 5)
+    assert (taken.verdict, taken.change, taken.recheck_change, taken.recheck_calls) == (UNCHANGED, 2.0, 0.01, 5)
+    total = after_recheck(replace(regression, nodeid="t.py (file total)"), replace(calm, nodeid="t.py (file total)"), 0)
+    assert (total.verdict, total.recheck_change, total.recheck_calls) == (UNCHANGED, 0.01, None)

@@ -95,7 +95,7 @@ class Gate:
         before = {c.nodeid: c for c in self.comparisons}
         self.comparisons = [after_recheck(before[c.nodeid], c, len(calls.get(c.nodeid, ())))
                             for c in again.comparisons]
-        self.notes += [taken_back_line(before[c.nodeid], c) for c in self.comparisons
+        self.notes += [taken_back_line(c) for c in self.comparisons
                        if before[c.nodeid].verdict == REGRESSION and c.verdict != REGRESSION]
 
     @property

@@ -22,11 +22,12 @@ from dataclasses import replace
 from ..results import TestResult
 from ..units import percent
 from .rules import REGRESSION, Comparison
+from .suite import FILE_TOTAL
 
 
 def needs_recheck(c: Comparison) -> bool:
     """True for a regression a recheck can take back: a sampled meter's single call."""
-    return c.verdict == REGRESSION and c.single and not c.exact and not c.nodeid.endswith("(file total)")
+    return c.verdict == REGRESSION and c.single and not c.exact and not c.nodeid.endswith(FILE_TOTAL)
 
 
 def with_rechecks(results: list[TestResult], calls: dict[str, list[float]]) -> list[TestResult]:
@@ -38,22 +39,24 @@ def with_rechecks(results: list[TestResult], calls: dict[str, list[float]]) -> l
     ]
 
 
-def after_recheck(before: Comparison, again: Comparison, calls: int | None) -> Comparison:
-    """A verdict judged again after rechecks: never a regression it was not before, and,
-    for a rechecked test, with what its fresh calls measured."""
-    if again.verdict == REGRESSION and before.verdict != REGRESSION:
-        again = before
-    return replace(again, recheck_change=again.change, recheck_calls=calls) if calls else again
+def after_recheck(before: Comparison, again: Comparison, calls: int) -> Comparison:
+    """``before`` (the run's own figures) after the run was judged ``again`` with rechecks:
+    a rechecked test's or a file total's regression takes the new verdict, every other
+    verdict stays; what the rechecks measured is kept beside (``calls``: the test's fresh
+    calls, 0 for the rest)."""
+    if before.verdict != REGRESSION or not (calls or before.nodeid.endswith(FILE_TOTAL)):
+        return before
+    return replace(before, verdict=again.verdict, recheck_change=again.change, recheck_calls=calls or None)
 
 
-def taken_back_line(before: Comparison, after: Comparison) -> str:
+def taken_back_line(c: Comparison) -> str:
     """One line for a regression the rechecks took back."""
-    if after.recheck_calls:
-        measured = f"a recheck of {after.recheck_calls} fresh calls measured {percent(after.change)}"
+    if c.recheck_calls:
+        measured = f"a recheck of {c.recheck_calls} fresh calls measured {percent(c.recheck_change)}"
     else:
-        measured = f"with its tests' rechecks it measured {percent(after.change)}"
+        measured = f"with its tests' rechecks it measured {percent(c.recheck_change)}"
     return (
-        f"{before.nodeid}: measured {percent(before.change)} against the baseline, but {measured}: not "
+        f"{c.nodeid}: measured {percent(c.change)} against the baseline, but {measured}: not "
         "failed (a burst of load while it ran, or a first-call cost a recheck cannot see; --energy-repeat "
         "or pytest-energy ab can tell)"
     )

@@ -31,6 +31,8 @@ from .rules import (
     settle,
 )
 
+#: How a file's total is named among the comparisons: ``tests/test_x.py (file total)``.
+FILE_TOTAL = " (file total)"
 #: Tests with history needed before the suite's drift and noise are used.
 MIN_SUITE = 8
 #: A test's drift is the median log ratio of this many tests nearest to it in time.
@@ -181,7 +183,7 @@ def judge_run(
         same = (tests, meter, model)
         stored = [run.joules for run in file_history.get(path, [])
                   if (run.tests, run.meter, run.model) == same]
-        key = f"{path} (file total)"
+        key = path + FILE_TOTAL
         if model:
             last = stored[-1] if stored else None
             comparisons.append(judge_exact(key, joules, last, rule.tolerance, meter))
