@@ -21,7 +21,7 @@ FAST = ("--energy-rounds=3", "--energy-min-time=0.01")
 YEAR_S = 8760 * 3600
 AWS_M5 = ("--energy-cloud=aws", "--energy-region=us-east-1", "--energy-instance=m5.xlarge")
 SCI_KEYS = {"functional_unit", "energy_j", "seconds", "idle_watts", "operational_g", "embodied_g", "sci_g",
-            "meter", "modelled"}
+            "meter", "modelled", "g_per_j", "embodied_g_per_s"}
 
 
 def test_the_issues_worked_example():
