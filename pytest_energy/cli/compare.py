@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     for regression in regressions:
         print(regression_line(regression))
     print(f"energy check {'FAILED' if regressions else 'passed'}: {verdict_counts(comparisons)}")
-    summary = markdown_summary(head.tests, comparisons, head.meter_label, head.intensity, notes, sci=head.sci())
+    summary = markdown_summary(head.tests, comparisons, head.meter_label, head.intensity, notes,
+                               sci=head.sci())
     write_summaries("--markdown", args.markdown, summary)
     return 1 if regressions else 0
