@@ -292,3 +292,109 @@ def test_a_simulated_run_labels_its_sci_modelled(pytester):
     figure = json.loads(out.read_text())["tests"][0]["sci"]
     assert figure["modelled"] is True and figure["meter"] == "simulated"
     assert 0 < figure["seconds"] < 0.1  # the modelled cycles, not valgrind's slow wall time
+
+
+# -- judging SCI: the gate (--energy-judge=sci), ab (--judge sci) and the markdown --------
+
+JUDGE_SUITE = """
+    import itertools, os, time, pynvml
+
+    NOISE = itertools.cycle([0.98, 1.01, 1.03, 0.99, 1.0, 0.97, 1.02])
+
+    def work(joules):
+        pynvml.consume(int(joules * next(NOISE) * 1000))
+        time.sleep(0.01)
+
+    def test_steady():
+        work(2.0)
+
+    def test_scaled():
+        work(2.0 * float(os.environ.get("SCALE", "1")))
+"""
+#: Tier 2 on the fake NVML meter (no background power); a small embodied share keeps the
+#: time's noise (a loaded machine's sleeps) out of these verdicts.
+JUDGE = ("--energy", "--energy-repeat", "--energy-meter=nvml", "--energy-idle-time=0", "--energy-min-time=0.05",
+         "--energy-rounds=5", "--energy-warmup=0", "--energy-reserved-share=0.01")
+
+
+def _compare(pytester, *args: str) -> tuple[pytest.RunResult, dict[str, dict]]:
+    out = pytester.path / "results.json"
+    result = pytester.runpytest(*JUDGE, "--energy-compare", f"--energy-json={out}", *args)
+    data = json.loads(out.read_text())
+    return result, {c["nodeid"].split("::")[-1]: c for c in data["comparisons"]}
+
+
+@pytest.fixture
+def judge_suite(pytester, exact_meter, monkeypatch):
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.setenv("SCALE", "1")
+    monkeypatch.setenv("COLUMNS", "160")
+    pytester.makepyfile(test_suite=JUDGE_SUITE)
+    pytester.runpytest(*JUDGE, "--energy-save").assert_outcomes(passed=2)
+    return pytester
+
+
+def test_the_gate_judges_sci_per_call_and_says_so(judge_suite, monkeypatch):
+    stored = json.loads((judge_suite.path / ".energy" / "baseline.json").read_text())
+    run = stored["tests"]["test_suite.py::test_scaled"]["runs"][-1]
+    assert len(run["samples"]["sci_g"]) == len(run["samples"]["joules"]) == 5
+    assert run["call_sci_g"] > 0 and stored["files"]["test_suite.py"]["runs"][-1]["sci_g"] > 0
+    monkeypatch.setenv("SCALE", "3")
+    result, found = _compare(judge_suite, "--energy-judge=sci")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert found["test_scaled"]["verdict"] == "regression" and found["test_steady"]["verdict"] != "regression"
+    assert {c["quantity"] for c in found.values()} == {"sci"}
+    # the medians are gCO2e per call: 2 J at 475 gCO2e/kWh is 264 µg, plus a little embodied carbon
+    assert found["test_steady"]["baseline_median"] == pytest.approx(2.0 * 475 / 3.6e6, rel=0.1)
+    result.stdout.fnmatch_lines([
+        "test *baseline SCI g/call*current SCI g/call*",
+        "SCI gCO2e per call (a file: its tests' calls summed)*",
+        "energy regression: test_suite.py::test_scaled (SCI, gCO2e per call): * µg -> * µg per call, +*",
+        "energy check FAILED (judged on SCI): *regression*",
+    ])
+    result, found = _compare(judge_suite)  # joules, the default: the same regression, in joules
+    assert found["test_scaled"]["verdict"] == "regression" and found["test_scaled"]["quantity"] == "joules"
+    assert found["test_scaled"]["baseline_median"] == pytest.approx(2.0, rel=0.05)
+    assert "judged on" not in result.stdout.str()
+
+
+def test_an_old_baseline_without_sci_figures_says_so_and_does_not_fail(judge_suite, monkeypatch):
+    path = judge_suite.path / ".energy" / "baseline.json"
+    stored = json.loads(path.read_text())
+    for entry in [*stored["tests"].values(), *stored["files"].values()]:
+        for run in entry["runs"]:
+            run.pop("call_sci_g", None), run.pop("sci_g", None), run.get("samples", {}).pop("sci_g", None)
+    path.write_text(json.dumps(stored))
+    monkeypatch.setenv("SCALE", "3")
+    result, found = _compare(judge_suite, "--energy-judge=sci")
+    assert result.ret == 0 and found == {}
+    result.stdout.fnmatch_lines(["energy warning: baseline has no SCI figures: save one with this version "
+                                 "(--energy-save)"])
+    result, found = _compare(judge_suite)  # the joules are still judged
+    assert result.ret == pytest.ExitCode.TESTS_FAILED and found["test_scaled"]["verdict"] == "regression"
+
+
+@pytest.mark.parametrize("how", [["--energy-judge=watts"], ["-o", "energy_judge=co2"]])
+def test_a_bad_judge_is_a_one_line_usage_error(pytester, how):
+    pytester.makepyfile("def test_a(): raise AssertionError('must not run')")
+    result = pytester.runpytest("--energy", *how)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    value = how[-1].split("=")[1]
+    result.stderr.fnmatch_lines([f"ERROR: --energy-judge={value}: choose joules or sci (what the baseline "
+                                 "comparison judges per call)"])
+    assert len([line for line in result.stderr.lines if line.strip()]) == 1 and "must not run" not in result.stdout.str()
+
+
+def test_the_markdown_has_the_sessions_sci_with_its_sources(pytester, run_energy):
+    pytester.makepyfile("def test_a(): sum(range(20_000))\ndef test_b(): pass\n")
+    summary = pytester.path / "summary.md"
+    result, data = run_energy(*FAST, *AWS_M5, "--energy-meter=estimate", f"--energy-markdown={summary}")
+    result.assert_outcomes(passed=2)
+    line = next(x for x in summary.read_text().splitlines() if x.startswith("**SCI**"))
+    assert line.startswith("**SCI** (ISO/IEC 21031:2024, R = one call of the test): ")
+    assert "CO2e for one call of each measured test (2) = operational " in line
+    assert ", modelled: E comes from the `estimate` meter." in line
+    assert "intensity 245 gCO2e/kWh (`Virginia 2023, EPA eGRID; aws us-east-1`), PUE 1.14 " in line
+    assert "embodied 1.61e+03 kgCO2e (`Cloud Carbon Footprint, aws m5.xlarge's host server`)" in line
+    per_call = data["sci"]["sci_g"] / 2
+    assert f"{per_call * 1e9:.3g} ngCO2e per call on average" in line or "gCO2e per call on average" in line
