@@ -349,7 +349,7 @@ def test_the_gate_judges_sci_per_call_and_says_so(judge_suite, monkeypatch):
     result.stdout.fnmatch_lines([
         "test *baseline SCI g/call*current SCI g/call*",
         "SCI gCO2e per call (a file: its tests' calls summed)*",
-        "energy regression: test_suite.py::test_scaled (SCI, gCO2e per call): * µg -> * µg per call, +*",
+        "energy regression: test_suite.py::test_scaled (SCI, gCO2e): * µg -> * µg per call, +*",
         "energy check FAILED (judged on SCI): *regression*",
     ])
     result, found = _compare(judge_suite)  # joules, the default: the same regression, in joules

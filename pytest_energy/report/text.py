@@ -239,7 +239,7 @@ def comparison_table(
 
 def regression_line(c: Comparison) -> str:
     """One line naming a regression and the figures behind it."""
-    name = one_line(c.nodeid) + ("" if of(c) is JOULES else " (SCI, gCO2e per call)")
+    name = one_line(c.nodeid) + ("" if of(c) is JOULES else " (SCI, gCO2e)")
     if c.exact:  # a deterministic meter: the same code gives the same figure
         return (
             f"energy regression: {name}: {in_unit(c, c.baseline_median)} -> {in_unit(c, c.current_median)}, "
