@@ -398,3 +398,29 @@ def test_the_markdown_has_the_sessions_sci_with_its_sources(pytester, run_energy
     assert "embodied 1.61e+03 kgCO2e (`Cloud Carbon Footprint, aws m5.xlarge's host server`)" in line
     per_call = data["sci"]["sci_g"] / 2
     assert f"{per_call * 1e9:.3g} ngCO2e per call on average" in line or "gCO2e per call on average" in line
+
+
+def test_a_rounds_sci_comes_from_its_joules_and_time_and_old_figures_have_none():
+    from pytest_energy.history import StoredRun, sci_samples
+    from pytest_energy.judge.figures import JOULES, SCI, results_as, runs_as
+    from pytest_energy.results import CallWindow, Measurement, Round
+
+    site, intensity = resolve(SiteOptions(cloud="aws", region="us-east-1", instance="m5.xlarge"), {})
+    figure = site.sci(0.5, 0.25, 3.0, intensity, "rapl", False, workers=2)
+    for joules, seconds in ((0.5, 0.25), (1.0, 0.25), (0.5, 1.0), (0.0, 0.0)):
+        again = site.sci(joules, seconds, 3.0, intensity, "rapl", False, workers=2).sci_g
+        assert figure.at(joules, seconds) == pytest.approx(again, rel=1e-12, abs=1e-18)
+    rounds = [Round(1.0, 1.0, 0.5, 2, 0.5, 0.0, 1.0), Round(1.0, 1.0, 1.0, 2, 1.0, 1.0, 2.0)]
+    result = TestResult("t.py::test_a", "rapl", False, 3.0, call=CallWindow(0.5, 0.5, 0.25, 0.25, False),
+                        measurement=Measurement("rapl", False, rounds, 3.0), sci=figure)
+    assert sci_samples(result) == [figure.at(0.5, 0.25), figure.at(0.5, 0.5)]  # per call: same joules, 2x time
+    assert sci_samples(result)[1] > sci_samples(result)[0]  # the embodied part and the idle power follow time
+    seen = results_as([result], SCI)[0]
+    assert seen.samples == pytest.approx(sci_samples(result)) and seen.call.joules == pytest.approx(figure.sci_g)
+    assert results_as([result], JOULES) == [result]
+    old = replace(result, sci=replace(figure, g_per_j=0.0, embodied_g_per_s=0.0))  # a file from before
+    assert sci_samples(old) == [] and results_as([old], SCI) == []
+    stored = StoredRun.from_result(result)
+    assert StoredRun.from_dict(stored.to_dict()) == stored and stored.call_sci_g == pytest.approx(figure.sci_g)
+    assert runs_as([stored], SCI)[0].joules == stored.sci_g
+    assert runs_as([StoredRun.from_dict({**stored.to_dict(), "samples": {"joules": [1.0]}})], SCI) == []
