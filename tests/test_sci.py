@@ -340,9 +340,12 @@ def test_the_gate_judges_sci_per_call_and_says_so(judge_suite, monkeypatch):
     assert len(run["samples"]["sci_g"]) == len(run["samples"]["joules"]) == 5
     assert run["call_sci_g"] > 0 and stored["files"]["test_suite.py"]["runs"][-1]["sci_g"] > 0
     monkeypatch.setenv("SCALE", "3")
-    result, found = _compare(judge_suite, "--energy-judge=sci")
+    result, found = _compare(judge_suite, "--energy-judge=sci", "--energy-markdown=summary.md")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert found["test_scaled"]["verdict"] == "regression" and found["test_steady"]["verdict"] != "regression"
+    summary = (judge_suite.path / "summary.md").read_text()
+    assert "Against the baseline (2 tests in both, judged on SCI): " in summary
+    assert "| test | baseline SCI g/call | current SCI g/call | change (95% CI) |" in summary
     assert {c["quantity"] for c in found.values()} == {"sci"}
     # the medians are gCO2e per call: 2 J at 475 gCO2e/kWh is 264 µg, plus a little embodied carbon
     assert found["test_steady"]["baseline_median"] == pytest.approx(2.0 * 475 / 3.6e6, rel=0.1)
