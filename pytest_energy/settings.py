@@ -114,6 +114,9 @@ OPTIONS = (
     Option("energy_recheck", "recheck", "int", 5,
            "before a sampled meter's single-call regression fails the run, measure the test again in N "
            "fresh calls: it stands only if they show it too (0: never)"),
+    Option("energy_judge", "judge", "str", "joules",
+           "what the baseline comparison judges: joules per call, or sci (Software Carbon Intensity, "
+           "gCO2e per call)"),
     Option("energy_compare_any_machine", "compare_any_machine", "bool", False,
            "fail on regressions even when the baseline comes from another machine"),
     Option("energy_markdown", "markdown_path", "str", None,
@@ -199,6 +202,8 @@ class Settings:
     compare_any_machine: bool
     #: Fresh calls that recheck a single-call regression before it fails the run (0: none).
     recheck: int
+    #: The figure the comparison judges: "joules" or "sci" (per call).
+    judge: str
     markdown_path: str | None
     html_path: str | None
     #: Tests to profile after the run (the most expensive N), None: no profiles.
@@ -239,6 +244,8 @@ class ProtocolSettings:
     max_time_s: float = default("energy_max_time")
 
 
+#: The figures the comparison can judge (--energy-judge; pytest_energy.judge.figures).
+JUDGED = ("joules", "sci")
 #: Options whose value is text: empty text is a mistake, not "unset".
 TEXT_OPTIONS = (
     "energy_json", "energy_markdown", "energy_html", "energy_baseline", "energy_country",
@@ -332,6 +339,10 @@ def _validate(raw: dict[str, Any], env: Mapping[str, str]) -> Settings:
     _require(raw["energy_history"] >= 1, "--energy-history must be at least 1")
     _require(0 <= raw["energy_recheck"] <= MAX_RECHECK,
              f"--energy-recheck must be 0 (no recheck) to {MAX_RECHECK} fresh calls")
+    judged = raw["energy_judge"].strip().lower()
+    _require(judged in JUDGED, f"--energy-judge={raw['energy_judge']}: choose joules or sci (what the "
+             "baseline comparison judges per call)")
+    raw["energy_judge"] = judged
     check_verdict_options(raw["energy_max_regression"], raw["energy_alpha"], raw["energy_tolerance"],
                           "--energy-")
     _check_bounds(raw)

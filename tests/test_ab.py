@@ -458,3 +458,43 @@ def test_a_step_summary_that_cannot_be_written_stops_ab_before_it_measures(tmp_p
     assert status == 2 and out == ""
     assert err.strip() == (f"pytest-energy ab: error: $GITHUB_STEP_SUMMARY={tmp_path}: is a directory; "
                            "pick a path that can be written")
+
+
+#: The same joules per call on both sides (the fake counter), head's calls ten times longer.
+TIMED_WORK = '''
+import time
+
+import pynvml
+
+
+def test_loop():
+    pynvml.consume(1)
+    time.sleep({seconds})
+'''
+
+
+def test_judge_sci_sees_the_embodied_carbon_of_a_longer_call(tmp_path: Path, run_ab, capsys) -> None:
+    """SCI per call = (E + idle x time) x I x PUE + M(time): head's calls take 10x the time
+    for the same joules, so its SCI grows (the embodied part follows time) while the joules
+    do not; the same rounds give both."""
+    fake_nvml = (Path(__file__).parent / "fake_pynvml.py").read_text()
+    repo = make_repo(tmp_path / "repo", {"tests/test_work.py": TIMED_WORK.format(seconds=0.002),
+                                         "tests/conftest.py": EXACT_CONFTEST, "tests/pynvml.py": fake_nvml})
+    commit(repo, {"tests/test_work.py": TIMED_WORK.format(seconds=0.02)})
+    status, out, err = run_ab(repo, "HEAD~1", "HEAD", "--judge", "sci", "--json", str(tmp_path / "ab.json"),
+                              *FAST, "--energy-meter=nvml", "--energy-min-time=0.000001", "--energy-rounds=8")
+    assert status == 1, out + err
+    assert "head SCI g/call" in out and "SCI gCO2e per call" in out
+    assert "energy regression: tests/test_work.py::test_loop (SCI, gCO2e): " in out
+    assert "energy ab FAILED (judged on SCI)" in out
+    document = json.loads((tmp_path / "ab.json").read_text())
+    loop = next(c for c in document["comparisons"] if c["nodeid"] == "tests/test_work.py::test_loop")
+    assert loop["verdict"] == "regression" and loop["quantity"] == "sci" and loop["change"] > 3
+    assert document["settings"]["judge"] == "sci"
+    test = next(t for t in document["tests"] if t["nodeid"] == "tests/test_work.py::test_loop")
+    assert test["base"]["samples"]["joules"] == test["head"]["samples"]["joules"]  # the joules: unchanged
+    assert len(test["head"]["samples"]["joules"]) == 8  # judging SCI, no early stop on the joules
+    with pytest.raises(SystemExit) as stopped:
+        run_ab(repo, "HEAD~1", "--judge", "co2")
+    assert stopped.value.code == 2
+    assert "--judge: invalid choice: 'co2' (choose from 'joules', 'sci')" in capsys.readouterr().err

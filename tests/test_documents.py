@@ -205,7 +205,7 @@ SUITE = """
 
 
 def test_a_refused_output_costs_that_file_only(pytester, monkeypatch):
-    from pytest_energy.results import StoredRun
+    from pytest_energy.history import StoredRun
     from pytest_energy.runs import RunRecord
 
     pytester.makepyfile(SUITE)

@@ -21,7 +21,7 @@ FAST = ("--energy-rounds=3", "--energy-min-time=0.01")
 YEAR_S = 8760 * 3600
 AWS_M5 = ("--energy-cloud=aws", "--energy-region=us-east-1", "--energy-instance=m5.xlarge")
 SCI_KEYS = {"functional_unit", "energy_j", "seconds", "idle_watts", "operational_g", "embodied_g", "sci_g",
-            "meter", "modelled"}
+            "meter", "modelled", "g_per_j", "embodied_g_per_s"}
 
 
 def test_the_issues_worked_example():
@@ -292,3 +292,138 @@ def test_a_simulated_run_labels_its_sci_modelled(pytester):
     figure = json.loads(out.read_text())["tests"][0]["sci"]
     assert figure["modelled"] is True and figure["meter"] == "simulated"
     assert 0 < figure["seconds"] < 0.1  # the modelled cycles, not valgrind's slow wall time
+
+
+# -- judging SCI: the gate (--energy-judge=sci), ab (--judge sci) and the markdown --------
+
+JUDGE_SUITE = """
+    import itertools, os, time, pynvml
+
+    NOISE = itertools.cycle([0.98, 1.01, 1.03, 0.99, 1.0, 0.97, 1.02])
+
+    def work(joules):
+        pynvml.consume(int(joules * next(NOISE) * 1000))
+        time.sleep(0.01)
+
+    def test_steady():
+        work(2.0)
+
+    def test_scaled():
+        work(2.0 * float(os.environ.get("SCALE", "1")))
+"""
+#: Tier 2 on the fake NVML meter (no background power); a small embodied share keeps the
+#: time's noise (a loaded machine's sleeps) out of these verdicts.
+JUDGE = ("--energy", "--energy-repeat", "--energy-meter=nvml", "--energy-idle-time=0", "--energy-min-time=0.05",
+         "--energy-rounds=5", "--energy-warmup=0", "--energy-reserved-share=0.01")
+
+
+def _compare(pytester, *args: str) -> tuple[pytest.RunResult, dict[str, dict]]:
+    out = pytester.path / "results.json"
+    result = pytester.runpytest(*JUDGE, "--energy-compare", f"--energy-json={out}", *args)
+    data = json.loads(out.read_text())
+    return result, {c["nodeid"].split("::")[-1]: c for c in data["comparisons"]}
+
+
+@pytest.fixture
+def judge_suite(pytester, exact_meter, monkeypatch):
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.setenv("SCALE", "1")
+    monkeypatch.setenv("COLUMNS", "160")
+    pytester.makepyfile(test_suite=JUDGE_SUITE)
+    pytester.runpytest(*JUDGE, "--energy-save").assert_outcomes(passed=2)
+    return pytester
+
+
+def test_the_gate_judges_sci_per_call_and_says_so(judge_suite, monkeypatch):
+    stored = json.loads((judge_suite.path / ".energy" / "baseline.json").read_text())
+    run = stored["tests"]["test_suite.py::test_scaled"]["runs"][-1]
+    assert len(run["samples"]["sci_g"]) == len(run["samples"]["joules"]) == 5
+    assert run["call_sci_g"] > 0 and stored["files"]["test_suite.py"]["runs"][-1]["sci_g"] > 0
+    monkeypatch.setenv("SCALE", "3")
+    result, found = _compare(judge_suite, "--energy-judge=sci", "--energy-markdown=summary.md")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert found["test_scaled"]["verdict"] == "regression" and found["test_steady"]["verdict"] != "regression"
+    summary = (judge_suite.path / "summary.md").read_text()
+    assert "Against the baseline (2 tests in both, judged on SCI): " in summary
+    assert "| test | baseline SCI g/call | current SCI g/call | change (95% CI) |" in summary
+    assert {c["quantity"] for c in found.values()} == {"sci"}
+    # the medians are gCO2e per call: 2 J at 475 gCO2e/kWh is 264 µg, plus a little embodied carbon
+    assert found["test_steady"]["baseline_median"] == pytest.approx(2.0 * 475 / 3.6e6, rel=0.1)
+    result.stdout.fnmatch_lines([
+        "test *baseline SCI g/call*current SCI g/call*",
+        "SCI gCO2e per call (a file: its tests' calls summed)*",
+        "energy regression: test_suite.py::test_scaled (SCI, gCO2e): * µg -> * µg per call, +*",
+        "energy check FAILED (judged on SCI): *regression*",
+    ])
+    result, found = _compare(judge_suite)  # joules, the default: the same regression, in joules
+    assert found["test_scaled"]["verdict"] == "regression" and found["test_scaled"]["quantity"] == "joules"
+    assert found["test_scaled"]["baseline_median"] == pytest.approx(2.0, rel=0.05)
+    assert "judged on" not in result.stdout.str()
+
+
+def test_an_old_baseline_without_sci_figures_says_so_and_does_not_fail(judge_suite, monkeypatch):
+    path = judge_suite.path / ".energy" / "baseline.json"
+    stored = json.loads(path.read_text())
+    for entry in [*stored["tests"].values(), *stored["files"].values()]:
+        for run in entry["runs"]:
+            run.pop("call_sci_g", None), run.pop("sci_g", None), run.get("samples", {}).pop("sci_g", None)
+    path.write_text(json.dumps(stored))
+    monkeypatch.setenv("SCALE", "3")
+    result, found = _compare(judge_suite, "--energy-judge=sci")
+    assert result.ret == 0 and found == {}
+    result.stdout.fnmatch_lines(["energy warning: baseline has no SCI figures: save one with this version "
+                                 "(--energy-save)"])
+    result, found = _compare(judge_suite)  # the joules are still judged
+    assert result.ret == pytest.ExitCode.TESTS_FAILED and found["test_scaled"]["verdict"] == "regression"
+
+
+@pytest.mark.parametrize("how", [["--energy-judge=watts"], ["-o", "energy_judge=co2"]])
+def test_a_bad_judge_is_a_one_line_usage_error(pytester, how):
+    pytester.makepyfile("def test_a(): raise AssertionError('must not run')")
+    result = pytester.runpytest("--energy", *how)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    value = how[-1].split("=")[1]
+    result.stderr.fnmatch_lines([f"ERROR: --energy-judge={value}: choose joules or sci (what the baseline "
+                                 "comparison judges per call)"])
+    assert len([line for line in result.stderr.lines if line.strip()]) == 1 and "must not run" not in result.stdout.str()
+
+
+def test_the_markdown_has_the_sessions_sci_with_its_sources(pytester, run_energy):
+    pytester.makepyfile("def test_a(): sum(range(20_000))\ndef test_b(): pass\n")
+    summary = pytester.path / "summary.md"
+    result, data = run_energy(*FAST, *AWS_M5, "--energy-meter=estimate", f"--energy-markdown={summary}")
+    result.assert_outcomes(passed=2)
+    line = next(x for x in summary.read_text().splitlines() if x.startswith("**SCI**"))
+    assert line.startswith("**SCI** (ISO/IEC 21031:2024, R = one call of the test): ")
+    assert "CO2e for one call of each measured test (2) = operational " in line
+    assert ", modelled: E comes from the `estimate` meter." in line
+    assert "intensity 245 gCO2e/kWh (`Virginia 2023, EPA eGRID; aws us-east-1`), PUE 1.14 " in line
+    assert "embodied 1.61e+03 kgCO2e (`Cloud Carbon Footprint, aws m5.xlarge's host server`)" in line
+    per_call = data["sci"]["sci_g"] / 2
+    assert f"{per_call * 1e9:.3g} ngCO2e per call on average" in line or "gCO2e per call on average" in line
+
+
+def test_a_rounds_sci_comes_from_its_joules_and_time_and_old_figures_have_none():
+    from pytest_energy.history import StoredRun, sci_samples
+    from pytest_energy.judge.figures import JOULES, SCI, results_as, runs_as
+    from pytest_energy.results import CallWindow, Measurement, Round
+
+    site, intensity = resolve(SiteOptions(cloud="aws", region="us-east-1", instance="m5.xlarge"), {})
+    figure = site.sci(0.5, 0.25, 3.0, intensity, "rapl", False, workers=2)
+    for joules, seconds in ((0.5, 0.25), (1.0, 0.25), (0.5, 1.0), (0.0, 0.0)):
+        again = site.sci(joules, seconds, 3.0, intensity, "rapl", False, workers=2).sci_g
+        assert figure.at(joules, seconds) == pytest.approx(again, rel=1e-12, abs=1e-18)
+    rounds = [Round(1.0, 1.0, 0.5, 2, 0.5, 0.0, 1.0), Round(1.0, 1.0, 1.0, 2, 1.0, 1.0, 2.0)]
+    result = TestResult("t.py::test_a", "rapl", False, 3.0, call=CallWindow(0.5, 0.5, 0.25, 0.25, False),
+                        measurement=Measurement("rapl", False, rounds, 3.0), sci=figure)
+    assert sci_samples(result) == [figure.at(0.5, 0.25), figure.at(0.5, 0.5)]  # per call: same joules, 2x time
+    assert sci_samples(result)[1] > sci_samples(result)[0]  # the embodied part and the idle power follow time
+    seen = results_as([result], SCI)[0]
+    assert seen.samples == pytest.approx(sci_samples(result)) and seen.call.joules == pytest.approx(figure.sci_g)
+    assert results_as([result], JOULES) == [result]
+    old = replace(result, sci=replace(figure, g_per_j=0.0, embodied_g_per_s=0.0))  # a file from before
+    assert sci_samples(old) == [] and results_as([old], SCI) == []
+    stored = StoredRun.from_result(result)
+    assert StoredRun.from_dict(stored.to_dict()) == stored and stored.call_sci_g == pytest.approx(figure.sci_g)
+    assert runs_as([stored], SCI)[0].joules == stored.sci_g
+    assert runs_as([StoredRun.from_dict({**stored.to_dict(), "samples": {"joules": [1.0]}})], SCI) == []

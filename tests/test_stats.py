@@ -10,6 +10,7 @@ from itertools import combinations
 
 import pytest
 
+from pytest_energy.history import StoredRun
 from pytest_energy.judge.rules import (
     IMPROVEMENT,
     INCONCLUSIVE,
@@ -25,7 +26,7 @@ from pytest_energy.judge.rules import (
     judge_value,
 )
 from pytest_energy.judge.suite import judge_run
-from pytest_energy.results import CallWindow, Measurement, Round, StoredRun, TestResult
+from pytest_energy.results import CallWindow, Measurement, Round, TestResult
 from pytest_energy.stats import (
     _midranks,
     bootstrap_median_ci,

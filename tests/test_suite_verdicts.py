@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 
+from pytest_energy.history import StoredRun
 from pytest_energy.judge.rules import (
     IMPROVEMENT,
     INCONCLUSIVE,
@@ -23,7 +24,7 @@ from pytest_energy.judge.rules import (
 )
 from pytest_energy.judge.suite import drift_note, judge_run
 from pytest_energy.report.text import regression_line
-from pytest_energy.results import CallWindow, StoredRun, TestResult
+from pytest_energy.results import CallWindow, TestResult
 from pytest_energy.stats import benjamini_hochberg
 from pytest_energy.units import percent
 

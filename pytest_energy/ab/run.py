@@ -211,7 +211,9 @@ def ab(args: argparse.Namespace, pytest_args: list[str]) -> int:
         if is_simulated(pytest_args):
             turns, paths = Turns(), run_each(workspace, sides, pytest_args)
         else:
-            turns, paths = run_sides(workspace, sides, pytest_args, args.max_regression / 100)
+            # rounds stop early on the joules' pairs alone: judging SCI, every test gets them all
+            limit = args.max_regression / 100 if getattr(args, "judge", "joules") == "joules" else 0.0
+            turns, paths = run_sides(workspace, sides, pytest_args, limit)
         files = {name: load_results(path) for name, path in paths.items()}
         failures = failed_tests(files["base"], files["head"])
         if failures:
@@ -299,7 +301,7 @@ def _report(
         comparisons=verdicts.comparisons, pairs=verdicts.pairs, new=verdicts.new, removed=verdicts.removed,
         machine=head.machine,
         settings={**head.settings, "max_regression": rule.max_regression, "alpha": rule.alpha,
-                  "tolerance": rule.tolerance,
+                  "tolerance": rule.tolerance, "judge": getattr(args, "judge", "joules"),
                   "prepare": args.prepare, "pytest_args": pytest_args},
         turns=[list(entry) for entry in turns.log], failures=failures, profile_diffs=profiled[0],
     )
@@ -314,7 +316,8 @@ def _report(
     for nodeid, side, word, message in failures:
         print(f"test {word} on {side}: {nodeid}{f': {message}' if message else ''}")
     failed = f", {len(failures)} test failures" if failures else ""
-    outcome = "FAILED" if regressions or failures else "passed"
+    outcome = ("FAILED" if regressions or failures else "passed") + (
+        " (judged on SCI)" if getattr(args, "judge", "joules") == "sci" else "")
     print(f"energy ab {outcome}: {verdict_counts(record.comparisons)}{failed} "
           f"({sides[0].describe()} -> {sides[1].describe()}, {record.meter})")
     if args.json:

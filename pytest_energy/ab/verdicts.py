@@ -8,6 +8,7 @@ import math
 import statistics
 from dataclasses import dataclass
 
+from ..judge.figures import JOULES, figure, labelled, results_as, rule_for
 from ..judge.rules import MISSING, NEW, REMOVED, Comparison, Rule, judge_pairs, settle
 from ..judge.suite import judge_against
 from ..results import TestResult
@@ -119,4 +120,14 @@ def judge_sides(
     """The rule from ab's options (percentages), and the verdicts: exact for a deterministic
     meter, paired otherwise."""
     rule = Rule(max_regression=args.max_regression / 100, alpha=args.alpha, tolerance=args.tolerance / 100)
-    return rule, (exact_verdicts if is_simulated(pytest_args) else paired_verdicts)(base, head, rule)
+    judged = figure(getattr(args, "judge", None) or "joules")
+    verdicts = (exact_verdicts if is_simulated(pytest_args) else paired_verdicts)(
+        results_as(base, judged), results_as(head, judged), rule_for(rule, judged, head))
+    if judged is JOULES:
+        return rule, verdicts
+    # the verdicts judged SCI per call; the pairs and sides kept are the measured results
+    bases, heads = {r.nodeid: r for r in base}, {r.nodeid: r for r in head}
+    return rule, AbResult(labelled(verdicts.comparisons, judged),
+                          [(bases[b.nodeid], heads[h.nodeid]) for b, h in verdicts.pairs],
+                          [heads[r.nodeid] for r in verdicts.new],
+                          [bases[r.nodeid] for r in verdicts.removed])

@@ -25,7 +25,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import InputError
-from ..settings import check_verdict_options, default
+from ..settings import JUDGED, check_verdict_options, default
 
 
 def _verdict_options(command: argparse.ArgumentParser) -> None:
@@ -85,6 +85,9 @@ def _main(argv: list[str]) -> int:
     ab_cmd.add_argument("--json", metavar="PATH", help="write both sides' rounds and the verdicts here")
     ab_cmd.add_argument("--profile", action="store_true",
                         help="profile each regressed test on both sides: which functions' joules grew")
+    ab_cmd.add_argument("--judge", choices=JUDGED, default="joules",
+                        help="what the verdicts judge per call: joules (default), or sci (Software Carbon "
+                        "Intensity, gCO2e: its embodied part follows time, so its ratio is not the joules')")
     _verdict_options(ab_cmd)
     merge_cmd = commands.add_parser("merge", help="results of sharded runs into one results file: "
                                     "pytest-energy merge -o OUT.json SHARD.json...")

@@ -7,10 +7,10 @@ import argparse
 import shutil
 
 from ..errors import InputError
+from ..history import machine_differences
 from ..judge.rules import REGRESSION, Rule
 from ..judge.suite import drift_note, judge_against
 from ..report.text import comparison_table, markdown_summary, regression_line, table_size, verdict_counts
-from ..results import machine_differences
 from ..runs import RunRecord
 from ..store.documents import load_results
 from ..store.files import markdown_outputs, summary_outputs, unwritable_output, write_markdown
@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     for regression in regressions:
         print(regression_line(regression))
     print(f"energy check {'FAILED' if regressions else 'passed'}: {verdict_counts(comparisons)}")
-    summary = markdown_summary(head.tests, comparisons, head.meter_label, head.intensity, notes)
+    summary = markdown_summary(head.tests, comparisons, head.meter_label, head.intensity, notes,
+                               sci=head.sci())
     write_summaries("--markdown", args.markdown, summary)
     return 1 if regressions else 0

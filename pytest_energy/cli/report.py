@@ -51,6 +51,6 @@ def _write_markdown(path: str, results: RunRecord | None, ab: AbRecord | None) -
     else:
         assert results is not None  # run() asked for one
         text = markdown_summary(results.tests, results.comparisons, results.meter_label,
-                                results.intensity, [])
+                                results.intensity, [], sci=results.sci())
     for target, mode in markdown_outputs(path):
         write_markdown(target, mode, text)

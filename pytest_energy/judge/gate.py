@@ -6,14 +6,16 @@ hands it over; the gate decides the verdicts and whether they fail the build.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..results import Baseline, TestResult, machine_differences
+from ..history import Baseline, machine_differences
+from ..results import TestResult
 from ..settings import Settings
+from .figures import NO_SCI, SCI, Figure, figure, labelled, results_as, rule_for, runs_as, totals_as
 from .recheck import after_recheck, needs_recheck, taken_back_line, with_rechecks
 from .rules import REGRESSION, Comparison, Rule
-from .suite import drift_note, judge_run
+from .suite import RunVerdicts, drift_note, judge_run
 
 
 @dataclass
@@ -67,15 +69,34 @@ class Gate:
         return gate
 
     def judge(self, results: list[TestResult]) -> list[Comparison]:
-        """Verdicts for this run's results against the baseline (none without one)."""
+        """Verdicts for this run's results against the baseline (none without one), on the
+        figure ``--energy-judge`` names (:mod:`.figures`)."""
         if not self.settings.compare or self.baseline is None:
             return []
-        verdicts = judge_run(results, self.baseline.tests, self.baseline.files, self.rule)
+        if self.judged is SCI and not any(run.sci_g for runs in self.baseline.tests.values() for run in runs):
+            self.notes.append(NO_SCI)
+            return []
+        verdicts = self._judge_run(results)
         note = drift_note(verdicts.drift, f"the baseline {self.path}")
         if note:
             self.notes.append(note)
         self.comparisons = verdicts.comparisons
         return self.comparisons
+
+    @property
+    def judged(self) -> Figure:
+        """The figure judged: joules or SCI per call (``--energy-judge``)."""
+        return figure(self.settings.judge)
+
+    def _judge_run(self, results: list[TestResult]) -> RunVerdicts:
+        """:func:`.suite.judge_run` on the judged figure of this run and of the baseline."""
+        assert self.baseline is not None
+        judged = self.judged
+        seen = results_as(results, judged)
+        tests = {nodeid: runs_as(runs, judged) for nodeid, runs in self.baseline.tests.items()}
+        files = {path: totals_as(totals, judged) for path, totals in self.baseline.files.items()}
+        verdicts = judge_run(seen, tests, files, rule_for(self.rule, judged, results))
+        return replace(verdicts, comparisons=labelled(verdicts.comparisons, judged))
 
     @property
     def rule(self) -> Rule:
@@ -91,7 +112,7 @@ class Gate:
         call) in place of its call; a regression taken back is said in a note."""
         if not calls or self.baseline is None:
             return
-        again = judge_run(with_rechecks(results, calls), self.baseline.tests, self.baseline.files, self.rule)
+        again = self._judge_run(with_rechecks(results, calls))
         before = {c.nodeid: c for c in self.comparisons}
         self.comparisons = [after_recheck(before[c.nodeid], c, len(calls.get(c.nodeid, ())))
                             for c in again.comparisons]

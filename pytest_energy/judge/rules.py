@@ -103,6 +103,9 @@ class Rule:
     alpha: float = 0.01
     #: Deterministic meters: the relative change that counts (no noise to test against).
     tolerance: float = 0.01
+    #: Deterministic meters: a change smaller than this is never a verdict (in the judged
+    #: figure's unit: :data:`EXACT_NOISE_J` in joules, its gCO2e when SCI is judged).
+    exact_noise: float = EXACT_NOISE_J
 
     def for_test(self, max_regression: float | None) -> Rule:
         """This rule with a test's own ``energy(max_regression=...)``, when it has one."""
@@ -145,6 +148,8 @@ class Comparison:
     #: Deterministic meters: relative change of each kind of count (instructions, memory
     #: accesses, last-level misses), to say what moved.
     counts_change: dict[str, float] | None = None
+    #: The figure judged: "joules" per call, or "sci" (gCO2e per call): the medians' unit.
+    quantity: str = "joules"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON."""
@@ -335,9 +340,10 @@ def counts_change(
 def judge_exact(
     key: str, current: float, stored: float | None, limit: float, meter: str = "",
     base_counts: dict[str, int] | None = None, counts: dict[str, int] | None = None,
+    noise: float = EXACT_NOISE_J,
 ) -> Comparison:
     """Verdict for a deterministic meter's figure against one stored figure: a change
-    beyond ``limit`` (and beyond :data:`EXACT_NOISE_J`) is a regression or an improvement;
+    beyond ``limit`` (and beyond ``noise``, :data:`EXACT_NOISE_J`) is a regression or an improvement;
     no statistics, since the same code gives the same figure."""
     if stored is None:
         return Comparison(key, NEW, meter, current_median=current, exact=True)
@@ -345,7 +351,7 @@ def judge_exact(
     if stored <= 0:
         return Comparison(key, INCONCLUSIVE, meter, stored, current, exact=True, counts_change=moved)
     change = current / stored - 1
-    beyond_noise = abs(current - stored) > EXACT_NOISE_J
+    beyond_noise = abs(current - stored) > noise
     verdict = (REGRESSION if change > limit and beyond_noise else
                IMPROVEMENT if change < -limit and beyond_noise else UNCHANGED)
     return Comparison(key, verdict, meter, stored, current, change, max_regression=limit, exact=True,

@@ -18,7 +18,8 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-from ..results import StoredRun, StoredTotal, TestResult, file_totals
+from ..history import StoredRun, StoredTotal
+from ..results import TestResult, file_totals
 from ..stats import robust_sd
 from .rules import (
     MIN_HISTORY_FOR_SPREAD,
@@ -152,7 +153,7 @@ def judge_result(
         last = runs[-1] if runs else None
         limit = result.max_regression if result.max_regression is not None else rule.tolerance
         return judge_exact(result.nodeid, result.call.joules, last.call_joules if last else None, limit,
-                           result.meter, last.counts if last else None, result.counts)
+                           result.meter, last.counts if last else None, result.counts, rule.exact_noise)
     rule = rule.for_test(result.max_regression)
     change = drift.at(result.nodeid) if drift is not None else None
     repeated = [run.joules for run in runs if run.tier == 2]
@@ -186,7 +187,7 @@ def judge_run(
         key = path + FILE_TOTAL
         if model:
             last = stored[-1] if stored else None
-            comparisons.append(judge_exact(key, joules, last, rule.tolerance, meter))
+            comparisons.append(judge_exact(key, joules, last, rule.tolerance, meter, noise=rule.exact_noise))
             continue
         # a file's total moves with its heaviest test: that test's noise
         members = [r for r in results if r.path == path and r.call is not None and r.nodeid in noise]

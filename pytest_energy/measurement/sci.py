@@ -107,7 +107,8 @@ class Site:
         idle = idle_watts / workers
         energy = joules + idle * seconds
         operational = intensity.co2_g(energy)
-        return Sci(energy, seconds, idle, operational, self.embodied_g(seconds) / workers, meter, modelled)
+        return Sci(energy, seconds, idle, operational, self.embodied_g(seconds) / workers, meter, modelled,
+                   intensity.co2_g(1.0), self.embodied_g(1.0) / workers)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON: every term with its source."""
@@ -129,6 +130,15 @@ class Sci:
     meter: str
     #: E is modelled (estimate or simulated meter), not measured.
     modelled: bool
+    #: Operational gCO2e per joule (I x PUE) and embodied gCO2e per second reserved: what
+    #: :meth:`at` needs (0 in a session's sum and in files written before them).
+    g_per_j: float = 0.0
+    embodied_g_per_s: float = 0.0
+
+    def at(self, joules: float, seconds: float) -> float:
+        """gCO2e of one call of this test that measured ``joules`` in ``seconds``: the same
+        site, intensity and idle power (a round's SCI per call, from its joules and time)."""
+        return (joules + self.idle_watts * seconds) * self.g_per_j + seconds * self.embodied_g_per_s
 
     @property
     def sci_g(self) -> float:
@@ -143,7 +153,8 @@ class Sci:
     def from_dict(cls, data: dict[str, Any]) -> Sci:
         """Inverse of :meth:`to_dict`."""
         return cls(*(data[name] for name in ("energy_j", "seconds", "idle_watts", "operational_g",
-                                             "embodied_g", "meter", "modelled")))
+                                             "embodied_g", "meter", "modelled")),
+                   float(data.get("g_per_j") or 0.0), float(data.get("embodied_g_per_s") or 0.0))
 
 
 def total(figures: list[Sci]) -> Sci:

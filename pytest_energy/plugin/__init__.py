@@ -48,7 +48,7 @@ METAVARS = {
     "energy_min_time": "SECONDS", "energy_max_time": "SECONDS", "energy_time_budget": "SECONDS",
     "energy_idle_time": "SECONDS", "energy_lock_timeout": "SECONDS", "energy_cloud": "PROVIDER",
     "energy_region": "REGION", "energy_instance": "TYPE", "energy_embodied_kg": "KG",
-    "energy_lifespan_years": "YEARS", "energy_reserved_share": "FRACTION",
+    "energy_lifespan_years": "YEARS", "energy_reserved_share": "FRACTION", "energy_judge": "joules|sci",
 }
 KIND_METAVARS = {"int": "N", "float": "NUMBER", "percent": "PERCENT", "str": "TEXT"}
 #: The ini value each kind takes, said in the ini key's help (numbers stay ``string`` keys:

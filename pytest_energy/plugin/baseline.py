@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ..judge.figures import JOULES
 from ..judge.gate import Gate
 from ..report.text import comparison_table, regression_line, table_size, verdict_counts
 from ..settings import ProtocolSettings
@@ -93,7 +94,8 @@ class BaselinePlugin:
             write(regression_line(regression), red=gate.fails_build)
         if self.state.settings.compare and gate.baseline is not None:
             outcome = "FAILED" if gate.fails_build else "passed"
-            write(f"energy check {outcome}: {verdict_counts(gate.comparisons)}",
+            on = "" if gate.judged is JOULES else f" ({gate.judged.judged_on})"
+            write(f"energy check {outcome}{on}: {verdict_counts(gate.comparisons)}",
                   red=gate.fails_build, green=not gate.fails_build)
         if gate.saved:
             write(f"energy: baseline saved to {gate.path}")

@@ -139,6 +139,7 @@ class FilePlugin:
         return markdown_summary(
             sorted(self.state.results.values(), key=lambda r: r.nodeid), gate.comparisons if gate else [],
             self.state.meters.label, self.state.settings.intensity, gate.notes if gate else [],
+            sci=self.run_record().sci(),
         ) + (profile_markdown(profiles.diffs) if profiles else "")
 
     def run_record(self) -> RunRecord:

@@ -15,8 +15,9 @@ import statistics
 from collections.abc import Iterable
 from typing import Any
 
+from ..history import Baseline
 from ..judge.rules import Comparison, Verdict
-from ..results import Baseline, TestResult
+from ..results import TestResult
 from ..runs import AbRecord, RunRecord
 from ..units import percent, si, si_range
 from .flame import profiles_section

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
+
+from ..units import si
 
 #: GitHub refuses a comment body over 65,536 characters; summaries stay below this,
 #: leaving room for the comment workflow's marker and a job summary's other text.
@@ -121,3 +124,28 @@ class Capped:
             lines += ["", f"*{self.left_out} more rows left out to stay under GitHub's 65,536-character "
                           f"limit for a comment: {where}.*", ""]
         return "\n".join(lines)
+
+
+def sci_markdown(sci: dict[str, Any]) -> str:
+    """The session's Software Carbon Intensity in one paragraph, as the terminal says it: O,
+    M, SCI (in all and per call), whether modelled, and the sources of intensity, PUE and
+    embodied carbon (``sci``: :meth:`pytest_energy.runs.RunRecord.sci`'s form)."""
+    terms, tests = sci.get("terms") or {}, max(int(sci.get("tests") or 0), 1)
+
+    def source(name: str, unit: str) -> str:
+        term = terms.get(name) or {}
+        value = term.get("value")
+        shown = f"{value:.3g}{unit}" if isinstance(value, (int, float)) else "?"
+        return f"{shown} ({code(term.get('source') or 'not given', cell=False)})"
+
+    meter = code(sci.get("meter", ""), cell=False)
+    modelled = f", modelled: E comes from the {meter} meter" if sci.get("modelled") else f" ({meter})"
+    return (
+        f"**SCI** (ISO/IEC 21031:2024, R = one call of the test): {si(sci['sci_g'], 'g')}CO2e for "
+        f"{sci.get('functional_unit', '')} ({tests}) = operational {si(sci['operational_g'], 'g')} + "
+        f"embodied {si(sci['embodied_g'], 'g')}; {si(sci['sci_g'] / tests, 'g')}CO2e per call on average"
+        f"{modelled}. "
+        f"Sources: intensity {source('intensity_g_per_kwh', ' gCO2e/kWh')}, PUE {source('pue', '')}, "
+        f"embodied {source('embodied_kg', ' kgCO2e')} over {source('lifespan_years', ' years')} x share "
+        f"{source('share', '')}."
+    )

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from typing import Any
 
-from ..judge.rules import Comparison, Verdict, directed_p
+from ..judge.figures import JOULES, of
+from ..judge.rules import Comparison, Verdict
 from ..measurement.carbon import Intensity
 from ..results import CUT, NOT_REPEATABLE, TestResult
 from ..units import percent, si, si_range
+from .cells import by_change, change_cell, change_ci_cell, in_unit, p_cell, ratio, ratio_cell, ratio_ci_cell
 from .ids import drop_common_dir, short_ids
-from .markdown import COMMENT_LIMIT, Capped, code, fenced, one_line, shorten
+from .markdown import COMMENT_LIMIT, Capped, code, fenced, one_line, sci_markdown, shorten
 from .totals import BASIS, file_rows, tests_word, total_row
 
 #: Suites with more tests than this show only the top :data:`DEFAULT_TOP` tests.
@@ -185,51 +188,7 @@ def tests_table(
     return f"{table}\n... {len(hidden)} more tests{among} (-v lists all)"
 
 
-# -- comparisons with a baseline ---------------------------------------------------------
-
-def _joules(value: float | None) -> str:
-    return "" if value is None else si(value, "J")
-
-
-def _change_ci_cell(c: Comparison) -> str:  # '' for a single value without an interval
-    return "" if c.change_ci_low is None or c.change_ci_high is None else (
-        f"{percent(c.change_ci_low)}..{percent(c.change_ci_high)}")
-
-
-def _change_cell(c: Comparison) -> str:
-    """``+12.0% (+8.0%..+16.0%)``: the change with its CI, when it has one."""
-    if c.change is None:
-        return ""
-    ci = _change_ci_cell(c)
-    return f"{percent(c.change)} ({ci})" if ci else percent(c.change)
-
-
-def _by_change(comparisons: Iterable[Comparison]) -> list[Comparison]:
-    return sorted(comparisons, key=lambda c: (c.change is None, -(c.change or 0), c.nodeid))
-
-
-def _ratio(c: Comparison) -> str:
-    """``1.12``: head/base, the geometric mean of the paired rounds' ratios (an exact
-    meter's one figure each side: 4 digits)."""
-    if c.change is None:
-        return ""
-    return f"{1 + c.change:.4g}" if c.change_ci_low is None else f"{1 + c.change:.3g}"
-
-
-def _ratio_ci_cell(c: Comparison) -> str:
-    return "" if c.change_ci_low is None or c.change_ci_high is None else (
-        f"{1 + c.change_ci_low:.3g}-{1 + c.change_ci_high:.3g}")
-
-
-def _ratio_cell(c: Comparison) -> str:
-    """``1.12 (1.08-1.16)``: the ratio with its CI, when it has one."""
-    return f"{_ratio(c)} ({_ratio_ci_cell(c)})" if _ratio_ci_cell(c) else _ratio(c)
-
-
-def _p_cell(c: Comparison) -> str:
-    p = c.p_adjusted if c.p_adjusted is not None else directed_p(c)
-    return "" if p is None or c.p_increase is None else f"{p:.3g}"
-
+# -- comparisons with a baseline (cells: :mod:`.cells`) ------------------------------------
 
 def comparison_table(
     comparisons: Iterable[Comparison], sides: tuple[str, str] | None = None, top: int | None = None,
@@ -242,7 +201,7 @@ def comparison_table(
     when None), and one line counting the rest by verdict.
     Node ids are shortened to fit ``width``.
     """
-    ordered = _by_change(comparisons)
+    ordered = by_change(comparisons)
     others = [c for c in ordered if c.verdict != Verdict.REGRESSION]
     most_moved = others if top is None else sorted(others, key=lambda c: -abs(c.change or 0.0))[:top]
     kept = {id(c) for c in most_moved}
@@ -252,20 +211,22 @@ def comparison_table(
     moved = any(c.counts_change for c in shown)  # deterministic meters: what moved
     meters = {c.meter for c in shown if c.meter}
     rows = [
-        [c.nodeid, _joules(c.baseline_median), _joules(c.current_median),
-         *([_ratio(c), _ratio_ci_cell(c), str(c.pairs or "")] if paired else
-           ["" if c.change is None else percent(c.change), _change_ci_cell(c)]),
-         _p_cell(c), c.meter, str(c.verdict), *([moved_text(c).strip(" ()")] if moved else [])]
+        [c.nodeid, in_unit(c, c.baseline_median), in_unit(c, c.current_median),
+         *([ratio(c), ratio_ci_cell(c), str(c.pairs or "")] if paired else
+           ["" if c.change is None else percent(c.change), change_ci_cell(c)]),
+         p_cell(c), c.meter, str(c.verdict), *([moved_text(c).strip(" ()")] if moved else [])]
         for c in shown
     ]
-    first, second = sides or ("baseline", "current")
+    judged = of(shown[0]) if shown else JOULES
+    first, second = (f"{side}{'' if judged is JOULES else ' ' + judged.column}" for side in sides or
+                     ("baseline", "current"))
     middle = ["ratio", "95% CI", "pairs"] if paired else ["change", "95% CI"]
     headers = ["test", first, second, *middle, "p adj.", "meter", "verdict",
                *(["counts moved"] if moved else [])]
     # narrow terminals lose, in turn: the meter (said below when there is one), p, the CI, pairs
     optional = (*(["meter"] if len(meters) == 1 else []), "p adj.", "95% CI", "pairs")
     lines = [fitted_table(rows, headers, width, (0,), optional)]
-    caption = ["J per call (a file: its tests' calls summed)"]
+    caption = [f"{'J' if judged is JOULES else 'SCI gCO2e'} per call (a file: its tests' calls summed)"]
     if len(meters) == 1 and "meter" not in lines[0].splitlines()[0].split():
         caption.append(f"meter: {meters.pop()}")
     lines.append("; ".join(caption))
@@ -278,39 +239,39 @@ def comparison_table(
 
 def regression_line(c: Comparison) -> str:
     """One line naming a regression and the figures behind it."""
-    name = one_line(c.nodeid)
+    name = one_line(c.nodeid) + ("" if of(c) is JOULES else " (SCI, gCO2e)")
     if c.exact:  # a deterministic meter: the same code gives the same figure
         return (
-            f"energy regression: {name}: {si(c.baseline_median, 'J')} -> {si(c.current_median, 'J')}, "
+            f"energy regression: {name}: {in_unit(c, c.baseline_median)} -> {in_unit(c, c.current_median)}, "
             f"{percent(c.change)}{moved_text(c)}, beyond the {c.max_regression * 100:g}% tolerance "
             f"({c.meter}: deterministic counts, modelled joules)"
         )
     if c.pairs is not None:  # base and head measured in turns
         return (
-            f"energy regression: {name}: {si(c.baseline_median, 'J')} -> "
-            f"{si(c.current_median, 'J')} per call, head/base {_ratio_cell(c)} over {c.pairs} "
+            f"energy regression: {name}: {in_unit(c, c.baseline_median)} -> "
+            f"{in_unit(c, c.current_median)} per call, head/base {ratio_cell(c)} over {c.pairs} "
             f"paired rounds, p={c.p_increase:.2g}, reaching +{c.max_regression * 100:g}% within its "
             f"uncertainty ({c.meter})"
         )
     if c.single and c.p_increase is None:  # no suite to learn the machine's drift from
         return (
-            f"energy regression: {name}: {si(c.baseline_median, 'J')} -> "
-            f"{si(c.current_median, 'J')}, {percent(c.change)} (a single value), above the "
+            f"energy regression: {name}: {in_unit(c, c.baseline_median)} -> "
+            f"{in_unit(c, c.current_median)}, {percent(c.change)} (a single value), above the "
             f"{c.history_spread * 100:.0f}% a single value may stray (history spread, or 2x with fewer "
             f"than 3 stored runs) and reaching +{c.max_regression * 100:g}% ({c.meter}){_recheck_text(c)}"
         )
     if c.single:  # judged against the machine's drift and the noise of values like it
         p = c.p_adjusted if c.p_adjusted is not None else c.p_increase
         return (
-            f"energy regression: {name}: {si(c.baseline_median, 'J')} -> "
-            f"{si(c.current_median, 'J')}, {percent(c.change)} after the machine's drift of "
+            f"energy regression: {name}: {in_unit(c, c.baseline_median)} -> "
+            f"{in_unit(c, c.current_median)}, {percent(c.change)} after the machine's drift of "
             f"{percent(c.drift or 0.0)} (a single value), p adj.={p:.2g}, more than "
             f"{1 + c.history_spread:g}x its stored median and reaching +{c.max_regression * 100:g}% "
             f"({c.meter}){_recheck_text(c)}"
         )
     return (
-        f"energy regression: {name}: {si(c.baseline_median, 'J')} -> "
-        f"{si(c.current_median, 'J')} per call, {_change_cell(c)}, p={c.p_increase:.2g}, "
+        f"energy regression: {name}: {in_unit(c, c.baseline_median)} -> "
+        f"{in_unit(c, c.current_median)} per call, {change_cell(c)}, p={c.p_increase:.2g}, "
         f"above the history's {c.history_spread * 100:.1f}% spread and reaching "
         f"+{c.max_regression * 100:g}% within its uncertainty ({c.meter})"
     )
@@ -353,37 +314,39 @@ AB_POINTER = "the full tables are in ab's --json file and the HTML report (pytes
 
 def markdown_summary(
     results: list[TestResult], comparisons: list[Comparison], meters: str,
-    intensity: Intensity, notes: list[str], limit: int = COMMENT_LIMIT,
+    intensity: Intensity, notes: list[str], limit: int = COMMENT_LIMIT, sci: dict[str, Any] | None = None,
 ) -> str:
     """A pull-request-ready summary: totals, regressions and budgets overrun first, the full
     tables folded; every text from the run in a code span; under ``limit`` characters."""
-    total = total_row(results)
-    out = Capped(limit)
+    total, judged = total_row(results), of(comparisons[0]) if comparisons else JOULES
+    tag, out = "" if judged is JOULES else f" {judged.column}", Capped(limit)
     out.add("## Energy report (pytest-energy)", "",
             f"**{tests_word(total)} measured**: {si(total.joules, 'J')} in their real calls, "
             f"{si(total.co2_g, 'g')}CO2e. "
             f"Meter: {code(meters, cell=False)}. Carbon intensity: {code(intensity.describe(), cell=False)}.")
+    out.add(*(["", sci_markdown(sci)] if sci else []))
     compared = [c for c in comparisons if c.verdict not in (Verdict.NEW, Verdict.MISSING)
                 and c.baseline_median and not c.nodeid.endswith("(file total)")]
     if compared:
         before = sum(c.baseline_median for c in compared)
         after = sum(c.current_median for c in compared)
-        out.add(f"Against the baseline ({len(compared)} tests in both): {si(before, 'J')} -> "
-                f"{si(after, 'J')} ({percent(after / before - 1) if before else 'n/a'}); "
-                f"{verdict_counts(comparisons)}.")
+        on = "" if judged is JOULES else f", {judged.judged_on}"
+        out.add(f"Against the baseline ({len(compared)} tests in both{on}): "
+                f"{in_unit(compared[0], before)} -> {in_unit(compared[0], after)} "
+                f"({percent(after / before - 1) if before else 'n/a'}); {verdict_counts(comparisons)}.")
     out.rows([""], [f"> {code(note, cell=False)}" for note in notes], [])
-    regressions = [c for c in _by_change(comparisons) if c.verdict == Verdict.REGRESSION]
-    out.rows(["", "### :warning: Regressions", "", "| test | baseline | current | change (95% CI) |",
-              "|---|---|---|---|"],
-             [f"| {code(c.nodeid)} | {_joules(c.baseline_median)} | {_joules(c.current_median)} "
-              f"| {_change_cell(c)} |" for c in regressions], [])
+    regressions = [c for c in by_change(comparisons) if c.verdict == Verdict.REGRESSION]
+    sides = f"| test | baseline{tag} | current{tag} | change (95% CI) |"
+    out.rows(["", "### :warning: Regressions", "", sides, "|---|---|---|---|"],
+             [f"| {code(c.nodeid)} | {in_unit(c, c.baseline_median)} | {in_unit(c, c.current_median)} "
+              f"| {change_cell(c)} |" for c in regressions], [])
     over = [r for r in results if r.budget is not None and r.budget.status == "over"]
     out.rows(["", "### :x: Over budget", "", "| test | J/call | budget |", "|---|---|---|"],
              [f"| {code(r.nodeid)} | {_figure_cell(r)} | {budget_text(r)} |" for r in over], [])
     out.rows(["", "<details><summary>All comparisons</summary>", "",
-              "| test | baseline | current | change (95% CI) | verdict |", "|---|---|---|---|---|"],
-             [f"| {code(c.nodeid)} | {_joules(c.baseline_median)} | {_joules(c.current_median)} "
-              f"| {_change_cell(c)} | {c.verdict} |" for c in _by_change(comparisons)], ["", "</details>"])
+              f"{sides} verdict |", "|---|---|---|---|---|"],
+             [f"| {code(c.nodeid)} | {in_unit(c, c.baseline_median)} | {in_unit(c, c.current_median)} "
+              f"| {change_cell(c)} | {c.verdict} |" for c in by_change(comparisons)], ["", "</details>"])
     shown = [replace(r, nodeid=one_line(r.nodeid), meter=one_line(r.meter),
                      repeat_reason=one_line(r.repeat_reason)) for r in results]
     block = fenced(file_table(shown, [one_line(c.nodeid) for c in regressions]) + "\n\n" + tests_table(shown))
@@ -400,7 +363,7 @@ def ab_markdown(
     regressions first, then every verdict folded; every text from the run in a code span;
     under ``limit`` characters."""
     base, head = sides
-    regressions = [c for c in _by_change(comparisons) if c.verdict == Verdict.REGRESSION]
+    regressions = [c for c in by_change(comparisons) if c.verdict == Verdict.REGRESSION]
     status = (":x: tests failed" if failures else ":x: energy regressions" if regressions
               else ":white_check_mark: no energy regression")
     out = Capped(limit)
@@ -408,13 +371,16 @@ def ab_markdown(
             f"**{status}**: {verdict_counts(comparisons)}. {code(base, cell=False)} -> "
             f"{code(head, cell=False)}, measured in turns (base, head, base, ...). "
             f"Meter: {code(meters, cell=False)}.", "")
-    header = ["| test | base J/call | head J/call | head/base (95% CI) | verdict |", "|---|---|---|---|---|"]
-    rows = {c.nodeid: f"| {code(c.nodeid)} | {_joules(c.baseline_median)} | {_joules(c.current_median)} "
-                      f"| {_ratio_cell(c)} | {c.verdict} |" for c in comparisons}
+    column = (of(comparisons[0]) if comparisons else JOULES).column
+    header = [f"| test | base {column} | head {column} | head/base (95% CI) | verdict |",
+              "|---|---|---|---|---|"]
+    rows = {c.nodeid: f"| {code(c.nodeid)} | {in_unit(c, c.baseline_median)} | "
+                      f"{in_unit(c, c.current_median)} "
+                      f"| {ratio_cell(c)} | {c.verdict} |" for c in comparisons}
     out.rows(["### :x: Tests that failed", "", "| test | side | outcome | message |", "|---|---|---|---|"],
              [f"| {_cell(nodeid)} | {_cell(side)} | {_cell(word)} | {_cell(message)} |"
               for nodeid, side, word, message in failures], [""])
     out.rows(["### :warning: Regressions", "", *header], [rows[c.nodeid] for c in regressions], [""])
     out.rows(["<details><summary>All verdicts</summary>", "", *header],
-             [rows[c.nodeid] for c in _by_change(comparisons)], ["", "</details>", ""])
+             [rows[c.nodeid] for c in by_change(comparisons)], ["", "</details>", ""])
     return out.text(AB_POINTER)

@@ -12,10 +12,13 @@ Its JSON Schema is ``store/schemas/baseline.schema.json``; in short (version 1):
           "tier": 2,                       # 1: the real call only; 2: repeated rounds
           "call_joules": 0.012,            # the real call (null for fixture-measured tests)
           "below_resolution": false,       # the real call was shorter than the meter resolves
-          "samples": {"joules": [...], "seconds": [...]},  # per call: one per round, or the call
+          "samples": {"joules": [...], "seconds": [...],   # per call: one per round, or the call
+                      "sci_g": [...]},                     # SCI gCO2e per call, beside them
+          "call_sci_g": 1.2e-06,           # the real call's SCI (absent in older files)
           "settings": {"rounds": 5, "warmup": 1, "min_round_s": null, "max_time_s": 10.0}}]}},
      "files": {"<path>": {"runs": [{"commit": ..., "time": ..., "meter": "rapl",
                                     "joules": 0.5,  # the sum of its tests' real calls
+                                    "sci_g": 5e-05,  # and of their SCI
                                     "tests": "<digest of those tests' node ids>"}]}}}
 """
 
@@ -30,7 +33,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ..results import Baseline, StoredRun, StoredTotal, TestResult, file_totals
+from ..history import Baseline, StoredRun, StoredTotal, file_sci
+from ..results import TestResult, file_totals
 from . import loader
 from .files import remove_stale_temps
 from .loader import BASELINE, BaselineError
@@ -103,7 +107,8 @@ def save(
             earlier = existing.runs(result.nodeid) if keep else []
             tests[result.nodeid] = [*earlier, StoredRun.from_result(result, commit, when)][-history:]
         for file_path, (joules, digest) in file_totals(results).items():
-            total = StoredTotal(results[0].meter, joules, digest, commit, when, results[0].model)
+            total = StoredTotal(results[0].meter, joules, digest, commit, when, results[0].model,
+                                file_sci(results, file_path))
             files[file_path] = ((existing.file_runs(file_path) if keep else []) + [total])[-history:]
         stored_meters = sorted({run.meter for runs in tests.values() for run in runs})
         machine = {**machine, "meters": ", ".join(stored_meters)}
