@@ -22,6 +22,7 @@ from ..units import percent, si, si_range
 from .flame import profiles_section
 from .html_assets import SCRIPT, STYLE
 from .html_summary import row_id, summary_section
+from .ids import drop_common_dir, short_ids
 from .svg import bar_chart, esc, ratio_plot, strip_plot
 from .text import budget_text, result_notes
 from .totals import BASIS, file_rows, test_id, tests_word, total_row
@@ -56,9 +57,18 @@ def _cell(text: Any, value: float | None = None, cls: str = "") -> str:
     return f'<td{attr} data-v="{value:.6g}">{esc(text)}</td>'
 
 
-def _name(nodeid: str) -> str:
-    """The name cell: cut to the column's width on screen, the full id on hover."""
-    return f'<td class="id" title="{esc(nodeid)}">{esc(nodeid)}</td>'
+#: Characters of a test's id shown in its row (as the terminal shortens them); all on hover.
+NAME_CHARS = 44
+
+
+def names(nodeids: list[str]) -> dict[str, str]:
+    """Each id as its row shows it: without the directories all share, parameters shortened first."""
+    return dict(zip(nodeids, short_ids(drop_common_dir(nodeids), NAME_CHARS), strict=True))
+
+
+def _name(nodeid: str, shown: str | None = None) -> str:
+    """The name cell: the id as shown (cut to the column's width on screen), the full id on hover."""
+    return f'<td class="id" title="{esc(nodeid)}">{esc(nodeid if shown is None else shown)}</td>'
 
 
 #: Columns that come after the key figures and hide on narrow screens.
@@ -66,11 +76,14 @@ LOW_PRIORITY = {"95% CI", "W", "s/call", "gCO2e", "budget", "measured", "meter",
                 "change", "base J/call", "rounds (grey base, blue head)"}
 
 
-def table(table_id: str, headers: list[str], rows: Iterable[str], filterable: bool = True) -> str:
+def table(table_id: str, headers: list[str], rows: Iterable[str], filterable: bool = True,
+          low: Iterable[str] = ()) -> str:
+    """A sortable table; the ``low`` headers' columns (their cells of class ``lo``) hide on narrow screens."""
+    low = set(low)
     box = (f'<input class="filter" data-table="{table_id}" placeholder="filter rows" '
            f'aria-label="filter {table_id}">' if filterable else "")
-    low = ' class="lo"'
-    head = "".join(f'<th aria-sort="none"{low if h in LOW_PRIORITY else ""}>{esc(h)}</th>' for h in headers)
+    hide = ' class="lo"'
+    head = "".join(f'<th aria-sort="none"{hide if h in low else ""}>{esc(h)}</th>' for h in headers)
     return (f'{box}<div class="scroll"><table id="{table_id}" class="sortable"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table></div>")
 
@@ -93,7 +106,8 @@ def _verdict(verdict: Verdict | None, outcome: tuple[str, str] | None = None) ->
     return f'<td class="verdict">{_tag(str(verdict), VERDICT_COLORS.get(verdict, "#757575"))}</td>'
 
 
-def result_row(result: TestResult, verdict: Verdict | None, outcome: tuple[str, str] | None = None) -> str:
+def result_row(result: TestResult, verdict: Verdict | None, outcome: tuple[str, str] | None = None,
+               shown: str | None = None) -> str:
     """One test's row: name, J/call and verdict first, the rest after."""
     m = result.measurement
     ci = si_range(m.summary.ci_low, m.summary.ci_high, "J") if m is not None and m.summary.n > 1 else ""
@@ -103,7 +117,7 @@ def result_row(result: TestResult, verdict: Verdict | None, outcome: tuple[str, 
     joules = ("~" if result.below_resolution else "") + si(result.joules, "J")
     meter = result.meter + (" (estimate)" if result.is_estimate and result.meter != "estimate" else "")
     return f'<tr id="{row_id("tests", result.nodeid)}">' + "".join([
-        _name(result.nodeid), _cell(joules, result.joules, "j"), _verdict(verdict, outcome),
+        _name(result.nodeid, shown), _cell(joules, result.joules, "j"), _verdict(verdict, outcome),
         _cell(ci, cls="lo"), _cell(si(result.seconds, "s"), result.seconds, "lo"),
         _cell(si(watts, "W"), watts, "lo"), _cell(si(result.co2_g, "g"), result.co2_g, "lo"),
         _cell(budget_text(result), cls="lo"), _cell(how, cls="lo"), _cell(meter, cls="lo"),
@@ -154,20 +168,21 @@ def results_section(run: RunRecord) -> str:
         f'<tr id="{row_id("files", row.name)}">' + "".join([
             f"<td>{esc(row.name)}</td>", _cell(si(row.joules, "J"), row.joules, "j"),
             _verdict(verdicts.get(f"{row.name}{FILE_TOTAL}")), _cell(row.count, row.tests),
-            _cell(si(row.co2_g, "g"), row.co2_g),
+            _cell(si(row.co2_g, "g"), row.co2_g, "lo"),
         ]) + "</tr>"
         for row in file_rows(tests)
     ]
     total = total_row(tests)
+    shown = names([t.nodeid for t in ranked])
     return "".join([
         f"<h2>Tests</h2><p><b>{esc(tests_word(total))}</b> measured, {esc(si(total.joules, 'J'))} in their "
         f"real calls, {esc(si(total.co2_g, 'g'))}CO2e ({esc(meter)}).</p>",
         f"<h3>Most expensive tests</h3>{bar_chart(bars, 'J', meter)}",
         "<h3>Per file</h3>",
-        table("files", ["file", BASIS, "verdict", "tests", "gCO2e"], file_rows_html),
+        table("files", ["file", BASIS, "verdict", "tests", "gCO2e"], file_rows_html, low={"gCO2e"}),
         "<h3>Per test</h3>",
-        table("tests", TEST_HEADERS, (result_row(t, verdicts.get(t.nodeid), run.outcomes.get(test_id(t)))
-                                           for t in ranked)),
+        table("tests", TEST_HEADERS, (result_row(t, verdicts.get(t.nodeid), run.outcomes.get(test_id(t)),
+                                                 shown[t.nodeid]) for t in ranked), low=LOW_PRIORITY),
     ])
 
 
@@ -224,6 +239,7 @@ def ab_section(ab: AbRecord) -> str:
     limit = 1 + ab.max_regression
     samples = {h.nodeid: (b.samples, h.samples) for b, h in ab.pairs}
     rows = []
+    shown = names([c.nodeid for c in comparisons])
     for c in comparisons:
         pair = samples.get(c.nodeid)
         strip = strip_plot([(pair[0], BASE_COLOR), (pair[1], HEAD_COLOR)]) if pair else ""
@@ -231,7 +247,7 @@ def ab_section(ab: AbRecord) -> str:
         ci = (f"{1 + c.change_ci_low:.3g}-{1 + c.change_ci_high:.3g}"
               if c.change_ci_low is not None and c.change_ci_high is not None else "")
         rows.append(f'<tr id="{row_id("ab", c.nodeid)}">' + "".join([
-            _name(c.nodeid),
+            _name(c.nodeid, shown[c.nodeid]),
             _cell(si(c.current_median, "J") if c.current_median is not None else "", c.current_median, "j"),
             _verdict(c.verdict), _cell(f"{ratio:.3g}" if ratio is not None else "", ratio),
             _cell(si(c.baseline_median, "J") if c.baseline_median is not None else "", c.baseline_median,
@@ -247,7 +263,7 @@ def ab_section(ab: AbRecord) -> str:
         "the paired rounds' ratios.</p>",
         ratio_plot(_ratio_rows(comparisons)[:PLOT_TOP], f"head/base energy per call ({meter})", limit),
         table("ab", ["test", "head J/call", "verdict", "head/base", "base J/call", "95% CI", "pairs",
-                     "change", "meter", "rounds (grey base, blue head)"], rows),
+                     "change", "meter", "rounds (grey base, blue head)"], rows, low=LOW_PRIORITY),
     ])
 
 

@@ -20,7 +20,7 @@ th,td{padding:3px 8px;border-bottom:1px solid #eee;text-align:left;white-space:n
 th{cursor:pointer;background:#fafafa;position:sticky;top:0;user-select:none}td.n{text-align:right}
 th[aria-sort=none]::after{content:" \21C5";color:#bbb}
 th[aria-sort=ascending]::after{content:" \25B2"}th[aria-sort=descending]::after{content:" \25BC"}
-td.id{max-width:min(36vw,520px);overflow:hidden;text-overflow:ellipsis}
+td.id{max-width:min(42vw,560px);overflow:hidden;text-overflow:ellipsis}
 tr:target{background:#fff59d}
 input.filter{margin:6px 0;padding:4px;width:min(420px,100%)}svg{max-width:100%;height:auto}
 figcaption{font-size:12px;color:#555}
@@ -56,5 +56,6 @@ document.querySelectorAll('table.sortable').forEach(function(t){
 document.querySelectorAll('input.filter').forEach(function(f){f.addEventListener('input',function(){
  var q=f.value.toLowerCase();
  document.getElementById(f.dataset.table).tBodies[0].querySelectorAll('tr').forEach(
-  function(r){r.style.display=r.textContent.toLowerCase().indexOf(q)>=0?'':'none';});});});
+  function(r){var t=((r.cells[0].title||'')+' '+r.textContent).toLowerCase();
+   r.style.display=t.indexOf(q)>=0?'':'none';});});});
 """
