@@ -36,7 +36,7 @@ def result(nodeid: str, joules: float, rounds: int = 5, over: bool = False) -> T
 
 
 def suite(n: int = 300) -> tuple[RunRecord, Baseline, list[str]]:
-    """A compare run of ``n`` tests (long parametrized ids), 10 regressions, one failure,
+    """A compare run of ``n`` (21 or more) tests (long parametrized ids), 10 regressions, one failure,
     one budget exceeded and one new test; and its baseline of 4 stored runs per test."""
     ids = [f"tests/unit/models/test_module_{i % 12}.py::test_case_{i}[{LONG}-{i}]" for i in range(n - 1)]
     ids.append(HOSTILE)
@@ -187,3 +187,18 @@ def test_a_300_test_report_shows_j_per_call_and_verdict_beside_every_name(tmp_pa
     assert outcome["sort"] == "descending" and outcome["sortedDesc"] and "▼" in outcome["arrow"]
     box = dom[dom.index('<section id="summary"'):dom.index("</section>")]
     assert all(nodeid in _text(box) for nodeid in regressed)
+
+
+def test_the_columns_that_hide_on_a_phone_hide_whole() -> None:
+    run, _, _ = suite(24)
+    ab = AbRecord(Revision("main"), Revision("working tree"), "rapl", run.comparisons, [(t, t) for t in run.tests])
+    page = render(run, ab=ab)
+    checked = 0
+    for table in re.findall(r"<table .*?</table>", page):
+        head, *rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table)
+        hidden = [i for i, cell in enumerate(re.findall(r"<th[^>]*>", head)) if 'class="lo"' in cell]
+        for row in rows:
+            cells = re.findall(r"<td[^>]*>", row)
+            assert [i for i, cell in enumerate(cells) if re.search(r'class="[^"]*\blo\b', cell)] == hidden, row
+            checked += 1
+    assert checked >= 24 * 2

@@ -22,7 +22,7 @@ from ..units import percent, si, si_range
 from .flame import profiles_section
 from .html_assets import SCRIPT, STYLE
 from .html_summary import row_id, summary_section
-from .ids import drop_common_dir, short_ids
+from .ids import readable_ids
 from .svg import bar_chart, esc, ratio_plot, strip_plot
 from .text import budget_text, result_notes
 from .totals import BASIS, file_rows, test_id, tests_word, total_row
@@ -59,11 +59,6 @@ def _cell(text: Any, value: float | None = None, cls: str = "") -> str:
 
 #: Characters of a test's id shown in its row (as the terminal shortens them); all on hover.
 NAME_CHARS = 44
-
-
-def names(nodeids: list[str]) -> dict[str, str]:
-    """Each id as its row shows it: without the directories all share, parameters shortened first."""
-    return dict(zip(nodeids, short_ids(drop_common_dir(nodeids), NAME_CHARS), strict=True))
 
 
 def _name(nodeid: str, shown: str | None = None) -> str:
@@ -173,7 +168,7 @@ def results_section(run: RunRecord) -> str:
         for row in file_rows(tests)
     ]
     total = total_row(tests)
-    shown = names([t.nodeid for t in ranked])
+    shown = readable_ids([t.nodeid for t in ranked], NAME_CHARS)
     return "".join([
         f"<h2>Tests</h2><p><b>{esc(tests_word(total))}</b> measured, {esc(si(total.joules, 'J'))} in their "
         f"real calls, {esc(si(total.co2_g, 'g'))}CO2e ({esc(meter)}).</p>",
@@ -239,7 +234,7 @@ def ab_section(ab: AbRecord) -> str:
     limit = 1 + ab.max_regression
     samples = {h.nodeid: (b.samples, h.samples) for b, h in ab.pairs}
     rows = []
-    shown = names([c.nodeid for c in comparisons])
+    shown = readable_ids([c.nodeid for c in comparisons], NAME_CHARS)
     for c in comparisons:
         pair = samples.get(c.nodeid)
         strip = strip_plot([(pair[0], BASE_COLOR), (pair[1], HEAD_COLOR)]) if pair else ""

@@ -12,6 +12,7 @@ import statistics
 from dataclasses import dataclass
 
 from ..results import Baseline, TestResult
+from .ids import readable_ids
 from .svg import _scale, esc, nice_ticks, x_axis
 
 #: The chart draws at most this many tests: those that moved most.
@@ -69,7 +70,10 @@ def trend_section(all_series: list[Series], meter: str, top: int = TREND_TOP) ->
     low = min(min(r for s in shown for r in s.ratios), 0.9)
     high = max(max(r for s in shown for r in s.ratios), 1.1)
     ticks = nice_ticks(low, high, 5)
-    low, high = min(low, ticks[0]), max(high, ticks[-1])
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 0.1
+    ticks = ([round(ticks[0] - step, 12)] if ticks[0] > low else []) + ticks
+    ticks += [round(ticks[-1] + step, 12)] if ticks[-1] < high else []
+    low, high = ticks[0], ticks[-1]
     x = _scale(0, max(runs - 1, 1), left, width - right)
     y = _scale(low, high, height - bottom, top_y)
     parts = [f'<svg viewBox="0 0 {width} {height}" width="{width}" role="img" '
@@ -89,7 +93,7 @@ def trend_section(all_series: list[Series], meter: str, top: int = TREND_TOP) ->
     for i, label in enumerate(labels):
         parts.append(f'<text x="{x(i):.1f}" y="{height - bottom + 26}" font-size="9" text-anchor="end" '
                      f'transform="rotate(-35 {x(i):.1f} {height - bottom + 26})">{esc(label)}</text>')
-    legend = []
+    legend, shown_as = [], readable_ids([s.nodeid for s in shown], 60)
     for n, s in enumerate(shown):
         color = COLORS[n % len(COLORS)]
         dash = ' stroke-dasharray="5 3"' if n >= len(COLORS) else ""
@@ -99,8 +103,8 @@ def trend_section(all_series: list[Series], meter: str, top: int = TREND_TOP) ->
         parts.append(f'<g><title>{esc(s.nodeid)}: last {s.ratios[-1]:.3g}\u00d7 its median</title>'
                      f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.6"{dash}/>'
                      f"{dots}</g>")
-        legend.append(f'<li><span class="swatch" style="background:{color}"></span>{esc(s.nodeid)} '
-                      f"({s.ratios[-1]:.3g}\u00d7)</li>")
+        legend.append(f'<li title="{esc(s.nodeid)}"><span class="swatch" style="background:{color}"></span>'
+                      f"{esc(shown_as[s.nodeid])} ({s.ratios[-1]:.3g}\u00d7)</li>")
     parts.append(f'<text x="{left}" y="{height - 6}" font-size="11" fill="#555">x: stored run, oldest first '
                  f"({THIS_RUN} last); y: the run's median J/call over the test's own ({esc(meter)})"
                  "</text></svg>")
