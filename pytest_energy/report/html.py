@@ -74,11 +74,11 @@ LOW_PRIORITY = {"95% CI", "W", "s/call", "gCO2e", "budget", "measured", "meter",
 def table(table_id: str, headers: list[str], rows: Iterable[str], filterable: bool = True,
           low: Iterable[str] = ()) -> str:
     """A sortable table; the ``low`` headers' columns (their cells of class ``lo``) hide on narrow screens."""
-    low = set(low)
+    hidden = set(low)
     box = (f'<input class="filter" data-table="{table_id}" placeholder="filter rows" '
            f'aria-label="filter {table_id}">' if filterable else "")
     hide = ' class="lo"'
-    head = "".join(f'<th aria-sort="none"{hide if h in low else ""}>{esc(h)}</th>' for h in headers)
+    head = "".join(f'<th aria-sort="none"{hide if h in hidden else ""}>{esc(h)}</th>' for h in headers)
     return (f'{box}<div class="scroll"><table id="{table_id}" class="sortable"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table></div>")
 
