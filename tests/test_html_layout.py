@@ -158,9 +158,12 @@ window.addEventListener('load', function () {
   var values = Array.from(document.querySelectorAll('#tests tbody tr td.j')).map(function (c) {
     return parseFloat(c.dataset.v); });
   var sorted = values.every(function (v, i) { return i === 0 || values[i - 1] >= v; });
+  var sort = th.getAttribute('aria-sort'), arrow = getComputedStyle(th, '::after').content;
+  var nameTh = document.querySelectorAll('#tests th')[0];
+  nameTh.click();
   document.body.dataset.layoutCheck = JSON.stringify({rows: rows.length, bad: bad.slice(0, 5), width: w,
-    nameRight: name.right, sort: th.getAttribute('aria-sort'), sortedDesc: sorted,
-    arrow: getComputedStyle(th, '::after').content});
+    nameRight: name.right, sort: sort, sortedDesc: sorted, arrow: arrow,
+    textSort: nameTh.getAttribute('aria-sort'), numberSortCleared: th.getAttribute('aria-sort')});
 });
 </script>"""
 
@@ -185,6 +188,7 @@ def test_a_300_test_report_shows_j_per_call_and_verdict_beside_every_name(tmp_pa
     assert outcome["rows"] == 300 and outcome["bad"] == [], outcome
     assert outcome["width"] <= width and outcome["nameRight"] < width
     assert outcome["sort"] == "descending" and outcome["sortedDesc"] and "▼" in outcome["arrow"]
+    assert outcome["textSort"] == "ascending" and outcome["numberSortCleared"] == "none"
     box = dom[dom.index('<section id="summary"'):dom.index("</section>")]
     assert all(nodeid in _text(box) for nodeid in regressed)
 

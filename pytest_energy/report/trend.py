@@ -8,6 +8,7 @@ are aligned on the right: the last point of every line is the newest run.
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 
@@ -52,6 +53,8 @@ def series(baseline: Baseline, current: list[TestResult]) -> list[Series]:
                 points[-1] = (THIS_RUN, points[-1][1])
             else:
                 points.append((THIS_RUN, statistics.median(result.samples)))
+        if not all(math.isfinite(p[1]) for p in points):
+            continue
         middle = statistics.median(p[1] for p in points) if points else 0.0
         if middle > 0:
             found.append(Series(nodeid, points, [p[1] / middle for p in points]))
