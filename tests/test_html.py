@@ -74,9 +74,10 @@ def test_html_from_pytest_holds_every_test_labels_and_plots(report_files) -> Non
     assert "ok (100 J)" in text  # the budget
     assert "3 rounds" in text and "real call" in text
     assert 'class="sortable"' in page and 'class="filter"' in page
-    # the baseline saved by this very run: two stored runs per measured test, as trends
-    assert "History (baseline)" in text and page.count("median J/call per stored run") == 6
-    assert page.count("<polyline") == 6
+    # the baseline saved by this very run: two stored runs per measured test, one line each on one chart
+    history = page[page.index("History (baseline)"):]
+    assert history.count("<svg") == 1 and history.count("<polyline") == 6 and "× own median" in history
+    assert history.count(">this run</text>") == 1  # the run that saved is the last point, not added twice
     assert "energy per call relative to light (estimate" in text  # energy.compare ratios
 
 
@@ -87,7 +88,7 @@ def test_report_command_builds_the_same_from_files(report_files, tmp_path: Path,
     assert capsys.readouterr().out.strip() == f"pytest-energy: report written to {out}"
     text = _text(out.read_text())
     assert all(f"::{name}" in text for name in TESTS)
-    assert text.count("median J/call per stored run") == 6
+    assert text.count("× own median") == 1 and out.read_text().count("<polyline") == 6
     # a baseline alone: the history
     assert main(["report", "--baseline", str(baseline), "-o", str(out)]) == 0
     assert "History (baseline)" in _text(out.read_text()) and "Per test" not in _text(out.read_text())

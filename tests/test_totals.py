@@ -76,7 +76,7 @@ def test_html_shows_a_failed_test_as_failed(pytester, run_energy):
     result, data = run_energy(*FAST, f"--energy-baseline={baseline}", "--energy-html=report.html")
     assert data["outcomes"]["test_plain.py::test_fails"]["outcome"] == "failed"
     page = (pytester.path / "report.html").read_text()
-    row = next(r for r in page.split("<tr>") if "test_plain.py::test_fails</td>" in r)
+    row = next(r for r in page.split("<tr ") if "test_plain.py::test_fails</td>" in r)
     assert ">failed</span>" in row and "unchanged" not in row
-    passed = next(r for r in page.split("<tr>") if "test_plain.py::test_a</td>" in r)
+    passed = next(r for r in page.split("<tr ") if "test_plain.py::test_a</td>" in r)
     assert ">failed</span>" not in passed

@@ -60,6 +60,8 @@ class RunState:
     faults: list[str] = field(default_factory=list)
     #: Every test's outcome as pytest reported it: (word, one line of its message).
     outcomes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: The HTML report's path once written (the terminal prints it as a ``file://`` link).
+    html_written: str = ""
 
 
 class MeasuringPlugin:

@@ -8,6 +8,7 @@ one line; the other outputs and pytest's summary are still written.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,6 +70,8 @@ class TerminalPlugin:
             write(f"energy: {tests_word(total)} measured ({repeated} repeated in rounds, "
                   f"{below} below the meters' resolution), {si(total.joules, 'J')} in their real calls "
                   f"({state.meters.label})")
+            if state.html_written:
+                write(f"energy HTML report: {Path(state.html_written).resolve().as_uri()}")
             if state.cut_by_budget:
                 write(f"energy: repetition of {state.cut_by_budget} tests cut by --energy-time-budget; "
                       "they keep their real-call figure", yellow=True)
@@ -104,8 +107,9 @@ class FilePlugin:
         run = self.run_record() if settings.json_path or settings.html_path else None
         if settings.json_path and run is not None:
             self._write(settings.json_path, lambda path: save_results(path, run))
-        if settings.html_path and run is not None:
-            self._write(settings.html_path, lambda path: self._write_html(path, run))
+        if settings.html_path and run is not None and self._write(
+                settings.html_path, lambda path: self._write_html(path, run)):
+            self.state.html_written = settings.html_path
         if settings.csv_path:
             from ..report.exports import csv_text
 
@@ -116,14 +120,17 @@ class FilePlugin:
         for target, mode in targets:
             self._write(target, lambda path, mode=mode: write_markdown(path, mode, text))
 
-    def _write(self, path: str, write: Any) -> None:
+    def _write(self, path: str, write: Any) -> bool:
+        """``write(path)``; False (said in one line, the run failed) when it could not be written."""
         try:
             write(path)
+            return True
         except (OSError, InputError) as exc:
             failed = str(exc) if isinstance(exc, InputError) else f"{path} not written: {exc.strerror or exc}"
             self.state.faults.append(failed)
             if self.session.exitstatus == pytest.ExitCode.OK:
                 self.session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return False
 
     def _write_html(self, path: str, run: RunRecord) -> None:
         """The HTML report of this run, with the baseline's history (as this run saved it, if it did)."""

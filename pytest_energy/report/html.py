@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import datetime
 import math
-import statistics
 from collections.abc import Iterable
 from typing import Any
 
 from ..history import Baseline
 from ..judge.rules import Comparison, Verdict
+from ..judge.suite import FILE_TOTAL
 from ..results import TestResult
 from ..runs import AbRecord, RunRecord
 from ..units import percent, si, si_range
 from .flame import profiles_section
-from .svg import bar_chart, esc, ratio_plot, strip_plot, trend_plot
+from .html_assets import SCRIPT, STYLE
+from .html_summary import row_id, summary_section
+from .ids import readable_ids
+from .svg import bar_chart, esc, ratio_plot, strip_plot
 from .text import budget_text, result_notes
 from .totals import BASIS, file_rows, test_id, tests_word, total_row
+from .trend import series, trend_section
 
 #: Plots show at most this many tests (tables show all).
 PLOT_TOP = 25
@@ -44,45 +48,38 @@ MODELLED = {
                  "subprocesses.",
 }
 
-STYLE = """
-body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:12px;color:#212121}
-h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}
-.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px}.facts dt{font-weight:600}
-.estimate{background:#fff3e0;border-left:4px solid #ef6c00;padding:6px 10px}
-.scroll{overflow-x:auto}table{border-collapse:collapse;font-size:13px}
-th,td{padding:3px 8px;border-bottom:1px solid #eee;text-align:left;white-space:nowrap}
-th{cursor:pointer;background:#fafafa;position:sticky;top:0}td.n{text-align:right}
-input.filter{margin:6px 0;padding:4px;width:min(420px,100%)}svg{max-width:100%;height:auto}
-.grid{display:flex;flex-wrap:wrap;gap:12px}.grid figure{margin:0}figcaption{font-size:12px;color:#555}
-.tag{border-radius:3px;padding:0 4px;color:#fff}
-"""
-SCRIPT = """
-document.querySelectorAll('table.sortable').forEach(function(t){
- t.querySelectorAll('th').forEach(function(th,i){th.addEventListener('click',function(){
-  var b=t.tBodies[0],rows=Array.from(b.rows),up=th.dataset.dir!=='asc';th.dataset.dir=up?'asc':'desc';
-  rows.sort(function(x,y){var a=x.cells[i].dataset.v,c=y.cells[i].dataset.v;
-   var r=(a!==undefined&&c!==undefined)?(parseFloat(a)-parseFloat(c))
-    :x.cells[i].textContent.localeCompare(y.cells[i].textContent);
-   return up?r:-r;});rows.forEach(function(r){b.appendChild(r);});});});});
-document.querySelectorAll('input.filter').forEach(function(f){f.addEventListener('input',function(){
- var q=f.value.toLowerCase();
- document.getElementById(f.dataset.table).tBodies[0].querySelectorAll('tr').forEach(
-  function(r){r.style.display=r.textContent.toLowerCase().indexOf(q)>=0?'':'none';});});});
-"""
-
-
 # -- tables -------------------------------------------------------------------------------
 
-def _cell(text: Any, value: float | None = None) -> str:
+def _cell(text: Any, value: float | None = None, cls: str = "") -> str:
+    classes = " ".join(filter(None, ["n" if value is not None and math.isfinite(value) else "", cls]))
+    attr = f' class="{classes}"' if classes else ""
     if value is None or not math.isfinite(value):
-        return f"<td>{esc(text)}</td>"
-    return f'<td class="n" data-v="{value:.6g}">{esc(text)}</td>'
+        return f"<td{attr}>{esc(text)}</td>"
+    return f'<td{attr} data-v="{value:.6g}">{esc(text)}</td>'
 
 
-def table(table_id: str, headers: list[str], rows: Iterable[str], filterable: bool = True) -> str:
+#: Characters of a test's id shown in its row (as the terminal shortens them); all on hover.
+NAME_CHARS = 44
+
+
+def _name(nodeid: str, shown: str | None = None) -> str:
+    """The name cell: the id as shown (cut to the column's width on screen), the full id on hover."""
+    return f'<td class="id" title="{esc(nodeid)}">{esc(nodeid if shown is None else shown)}</td>'
+
+
+#: Columns that come after the key figures and hide on narrow screens.
+LOW_PRIORITY = {"95% CI", "W", "s/call", "gCO2e", "budget", "measured", "meter", "notes", "rounds", "pairs",
+                "change", "base J/call", "rounds (grey base, blue head)"}
+
+
+def table(table_id: str, headers: list[str], rows: Iterable[str], filterable: bool = True,
+          low: Iterable[str] = ()) -> str:
+    """A sortable table; the ``low`` headers' columns (their cells of class ``lo``) hide on narrow screens."""
+    hidden = set(low)
     box = (f'<input class="filter" data-table="{table_id}" placeholder="filter rows" '
            f'aria-label="filter {table_id}">' if filterable else "")
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    hide = ' class="lo"'
+    head = "".join(f'<th aria-sort="none"{hide if h in hidden else ""}>{esc(h)}</th>' for h in headers)
     return (f'{box}<div class="scroll"><table id="{table_id}" class="sortable"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table></div>")
 
@@ -99,29 +96,32 @@ def _tag(text: str, color: str, title: str = "") -> str:
 def _verdict(verdict: Verdict | None, outcome: tuple[str, str] | None = None) -> str:
     """The verdict's tag; a test that failed, errored or xpassed shows that instead."""
     if outcome is not None and outcome[0] in OUTCOME_COLORS:
-        return f"<td>{_tag(outcome[0], OUTCOME_COLORS[outcome[0]], outcome[1])}</td>"
+        return f'<td class="verdict">{_tag(outcome[0], OUTCOME_COLORS[outcome[0]], outcome[1])}</td>'
     if not verdict:
-        return "<td></td>"
-    return f"<td>{_tag(str(verdict), VERDICT_COLORS.get(verdict, '#757575'))}</td>"
+        return '<td class="verdict"></td>'
+    return f'<td class="verdict">{_tag(str(verdict), VERDICT_COLORS.get(verdict, "#757575"))}</td>'
 
 
-def result_row(result: TestResult, verdict: Verdict | None, outcome: tuple[str, str] | None = None) -> str:
+def result_row(result: TestResult, verdict: Verdict | None, outcome: tuple[str, str] | None = None,
+               shown: str | None = None) -> str:
+    """One test's row: name, J/call and verdict first, the rest after."""
     m = result.measurement
     ci = si_range(m.summary.ci_low, m.summary.ci_high, "J") if m is not None and m.summary.n > 1 else ""
     watts = result.joules / result.seconds if result.seconds > 0 else 0.0
     how = f"{len(m.rounds)} rounds" if m is not None else "real call"
     strip = strip_plot([(result.samples, HEAD_COLOR)]) if m is not None else ""
-    return "<tr>" + "".join([
-        f"<td>{esc(result.nodeid)}</td>", _cell(how), _cell(("~" if result.below_resolution else "")
-                                                          + si(result.joules, "J"), result.joules),
-        _cell(ci), _cell(si(watts, "W"), watts), _cell(si(result.seconds, "s"), result.seconds),
-        _cell(si(result.co2_g, "g"), result.co2_g), _cell(budget_text(result)), _verdict(verdict, outcome),
-        _cell(result.meter + (" (estimate)" if result.is_estimate and result.meter != "estimate" else "")),
-        _cell("; ".join(result_notes(result))), f"<td>{strip}</td>",
+    joules = ("~" if result.below_resolution else "") + si(result.joules, "J")
+    meter = result.meter + (" (estimate)" if result.is_estimate and result.meter != "estimate" else "")
+    return f'<tr id="{row_id("tests", result.nodeid)}">' + "".join([
+        _name(result.nodeid, shown), _cell(joules, result.joules, "j"), _verdict(verdict, outcome),
+        _cell(ci, cls="lo"), _cell(si(result.seconds, "s"), result.seconds, "lo"),
+        _cell(si(watts, "W"), watts, "lo"), _cell(si(result.co2_g, "g"), result.co2_g, "lo"),
+        _cell(budget_text(result), cls="lo"), _cell(how, cls="lo"), _cell(meter, cls="lo"),
+        _cell("; ".join(result_notes(result)), cls="lo"), f'<td class="lo">{strip}</td>',
     ]) + "</tr>"
 
 
-TEST_HEADERS = ["test", "measured", "J/call", "95% CI", "W", "s/call", "gCO2e", "budget", "verdict", "meter",
+TEST_HEADERS = ["test", "J/call", "verdict", "95% CI", "s/call", "W", "gCO2e", "budget", "measured", "meter",
                 "notes", "rounds"]
 
 
@@ -161,22 +161,24 @@ def results_section(run: RunRecord) -> str:
         s = t.measurement.summary if t.measurement is not None and t.measurement.summary.n > 1 else None
         bars.append((t.nodeid, t.joules, s.ci_low if s else None, s.ci_high if s else None))
     file_rows_html = [
-        "<tr>" + "".join([
-            f"<td>{esc(row.name)}</td>", _cell(row.count, row.tests), _cell(si(row.joules, "J"), row.joules),
-            _cell(si(row.co2_g, "g"), row.co2_g), _verdict(verdicts.get(f"{row.name} (file total)")),
+        f'<tr id="{row_id("files", row.name)}">' + "".join([
+            f"<td>{esc(row.name)}</td>", _cell(si(row.joules, "J"), row.joules, "j"),
+            _verdict(verdicts.get(f"{row.name}{FILE_TOTAL}")), _cell(row.count, row.tests),
+            _cell(si(row.co2_g, "g"), row.co2_g, "lo"),
         ]) + "</tr>"
         for row in file_rows(tests)
     ]
     total = total_row(tests)
+    shown = readable_ids([t.nodeid for t in ranked], NAME_CHARS)
     return "".join([
         f"<h2>Tests</h2><p><b>{esc(tests_word(total))}</b> measured, {esc(si(total.joules, 'J'))} in their "
         f"real calls, {esc(si(total.co2_g, 'g'))}CO2e ({esc(meter)}).</p>",
         f"<h3>Most expensive tests</h3>{bar_chart(bars, 'J', meter)}",
         "<h3>Per file</h3>",
-        table("files", ["file", "tests", BASIS, "gCO2e", "verdict"], file_rows_html),
+        table("files", ["file", BASIS, "verdict", "tests", "gCO2e"], file_rows_html, low={"gCO2e"}),
         "<h3>Per test</h3>",
-        table("tests", TEST_HEADERS, (result_row(t, verdicts.get(t.nodeid), run.outcomes.get(test_id(t)))
-                                           for t in ranked)),
+        table("tests", TEST_HEADERS, (result_row(t, verdicts.get(t.nodeid), run.outcomes.get(test_id(t)),
+                                                 shown[t.nodeid]) for t in ranked), low=LOW_PRIORITY),
     ])
 
 
@@ -210,25 +212,13 @@ def sci_section(run: RunRecord) -> str:
     ])
 
 
-def history_section(baseline: Baseline) -> str:
-    trends = []
-    for nodeid, runs in baseline.tests.items():
-        if not runs:
-            continue
-        meter = runs[-1].meter
-        points = []
-        for i, run in enumerate(r for r in runs if r.meter == meter):
-            samples = run.joules
-            commit = (run.commit or "")[:7] or f"run {i + 1}"
-            points.append((commit, statistics.median(samples), min(samples), max(samples)))
-        trends.append((points[-1][1], nodeid, points, meter))
-    trends.sort(reverse=True)
-    shown = trends[:PLOT_TOP]
-    hidden = len(trends) - len(shown)
-    more = f"<p>{hidden} more tests are in the baseline file.</p>" if hidden else ""
-    plots = "".join(trend_plot(nodeid, points, "J", meter) for _, nodeid, points, meter in shown)
-    return (f"<h2>History (baseline)</h2><p>Each test's stored runs, oldest first, the most expensive "
-            f"{len(shown)} tests.</p><div class=\"grid\">{plots}</div>{more}")
+def history_section(baseline: Baseline, run: RunRecord | None = None) -> str:
+    """Every stored test's runs, this run's included, on one chart."""
+    found = series(baseline, run.tests if run is not None else [])
+    meters = sorted({runs[-1].meter for runs in baseline.tests.values() if runs})
+    return ("<h2>History (baseline)</h2><p>Each test's J/call in its stored runs and this run, as a ratio to "
+            "its own median (1 = its median), oldest first, on one scale.</p>"
+            + trend_section(found, ", ".join(meters)))
 
 
 def _ratio_rows(comparisons: list[Comparison]) -> list[tuple[str, float, float, float, str]]:
@@ -245,19 +235,21 @@ def ab_section(ab: AbRecord) -> str:
     limit = 1 + ab.max_regression
     samples = {h.nodeid: (b.samples, h.samples) for b, h in ab.pairs}
     rows = []
+    shown = readable_ids([c.nodeid for c in comparisons], NAME_CHARS)
     for c in comparisons:
         pair = samples.get(c.nodeid)
         strip = strip_plot([(pair[0], BASE_COLOR), (pair[1], HEAD_COLOR)]) if pair else ""
         ratio = 1 + c.change if c.change is not None else None
         ci = (f"{1 + c.change_ci_low:.3g}-{1 + c.change_ci_high:.3g}"
               if c.change_ci_low is not None and c.change_ci_high is not None else "")
-        rows.append("<tr>" + "".join([
-            f"<td>{esc(c.nodeid)}</td>",
-            _cell(si(c.baseline_median, "J") if c.baseline_median is not None else "", c.baseline_median),
-            _cell(si(c.current_median, "J") if c.current_median is not None else "", c.current_median),
-            _cell(f"{ratio:.3g}" if ratio is not None else "", ratio), _cell(ci),
-            _cell(c.pairs or "", c.pairs), _cell(percent(c.change)),
-            _verdict(c.verdict), _cell(c.meter), f"<td>{strip}</td>",
+        rows.append(f'<tr id="{row_id("ab", c.nodeid)}">' + "".join([
+            _name(c.nodeid, shown[c.nodeid]),
+            _cell(si(c.current_median, "J") if c.current_median is not None else "", c.current_median, "j"),
+            _verdict(c.verdict), _cell(f"{ratio:.3g}" if ratio is not None else "", ratio),
+            _cell(si(c.baseline_median, "J") if c.baseline_median is not None else "", c.baseline_median,
+                  "lo"),
+            _cell(ci, cls="lo"), _cell(c.pairs or "", c.pairs, "lo"), _cell(percent(c.change), cls="lo"),
+            _cell(c.meter, cls="lo"), f'<td class="lo">{strip}</td>',
         ]) + "</tr>")
     meter = ab.meter
     return "".join([
@@ -266,8 +258,8 @@ def ab_section(ab: AbRecord) -> str:
         f"measured in turns (base, head, base, ...), {esc(meter)}. Ratio: head/base, the geometric mean of "
         "the paired rounds' ratios.</p>",
         ratio_plot(_ratio_rows(comparisons)[:PLOT_TOP], f"head/base energy per call ({meter})", limit),
-        table("ab", ["test", "base J/call", "head J/call", "head/base", "95% CI", "pairs", "change",
-                     "verdict", "meter", "rounds (grey base, blue head)"], rows),
+        table("ab", ["test", "head J/call", "verdict", "head/base", "base J/call", "95% CI", "pairs",
+                     "change", "meter", "rounds (grey base, blue head)"], rows, low=LOW_PRIORITY),
     ])
 
 
@@ -299,7 +291,8 @@ def render(
 ) -> str:
     """The whole page from whichever records are given."""
     generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    body = [f"<h1>pytest-energy report</h1><p>Generated {generated}.</p>", header_section(run, ab)]
+    body = [f"<h1>pytest-energy report</h1><p>Generated {generated}.</p>", summary_section(run, ab),
+            header_section(run, ab)]
     if run is not None:
         body.append(results_section(run))
         body.append(sci_section(run))
@@ -310,7 +303,7 @@ def render(
         body.append(ab_section(ab))
         body.append(profiles_section([], ab.profile_diffs))
     if baseline is not None:
-        body.append(history_section(baseline))
+        body.append(history_section(baseline, run))
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -59,6 +59,11 @@ def short_id(nodeid: str, limit: int) -> str:
     return head + sep + shorten(rest, limit - len(head) - len(sep))
 
 
+def readable_ids(nodeids: list[str], limit: int) -> dict[str, str]:
+    """Each id as a row shows it: without the directories all share, then :func:`short_ids`."""
+    return dict(zip(nodeids, short_ids(drop_common_dir(nodeids), limit), strict=True))
+
+
 def short_ids(cells: list[str], limit: int) -> list[str]:
     """Each cell in at most ``limit`` characters; cells that would read alike are cut in
     the middle of their full form instead."""

@@ -21,14 +21,41 @@ def _scale(low: float, high: float, start: float, end: float) -> Any:
     return lambda value: start + (value - low) / span * (end - start)
 
 
+def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
+    """Round values (steps of 1, 2, 2.5 or 5 times a power of ten) from ``low`` to ``high``."""
+    span = high - low
+    if not (math.isfinite(span) and span > 0):
+        return [low]
+    raw = span / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw * (1 - 1e-9))
+    first = math.ceil(low / step - 1e-9)
+    return [round((first + i) * step, 12) for i in range(int((high - first * step) / step + 1e-9) + 1)]
+
+
+def x_axis(x: Any, y: float, ticks: list[float], label: Any, font: int = 10) -> str:
+    """An axis line at height ``y`` with a mark and a label (``label(value)``) at each tick."""
+    start, end = x(ticks[0]), x(ticks[-1])
+    parts = [f'<line x1="{start:.1f}" x2="{end:.1f}" y1="{y}" y2="{y}" stroke="#666"/>']
+    for tick in ticks:
+        parts.append(f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{y}" y2="{y + 4}" stroke="#666"/>'
+                     f'<text x="{x(tick):.1f}" y="{y + 5 + font}" font-size="{font}" text-anchor="middle" '
+                     f'fill="#333">{esc(label(tick))}</text>')
+    return "".join(parts)
+
+
 def bar_chart(rows: list[tuple[str, float, float | None, float | None]], unit: str, meter: str) -> str:
-    """Horizontal bars (label, value, CI low, CI high), largest first."""
+    """Horizontal bars (label, value, CI low, CI high), largest first, over an axis in ``unit``."""
     if not rows:
         return ""
     width, left, row_h = 760, 330, 20
     top = max(max(v, hi or 0) for _, v, _, hi in rows) or 1.0
-    x = _scale(0, top, left, width - 70)
-    height = row_h * len(rows) + 34
+    ticks = nice_ticks(0, top)
+    if ticks[-1] < top:
+        ticks.append(ticks[-1] + (ticks[1] - ticks[0] if len(ticks) > 1 else top))
+    x = _scale(0, ticks[-1], left, width - 70)
+    axis = 6 + row_h * len(rows) + 2
+    height = axis + 44
     parts = [f'<svg viewBox="0 0 {width} {height}" width="{width}" role="img" aria-label="bars">']
     for i, (label, value, low, high) in enumerate(rows):
         y = 6 + i * row_h
@@ -41,47 +68,37 @@ def bar_chart(rows: list[tuple[str, float, float | None, float | None]], unit: s
                          'stroke="#0d47a1" stroke-width="1.5"/>')
         parts.append(f'<text x="{max(x(value), x(high or 0)) + 4:.1f}" y="{y + 13}" font-size="11">'
                      f'{esc(si(value, unit))}</text>')
+    parts.append(x_axis(x, axis, ticks, lambda v: si(v, unit)))
     parts.append(f'<text x="4" y="{height - 6}" font-size="11" fill="#555">{esc(unit)} per call, '
                  f'bars: median, lines: 95% CI ({esc(meter)})</text></svg>')
     return "".join(parts)
 
 
-def strip_plot(series: list[tuple[list[float], str]], width: int = 160, height: int = 18) -> str:
-    """Each round's sample as a dot (one colour per series), on one scale."""
+def strip_plot(
+    series: list[tuple[list[float], str]], unit: str = "J", width: int = 170, height: int = 30,
+) -> str:
+    """Each round's sample as a dot (one colour per series), on one scale, over an axis
+    that names its two ends in ``unit``."""
     values = [v for samples, _ in series for v in samples]
     if len(values) < 2:
         return ""
-    x = _scale(min(values), max(values), 4, width - 4)
+    low, high = min(values), max(values)
+    x = _scale(low, high, 6, width - 6)
     dots = "".join(
-        f'<circle cx="{x(v):.1f}" cy="{height / 2 + (i * 4 - 2 * (len(series) - 1)):.1f}" r="2.2" '
-        f'fill="{color}" fill-opacity="0.7"/>'
+        f'<circle cx="{x(v):.1f}" cy="{8 + (i * 5 - 2.5 * (len(series) - 1)):.1f}" r="2.6" '
+        f'fill="{color}" fill-opacity="0.8"/>'
         for i, (samples, color) in enumerate(series) for v in samples
     )
-    return f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}">{dots}</svg>'
-
-
-def trend_plot(title: str, points: list[tuple[str, float, float, float]], unit: str, meter: str) -> str:
-    """A test's stored runs: median per run with its samples' range, commits on the axis."""
-    width, height, left, bottom = 330, 150, 52, 40
-    low = min(p[2] for p in points)
-    high = max(p[3] for p in points) or 1.0
-    x = _scale(0, max(len(points) - 1, 1), left, width - 10)
-    y = _scale(low, high, height - bottom, 22)
-    parts = [f'<figure><svg viewBox="0 0 {width} {height}" width="{width}" role="img" aria-label="trend">',
-             f'<text x="4" y="13" font-size="11"><title>{esc(title)}</title>{esc(shorten(title, 56))}</text>',
-             f'<text x="4" y="{y(high) + 4:.1f}" font-size="10">{esc(si(high, unit))}</text>',
-             f'<text x="4" y="{y(low) + 4:.1f}" font-size="10">{esc(si(low, unit))}</text>']
-    path = " ".join(f"{x(i):.1f},{y(p[1]):.1f}" for i, p in enumerate(points))
-    parts.append(f'<polyline points="{path}" fill="none" stroke="#1565c0" stroke-width="1.5"/>')
-    for i, (commit, median, lo, hi) in enumerate(points):
-        parts.append(f'<line x1="{x(i):.1f}" x2="{x(i):.1f}" y1="{y(lo):.1f}" y2="{y(hi):.1f}" '
-                     'stroke="#90caf9"/>')
-        parts.append(f'<circle cx="{x(i):.1f}" cy="{y(median):.1f}" r="2.5" fill="#1565c0"/>')
-        parts.append(f'<text x="{x(i):.1f}" y="{height - bottom + 12}" font-size="9" text-anchor="end" '
-                     f'transform="rotate(-40 {x(i):.1f} {height - bottom + 12})">{esc(commit)}</text>')
-    parts.append(f"</svg><figcaption>median {esc(unit)}/call per stored run, range of its rounds "
-                 f"({esc(meter)})</figcaption></figure>")
-    return "".join(parts)
+    ends = [low, high] if high > low else [low]
+    axis = "".join(
+        f'<line x1="{x(v):.1f}" x2="{x(v):.1f}" y1="15" y2="18" stroke="#666"/>'
+        f'<text x="{x(v):.1f}" y="{height - 2}" font-size="9" fill="#333" '
+        f'text-anchor="{"start" if v == low and high > low else "end"}">{esc(si(v, unit))}</text>'
+        for v in ends
+    )
+    return (f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+            f'aria-label="rounds, {esc(si(low, unit))} to {esc(si(high, unit))}">{dots}'
+            f'<line x1="6" x2="{width - 6}" y1="15" y2="15" stroke="#666"/>{axis}</svg>')
 
 
 def ratio_plot(
@@ -104,9 +121,7 @@ def ratio_plot(
     axis = height - 42
     parts = [f'<svg viewBox="0 0 {width} {height}" width="{width}" role="img" aria-label="{esc(what)}">',
              f'<line x1="{x(1):.1f}" x2="{x(1):.1f}" y1="0" y2="{axis}" stroke="#999"/>']
-    for tick in (low * 1.05, 1.0, high / 1.05):
-        parts.append(f'<text x="{x(tick):.1f}" y="{axis + 12}" font-size="10" text-anchor="middle">'
-                     f"{tick:.3g}</text>")
+    parts.append(x_axis(x, axis, sorted({low * 1.05, 1.0, high / 1.05}), lambda v: f"{v:.3g}\u00d7"))
     if limit is not None:
         parts.append(f'<line x1="{x(limit):.1f}" x2="{x(limit):.1f}" y1="0" y2="{axis}" '
                      'stroke="#c62828" stroke-dasharray="4 3"/>')
