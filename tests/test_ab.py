@@ -491,6 +491,9 @@ def test_judge_sci_sees_the_embodied_carbon_of_a_longer_call(tmp_path: Path, run
     loop = next(c for c in document["comparisons"] if c["nodeid"] == "tests/test_work.py::test_loop")
     assert loop["verdict"] == "regression" and loop["quantity"] == "sci" and loop["change"] > 3
     assert document["settings"]["judge"] == "sci"
+    assert main(["report", "--ab", str(tmp_path / "ab.json"), "-o", str(tmp_path / "ab.html")]) == 0
+    page = (tmp_path / "ab.html").read_text()
+    assert "head SCI g/call" in page and "head J/call" not in page  # the figures are grams, labelled so
     test = next(t for t in document["tests"] if t["nodeid"] == "tests/test_work.py::test_loop")
     assert test["base"]["samples"]["joules"] == test["head"]["samples"]["joules"]  # the joules: unchanged
     assert len(test["head"]["samples"]["joules"]) == 8  # judging SCI, no early stop on the joules

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..history import Baseline
+from ..judge import figures
 from ..judge.rules import Comparison, Verdict
 from ..judge.suite import FILE_TOTAL
 from ..results import TestResult
@@ -69,7 +70,7 @@ def _name(nodeid: str, shown: str | None = None) -> str:
 
 #: Columns that come after the key figures and hide on narrow screens.
 LOW_PRIORITY = {"95% CI", "W", "s/call", "gCO2e", "budget", "measured", "meter", "notes", "rounds", "pairs",
-                "change", "base J/call", "rounds (grey base, blue head)"}
+                "change", "base J/call", "base SCI g/call", "rounds (grey base, blue head)"}
 
 
 def table(table_id: str, headers: list[str], rows: Iterable[str], filterable: bool = True,
@@ -236,6 +237,8 @@ def ab_section(ab: AbRecord) -> str:
     samples = {h.nodeid: (b.samples, h.samples) for b, h in ab.pairs}
     rows = []
     shown = readable_ids([c.nodeid for c in comparisons], NAME_CHARS)
+    judged = figures.of(comparisons[0]) if comparisons else figures.JOULES
+    unit, quantity = judged.unit, "SCI" if judged is figures.SCI else "energy"
     for c in comparisons:
         pair = samples.get(c.nodeid)
         strip = strip_plot([(pair[0], BASE_COLOR), (pair[1], HEAD_COLOR)]) if pair else ""
@@ -244,9 +247,9 @@ def ab_section(ab: AbRecord) -> str:
               if c.change_ci_low is not None and c.change_ci_high is not None else "")
         rows.append(f'<tr id="{row_id("ab", c.nodeid)}">' + "".join([
             _name(c.nodeid, shown[c.nodeid]),
-            _cell(si(c.current_median, "J") if c.current_median is not None else "", c.current_median, "j"),
+            _cell(si(c.current_median, unit) if c.current_median is not None else "", c.current_median, "j"),
             _verdict(c.verdict), _cell(f"{ratio:.3g}" if ratio is not None else "", ratio),
-            _cell(si(c.baseline_median, "J") if c.baseline_median is not None else "", c.baseline_median,
+            _cell(si(c.baseline_median, unit) if c.baseline_median is not None else "", c.baseline_median,
                   "lo"),
             _cell(ci, cls="lo"), _cell(c.pairs or "", c.pairs, "lo"), _cell(percent(c.change), cls="lo"),
             _cell(c.meter, cls="lo"), f'<td class="lo">{strip}</td>',
@@ -257,9 +260,10 @@ def ab_section(ab: AbRecord) -> str:
         f"<p>{esc(ab.base.describe('base'))} &rarr; {esc(ab.head.describe('head'))}, "
         f"measured in turns (base, head, base, ...), {esc(meter)}. Ratio: head/base, the geometric mean of "
         "the paired rounds' ratios.</p>",
-        ratio_plot(_ratio_rows(comparisons)[:PLOT_TOP], f"head/base energy per call ({meter})", limit),
-        table("ab", ["test", "head J/call", "verdict", "head/base", "base J/call", "95% CI", "pairs",
-                     "change", "meter", "rounds (grey base, blue head)"], rows, low=LOW_PRIORITY),
+        ratio_plot(_ratio_rows(comparisons)[:PLOT_TOP], f"head/base {quantity} per call ({meter})", limit),
+        table("ab", ["test", f"head {judged.column}", "verdict", "head/base", f"base {judged.column}",
+                     "95% CI", "pairs", "change", "meter", "rounds (grey base, blue head)"], rows,
+              low=LOW_PRIORITY),
     ])
 
 
