@@ -146,7 +146,7 @@ def test_ini_turns_energy_on_by_default(pytester):
     pytester.makepyfile("def test_a(): pass")
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["energy: meters estimate*", "*test_*.py::test_a *real call *estimate*"])
+    result.stdout.fnmatch_lines(["energy: meters estimate*", "*::test_a *real call *estimate*"])
 
 
 def test_plugin_can_be_disabled_by_name(pytester):

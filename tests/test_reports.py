@@ -61,7 +61,7 @@ def _table(lines: list[str], first: str) -> list[list[str]]:
     start = lines.index(next(line for line in lines if line.startswith(first + " ")))
     rows = []
     for line in lines[start + 2:]:
-        if not line.strip() or line.startswith(("-", "=", "energy", "... ")):
+        if not line.strip() or line.startswith(("-", "=", "energy", "... ", "measured:", "meter:")):
             break
         rows.append(re.split(r"\s{2,}", line.strip()))
     return [re.split(r"\s{2,}", lines[start].strip()), *rows]
@@ -74,16 +74,18 @@ def test_terminal_tables_per_file_then_tests_by_energy(pytester, run_energy, mon
     result, data = run_energy()
     lines = result.stdout.lines
     files = _table(lines, "file")
-    assert files[0] == ["file", "tests", "J (a call each)", "gCO2e", "regressions"]
+    assert files[0] == ["file", "tests", "J (a call each)", "gCO2e"]  # no regressions column when none
     suite_file = by_test(data)["test_dear"]["nodeid"].split("::")[0]
     assert {row[0]: row[1] for row in files[1:-1]} == {suite_file: "3", "test_other.py": "1"}
     assert files[-1][0] == "TOTAL (4 tests)" and files[-1][1] == "4"
     tests = _table(lines, "test")
-    assert tests[0] == ["test", "measured", "J/call", "s/call", "gCO2e", "meter"]  # empty columns dropped
+    # empty columns dropped; one value in every row: said once below the table
+    assert tests[0] == ["test", "J/call", "s/call", "gCO2e"]
+    assert "measured: real call; meter: estimate" in lines
     by_energy = sorted(data["tests"], key=lambda t: -t["joules"])
     assert [row[0] for row in tests[1:]] == [t["nodeid"] for t in by_energy]
     assert tests[1][0].endswith("::test_dear")
-    assert all(row[1] == "real call" and row[-1] == "estimate" for row in tests[1:])
+    assert all(len(row) == 4 for row in tests[1:])
     result, data = run_energy("--energy-top=1")
     dearest = max(data["tests"], key=lambda t: t["joules"])["nodeid"]  # by this run's figures
     result.stdout.fnmatch_lines(["*energy per test (top 1 of 4; -v shows all)*", f"{dearest} *",

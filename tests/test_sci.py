@@ -187,7 +187,7 @@ def test_estimate_takes_the_instances_watts_and_labels_sci_modelled(pytester, ru
     result.stdout.fnmatch_lines([
         "*energy: Software Carbon Intensity per test, R = one call of the test*",
         "test *E (J)*operational*embodied*SCI gCO2e*embodied share*",
-        "test_*.py::test_a *modelled",
+        "*::test_a *modelled",
     ])
     result.stdout.fnmatch_lines(["energy: SCI * for one call of each measured test (2) = operational * + "
                                  "embodied *, modelled (estimate)"])

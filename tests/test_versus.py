@@ -167,14 +167,18 @@ def test_comparison_table_and_json(pytester, exact_meter):
                             "odd": lambda: pynvml.consume(1_000) or {"not": "json"}},
                            check=False, value_label="accuracy", reference="kmeans")
     """)
-    result, data = run_json(pytester, *EXACT)
+    result, data = run_json(pytester, *EXACT, "-v")  # -v: every column, full ids
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([
         "*energy: candidates side by side*",
         "test * candidate * J/call * s/call * W * energy ratio * 95% CI * time ratio * meter * accuracy",
         "*::test_pick * knn * 1 J * 0.02 * 0.02-0.02 * nvml * 0.94",
-        "*::test_pick * kmeans * 50 J * 1 (reference) * nvml * 0.78",
+        "  * kmeans * 50 J * 1 (reference) * nvml * 0.78",  # the test's id once, on its first row
     ])
+    narrow, _ = run_json(pytester, *EXACT)  # pytester's terminal: 80 columns
+    table = narrow.stdout.str().split("energy: candidates side by side")[1].splitlines()[1:7]
+    assert table[0].split() == ["test", "candidate", "J/call", "energy", "ratio", "accuracy"]
+    assert all(len(line) <= 80 for line in table) and table[-1] == "meter: nvml", table
     tests = by_test(data)
     assert tests["knn"]["summary"]["median"] == 1.0 and tests["kmeans"]["summary"]["median"] == 50.0
     knn = next(c for c in data["versus"][0]["candidates"] if c["label"] == "knn")

@@ -62,7 +62,7 @@ class TerminalPlugin:
                 write(sci_table(results, top, width))
             if state.versus:
                 terminalreporter.write_sep("-", "energy: candidates side by side")
-                write(versus_table(list(state.versus.values())))
+                write(versus_table(list(state.versus.values()), width))
         if level >= -1:
             repeated = sum(1 for r in results if r.repeat == REPEATED)
             below = sum(1 for r in results if r.below_resolution)

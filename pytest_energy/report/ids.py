@@ -51,12 +51,20 @@ def short_id(nodeid: str, limit: int) -> str:
     base, sep, rest = text.partition("::")
     if len(text) <= limit or not sep:
         return shorten(text, limit)
-    # the file's name keeps its start (what tells files apart), at most a third of the room;
+    # the file's name keeps its start after test_ (what tells files apart), at most a third
+    # of the room;
     # the test's name is cut in the middle (its start and its parameters' end)
     room = limit - len(sep)
     file_room = min(len(base), max(room // 3, room - len(rest)))
-    head = base if len(base) <= file_room else base[:max(1, file_room - 6)] + "...py"
+    head = base if len(base) <= file_room else _short_file(base, file_room)
     return head + sep + shorten(rest, limit - len(head) - len(sep))
+
+
+def _short_file(base: str, room: int) -> str:
+    """A file's base name in ``room`` characters: without the ``test_`` and ``.py`` every
+    test file has, its start kept (``workloa...`` for test_workloads.py)."""
+    core = base.removeprefix("test_").removesuffix(".py") or base
+    return core if len(core) <= room else core[:max(1, room - 3)] + "..."
 
 
 def readable_ids(nodeids: list[str], limit: int) -> dict[str, str]:

@@ -74,6 +74,10 @@ def _note_cell(result: TestResult) -> str:
 
 #: A shortened column keeps at least this many characters.
 MIN_SHORTENED = 24
+#: Other shortened columns (notes) keep at least this many.
+MIN_NOTE = 12
+#: The tests table leaves columns out before an id gets shorter than this.
+READABLE_ID = 36
 
 
 def _excess(table: str, width: int | None) -> int:
@@ -92,23 +96,23 @@ def _with_column(rows: list[list[str]], column: int, cells: list[str]) -> list[l
 
 def fitted_table(
     rows: list[list[str]], headers: list[str], width: int | None, columns: tuple[int, ...],
-    optional: Sequence[str] = (),
+    optional: Sequence[str] = (), readable: int = MIN_SHORTENED,
 ) -> str:
-    """A tabulate table of cells on one line each (control characters shown as escapes);
-    when wider than ``width``, the given columns (node ids first, the
-    way :mod:`.ids` reads them, then notes) are shortened until it fits or they reach
-    :data:`MIN_SHORTENED`;
-    first, the ``optional`` columns (by header) are left out in that order while even that
-    would not fit. ``columns`` must come before every optional column."""
+    """A tabulate table of cells on one line each (control characters shown as escapes).
+    When wider than ``width``: the ``optional`` columns (by header) are left out in that
+    order while ids of ``readable`` characters would not fit; then the given ``columns``
+    are shortened until it fits: ids (column 0, the way :mod:`.ids` reads them) to
+    ``readable``, the others (notes) to :data:`MIN_NOTE`, then ids to :data:`MIN_SHORTENED`."""
     from tabulate import tabulate
 
     rows = [[one_line(str(cell)) for cell in row] for row in rows]  # an id's newline must not break a row
     if rows and _excess(tabulate(rows, headers=headers, disable_numparse=True), width) > 0:
         rows = _with_column(rows, 0, drop_common_dir([row[0] for row in rows]))
+    shrinking = [headers[column] for column in columns]
     for name in optional:  # while even the shortest ids do not fit
         narrowest = rows
-        for column in columns:
-            narrowest = _with_column(narrowest, column, _shortened(rows, column, MIN_SHORTENED))
+        for column in map(headers.index, shrinking):
+            narrowest = _with_column(narrowest, column, _shortened(rows, column, readable))
         if _excess(tabulate(narrowest, headers=headers, disable_numparse=True), width) <= 0:
             break
         if name in headers:
@@ -116,14 +120,17 @@ def fitted_table(
             headers = [*headers[:column], *headers[column + 1:]]
             rows = [[*row[:column], *row[column + 1:]] for row in rows]
     table = tabulate(rows, headers=headers, disable_numparse=True)
-    for column in columns:
-        excess = _excess(table, width)
-        longest = max((len(row[column]) for row in rows), default=0)
-        if excess <= 0 or longest <= MIN_SHORTENED:
-            continue
-        limit = max(MIN_SHORTENED, longest - excess)
-        rows = _with_column(rows, column, _shortened(rows, column, limit))
-        table = tabulate(rows, headers=headers, disable_numparse=True)
+    # in turn, ids to ``readable`` and the other columns to MIN_NOTE, then ids to MIN_SHORTENED
+    for id_floor in (readable, MIN_SHORTENED):
+        for column in map(headers.index, shrinking):
+            excess = _excess(table, width)
+            longest = max((len(row[column]) for row in rows), default=0)
+            least = id_floor if column == 0 else MIN_NOTE
+            if excess <= 0 or longest <= least:
+                continue
+            limit = max(least, longest - excess)
+            rows = _with_column(rows, column, _shortened(rows, column, limit))
+            table = tabulate(rows, headers=headers, disable_numparse=True)
     return table
 
 
@@ -154,6 +161,8 @@ def file_table(results: list[TestResult], regressions: Iterable[str] = (), width
     total = total_row(results)
     label = f"TOTAL ({total.tests} test{'' if total.tests == 1 else 's'})"
     rows.append([label, total.count, si(total.joules, "J"), si(total.co2_g, "g"), ""])
+    if not failing:  # no empty column
+        return fitted_table([row[:-1] for row in rows], ["file", "tests", BASIS, "gCO2e"], width, (0,))
     return fitted_table(rows, ["file", "tests", BASIS, "gCO2e", "regressions"], width, (0,))
 
 
@@ -179,8 +188,18 @@ def tests_table(
         if rows and not any(row[column] for row in rows):
             headers = [*headers[:column], *headers[column + 1:]]
             rows = [[*row[:column], *row[column + 1:]] for row in rows]
+    said = []  # fitted to a terminal: a column with one value for every row is said once below
+    for name in ("measured", "meter") if width and len(rows) > 1 else ():
+        column = headers.index(name)
+        if len({row[column] for row in rows}) == 1:
+            said.append(f"{name}: {rows[0][column]}")
+            headers = [*headers[:column], *headers[column + 1:]]
+            rows = [[*row[:column], *row[column + 1:]] for row in rows]
     notes = (len(headers) - 1,) if headers[-1] == "notes" else ()
-    table = fitted_table(rows, headers, width, (0, *notes))
+    # narrow terminals: the CI and time left out before an id gets shorter than READABLE_ID
+    table = fitted_table(rows, headers, width, (0, *notes), ("95% CI", "s/call"), READABLE_ID)
+    if said:
+        table += "\n" + one_line("; ".join(said))
     if not hidden:
         return table
     cut = sum(r.repeat == CUT for r in hidden)
