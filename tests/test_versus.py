@@ -179,6 +179,8 @@ def test_comparison_table_and_json(pytester, exact_meter):
     table = narrow.stdout.str().split("energy: candidates side by side")[1].splitlines()[1:7]
     assert table[0].split() == ["test", "candidate", "J/call", "energy", "ratio", "accuracy"]
     assert all(len(line) <= 80 for line in table) and table[-1] == "meter: nvml", table
+    narrow.stdout.fnmatch_lines(["energy: SCI * for one call of each measured test (3: 0 tests' figures and "
+                                 "3 candidates') = *"])  # the count says what it counts
     tests = by_test(data)
     assert tests["knn"]["summary"]["median"] == 1.0 and tests["kmeans"]["summary"]["median"] == 50.0
     knn = next(c for c in data["versus"][0]["candidates"] if c["label"] == "knn")

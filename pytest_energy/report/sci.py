@@ -46,12 +46,15 @@ def _grams(value: float) -> str:
 
 def summary_line(results: list[TestResult]) -> str | None:
     """The session's SCI (:data:`~pytest_energy.measurement.sci.SESSION_UNIT`), or None."""
-    figures = [r.sci for r in results if r.sci is not None]
-    if not figures:
+    measured = [r for r in results if r.sci is not None]
+    if not measured:
         return None
-    session = total(figures)
+    session = total([r.sci for r in measured if r.sci is not None])
     label = f", modelled ({session.meter})" if session.modelled else f" ({session.meter})"
-    return (f"energy: SCI {_grams(session.sci_g)}CO2e for {SESSION_UNIT} ({len(figures)}) = operational "
+    candidates = sum(1 for r in measured if r.candidate)
+    count = (f"{len(measured)}: {len(measured) - candidates} tests' figures and {candidates} candidates'"
+             if candidates else str(len(measured)))
+    return (f"energy: SCI {_grams(session.sci_g)}CO2e for {SESSION_UNIT} ({count}) = operational "
             f"{_grams(session.operational_g)} + embodied {_grams(session.embodied_g)}{label}")
 
 
