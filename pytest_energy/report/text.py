@@ -253,7 +253,14 @@ def comparison_table(
         lines.append("ratio: geometric mean of head/base over the paired rounds; J per call: their medians")
     if hidden:
         lines.append(f"... {len(hidden)} more: {verdict_counts(hidden)} (-v lists all)")
+    if any(c.verdict == Verdict.INCONCLUSIVE for c in ordered):
+        lines.append(INCONCLUSIVE_MEANS)
     return "\n".join(lines)
+
+
+#: What an inconclusive row means, said once under a comparison table that has one.
+INCONCLUSIVE_MEANS = ("inconclusive: the noise in these figures reaches both no change and the limit, or "
+                      "the test is too short to judge alone; more saved runs narrow it")
 
 
 def regression_line(c: Comparison) -> str:
