@@ -259,8 +259,7 @@ def comparison_table(
 
 
 #: What an inconclusive row means, said once under a comparison table that has one.
-INCONCLUSIVE_MEANS = ("inconclusive: the noise in these figures reaches both no change and the limit, or "
-                      "the test is too short to judge alone; more saved runs narrow it")
+INCONCLUSIVE_MEANS = "inconclusive: too noisy (or too short) to tell no change from the limit"
 
 
 def regression_line(c: Comparison) -> str:
