@@ -198,3 +198,19 @@ def test_a_recheck_is_scaled_to_the_drift_its_run_figure_was_judged_against():
     assert to_run_drift([1.5, 1.4], suspect, beside, stored) == pytest.approx([3.6, 3.36])  # x 1.2 / 0.5
     assert to_run_drift([1.5], suspect, {"b": [1.0]}, stored) == [1.5]  # one reference tells no drift
     assert to_run_drift([1.5], replace(suspect, drift=None), beside, stored) == [1.5]
+
+
+def test_a_recheck_is_judged_on_its_own_p_value_not_corrected_across_the_run_again():
+    from pytest_energy.judge.recheck import after_recheck
+
+    before = classify(Comparison("t.py::a", INCONCLUSIVE, "m", 1.0, 3.0, 2.0, 1.2, 3.0, 1e-6, 1.0,
+                                 history_spread=1.0, max_regression=0.1, single=True), 0.01)
+    assert before.verdict == REGRESSION
+    confirmed = settle([replace(before, current_median=2.4, change=1.4, change_ci_low=0.5, p_increase=0.003)]
+                       + [_comparison(0.0, -0.1, 0.1, 0.5, 0.5)] * 9, 0.01)[0]
+    assert confirmed.verdict == INCONCLUSIVE  # 0.003 x 10 tests: not significant across the run
+    kept = after_recheck(before, confirmed, 5, alpha=0.01)
+    assert (kept.verdict, kept.recheck_change) == (REGRESSION, 1.4)  # but the recheck confirms it
+    burst = replace(confirmed, change=0.02, change_ci_low=-0.3, change_ci_high=0.4, p_increase=0.45)
+    assert after_recheck(before, burst, 5, alpha=0.01).verdict != REGRESSION
+    assert after_recheck(before, confirmed, 5, alpha=0.001).verdict != REGRESSION  # its alpha

@@ -14,10 +14,12 @@ size that the run did not flag are rechecked right after it, and the typical rat
 their fresh calls to their history scales the test's fresh calls to the drift the run's
 figure was judged against (:func:`to_run_drift`).
 
-A recheck only ever takes a regression back (said in one line); it never makes one. The
-figures reported stay the run's own. Its calls come after the test's first call, so a
-cost only the first call pays (an import, a cache filled once) cannot be rechecked: such
-a regression is taken back too, and ``--energy-repeat`` or ``pytest-energy ab`` can tell it.
+A recheck only ever takes a regression back (said in one line); it never makes one, and
+what it measured is judged on its own p-value: a burst measures no change at all, a real
+change about what the run did. The figures reported stay the run's own. Its calls come
+after the test's first call, so a cost only the first call pays (an import, a cache
+filled once) cannot be rechecked: such a regression is taken back too, and
+``--energy-repeat`` or ``pytest-energy ab`` can tell it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from dataclasses import replace
 
 from ..results import TestResult
 from ..units import percent
-from .rules import REGRESSION, Comparison
+from .rules import REGRESSION, Comparison, Rule, classify
 from .suite import FILE_TOTAL
 
 #: Unflagged tests of about a rechecked test's size rechecked beside it, to tell the
@@ -87,14 +89,17 @@ def with_rechecks(results: list[TestResult], calls: dict[str, list[float]]) -> l
     ]
 
 
-def after_recheck(before: Comparison, again: Comparison, calls: int) -> Comparison:
+def after_recheck(before: Comparison, again: Comparison, calls: int, alpha: float = Rule.alpha) -> Comparison:
     """``before`` (the run's own figures) after the run was judged ``again`` with rechecks:
     a rechecked test's or a file total's regression takes the new verdict, every other
     verdict stays; what the rechecks measured is kept beside (``calls``: the test's fresh
-    calls, 0 for the rest)."""
+    calls, 0 for the rest). The new verdict is classified with its own p-value (``alpha``),
+    not one corrected again across the whole run: the recheck confirms a test the run
+    already singled out, and a burst measures no change there at all."""
     if before.verdict != REGRESSION or not (calls or before.nodeid.endswith(FILE_TOTAL)):
         return before
-    return replace(before, verdict=again.verdict, recheck_change=again.change, recheck_calls=calls or None)
+    verdict = classify(replace(again, p_adjusted=None), alpha).verdict
+    return replace(before, verdict=verdict, recheck_change=again.change, recheck_calls=calls or None)
 
 
 def taken_back_line(c: Comparison) -> str:
