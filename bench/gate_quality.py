@@ -13,6 +13,8 @@ test is measured again in fresh calls right after the run):
 Each compare is a live ``pytest --energy --energy-compare`` run (the third column); the
 first two judge its results file offline, so every rule sees the same figures.
 
+Also printed: how many tests the live gate rechecked, and how many of them it took back.
+
     python bench/gate_quality.py [--runs 10] [--busy 2] [--old-rev e147a90]
 """
 
@@ -110,12 +112,15 @@ def pytest_run(suite: Path, *args: str, heavier: bool = False) -> None:
         sys.exit(f"pytest failed ({done.returncode}): {done.stdout[-2000:]}{done.stderr[-2000:]}")
 
 
-def compare_live(suite: Path, baseline: Path, results: Path, heavier: bool) -> list[str]:
-    """The gate as a pull request runs it (this tree, rechecks included): what it flagged."""
+def compare_live(suite: Path, baseline: Path, results: Path, heavier: bool) -> tuple[list[str], int, int]:
+    """The gate as a pull request runs it (this tree, rechecks included): what it flagged,
+    and how many tests it rechecked and took back."""
     pytest_run(suite, "--energy-compare", f"--energy-baseline={baseline}", f"--energy-json={results}",
                heavier=heavier)
     comparisons = json.loads(results.read_text())["comparisons"]
-    return [c["nodeid"] for c in comparisons if c["verdict"] == "regression"]
+    rechecked = [c for c in comparisons if c.get("recheck_calls")]
+    return ([c["nodeid"] for c in comparisons if c["verdict"] == "regression"], len(rechecked),
+            sum(c["verdict"] != "regression" for c in rechecked))
 
 
 def judge(tree: Path, baseline: Path, results: Path) -> list[str]:
@@ -160,12 +165,15 @@ def main() -> None:
         false_runs = {(b, t): 0 for b in baselines for t in trees}
         found: dict[tuple[str, str], list[tuple[int, int]]] = {(b, t): [] for b in baselines for t in trees}
         heavy_ids = {f"test_generated.py::test_generated[{i}]" for i in HEAVIER}
+        rechecks = {b: [0, 0] for b in baselines}  # tests rechecked, taken back
         with busy(args.busy):
             for run in range(args.runs):
                 for heavier in (False, True):
                     for b, path in baselines.items():
                         results = scratch / f"r{run}{'h' if heavier else 'u'}-{path.stem}.json"
-                        live = compare_live(suite, path, results, heavier)
+                        live, rechecked, taken_back = compare_live(suite, path, results, heavier)
+                        rechecks[b][0] += rechecked
+                        rechecks[b][1] += taken_back
                         for t, tree in trees.items():  # offline, on the same figures, without rechecks
                             every = live if tree is None else judge(tree, path, results)
                             flagged = [n for n in every if "(file total)" not in n]
@@ -187,6 +195,8 @@ def main() -> None:
             for t in trees:  # one line each: ten runs do not fit a column
                 print(f"  {t}: found per run {' '.join(str(h) for h, _ in found[(b, t)])}; other tests "
                       f"flagged with them {' '.join(str(o) for _, o in found[(b, t)])}")
+            print(f"  rechecks: {rechecks[b][0]} tests rechecked in {2 * args.runs} compares, "
+                  f"{rechecks[b][1]} taken back")
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], check=False)
         if args.keep:

@@ -517,3 +517,35 @@ def test_bad_recheck_values_are_one_line_errors(pytester, value):
     result = pytester.runpytest("--energy", f"--energy-recheck={value}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "--energy-recheck" in result.stderr.str() and "Traceback" not in result.stderr.str()
+
+
+DRIFT_SUITE = """
+    import os, time, pynvml
+    import pytest
+
+    CALLS = {}
+
+    @pytest.mark.parametrize("i", range(10))
+    def test_t(i):  # 0.11 s: above NVML's 0.1 s resolution
+        CALLS[i] = CALLS.get(i, 0) + 1
+        first = CALLS[i] == 1  # $LATER: what every call after a test's first costs (the machine at the recheck)
+        scale = 3 if str(i) == os.environ.get("HEAVY") else 1
+        scale *= 4 if first and str(i) == os.environ.get("BURST") else 1
+        pynvml.consume(int(2000 * scale * (1 if first else float(os.environ.get("LATER", "1")))))
+        time.sleep(0.11)
+"""
+
+
+@pytest.mark.parametrize("later", ["2.5", "0.4"])
+def test_a_recheck_is_judged_against_the_drift_beside_it(pytester, exact_meter, monkeypatch, later):
+    suite = make_suite(pytester, monkeypatch, test_drift=DRIFT_SUITE)
+    suite.runpytest(*TIER1, "--energy-save").assert_outcomes(passed=10)
+    monkeypatch.setenv("HEAVY", "3")
+    monkeypatch.setenv("BURST", "6")
+    monkeypatch.setenv("LATER", later)  # the machine busier (or quieter) at the recheck than in the run
+    result, found = verdicts(suite, "--energy-min-time=0.1", options=TIER1)  # a call a round
+    assert found["test_t[3]"] == "regression", result.stdout.str()  # 3x, rechecked as 3x beside its neighbours
+    assert found["test_t[6]"] == "unchanged"  # the burst is taken back
+    result.stdout.fnmatch_lines(["*test_t[[]6]: measured +300.0% against the baseline, but a recheck of 5 fresh "
+                                 "calls measured ?0.0%: not failed*",
+                                 "energy regression: test_drift.py::test_t[[]3]: *rechecked in 5 calls: +200.0%"])

@@ -172,3 +172,46 @@ def test_a_recheck_only_takes_back_what_it_rechecked():
     assert (taken.verdict, taken.change, taken.recheck_change, taken.recheck_calls) == (UNCHANGED, 2.0, 0.01, 5)
     total = after_recheck(replace(regression, nodeid="t.py (file total)"), replace(calm, nodeid="t.py (file total)"), 0)
     assert (total.verdict, total.recheck_change, total.recheck_calls) == (UNCHANGED, 0.01, None)
+
+
+def test_a_recheck_is_measured_beside_unflagged_tests_of_its_size():
+    from pytest_energy.judge.recheck import references
+
+    def c(name, base, verdict=UNCHANGED, drift=0.1, **kw):
+        return Comparison(name, verdict, "m", base, base, 0.0, drift=drift, single=True, **kw)
+
+    comparisons = [
+        c("a", 1.0, REGRESSION), c("b", 1.1), c("c", 0.9), c("d", 100.0), c("e", 1.05, REGRESSION),
+        c("f", 1.2, exact=True), c("g", 0.95, drift=None), c("t.py (file total)", 1.0), c("h", 2.0),
+    ]
+    assert references(comparisons, "a", count=3) == ["b", "c", "h"]  # nearest in size, flagged ones left
+    assert references(comparisons, "a", count=10) == ["b", "c", "h", "d"]
+    assert references(comparisons, "g") == []  # not judged against a drift: nothing to tell
+
+
+def test_a_recheck_is_scaled_to_the_drift_its_run_figure_was_judged_against():
+    from pytest_energy.judge.recheck import to_run_drift
+
+    suspect = Comparison("a", REGRESSION, "m", 1.0, 3.0, 2.0, drift=0.2, single=True)
+    stored = [suspect, Comparison("b", UNCHANGED, "m", 2.0), Comparison("c", UNCHANGED, "m", 4.0),
+              Comparison("d", UNCHANGED, "m", 1.0)]
+    beside = {"b": [1.0, 1.0, 5.0], "c": [2.0, 2.1, 1.9], "d": [0.5]}  # the machine at half its history
+    assert to_run_drift([1.5, 1.4], suspect, beside, stored) == pytest.approx([3.6, 3.36])  # x 1.2 / 0.5
+    assert to_run_drift([1.5], suspect, {"b": [1.0]}, stored) == [1.5]  # one reference tells no drift
+    assert to_run_drift([1.5], replace(suspect, drift=None), beside, stored) == [1.5]
+
+
+def test_a_recheck_is_judged_on_its_own_p_value_not_corrected_across_the_run_again():
+    from pytest_energy.judge.recheck import after_recheck
+
+    before = classify(Comparison("t.py::a", INCONCLUSIVE, "m", 1.0, 3.0, 2.0, 1.2, 3.0, 1e-6, 1.0,
+                                 history_spread=1.0, max_regression=0.1, single=True), 0.01)
+    assert before.verdict == REGRESSION
+    confirmed = settle([replace(before, current_median=2.4, change=1.4, change_ci_low=0.5, p_increase=0.003)]
+                       + [_comparison(0.0, -0.1, 0.1, 0.5, 0.5)] * 9, 0.01)[0]
+    assert confirmed.verdict == INCONCLUSIVE  # 0.003 x 10 tests: not significant across the run
+    kept = after_recheck(before, confirmed, 5, alpha=0.01)
+    assert (kept.verdict, kept.recheck_change) == (REGRESSION, 1.4)  # but the recheck confirms it
+    burst = replace(confirmed, change=0.02, change_ci_low=-0.3, change_ci_high=0.4, p_increase=0.45)
+    assert after_recheck(before, burst, 5, alpha=0.01).verdict != REGRESSION
+    assert after_recheck(before, confirmed, 5, alpha=0.001).verdict != REGRESSION  # its alpha

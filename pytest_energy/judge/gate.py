@@ -114,7 +114,7 @@ class Gate:
             return
         again = self._judge_run(with_rechecks(results, calls))
         before = {c.nodeid: c for c in self.comparisons}
-        self.comparisons = [after_recheck(before[c.nodeid], c, len(calls.get(c.nodeid, ())))
+        self.comparisons = [after_recheck(before[c.nodeid], c, len(calls.get(c.nodeid, ())), self.rule.alpha)
                             for c in again.comparisons]
         self.notes += [taken_back_line(c) for c in self.comparisons
                        if before[c.nodeid].verdict == REGRESSION and c.verdict != REGRESSION]

@@ -8,26 +8,76 @@ does), right after the run, and the run is judged again with the median of those
 in place of the test's call (its file's total too). A burst does not come back for the
 recheck; a real change does.
 
-A recheck only ever takes a regression back (said in one line); it never makes one. The
-figures reported stay the run's own. Its calls come after the test's first call, so a
-cost only the first call pays (an import, a cache filled once) cannot be rechecked: such
-a regression is taken back too, and ``--energy-repeat`` or ``pytest-energy ab`` can tell it.
+The machine's load at the recheck is not the load the test ran under, so the recheck is
+judged against a drift measured beside it: :data:`REFERENCES` tests of about the same
+size that the run did not flag are rechecked right after it, and the typical ratio of
+their fresh calls to their history scales the test's fresh calls to the drift the run's
+figure was judged against (:func:`to_run_drift`).
+
+A recheck only ever takes a regression back (said in one line); it never makes one, and
+what it measured is judged on its own p-value: a burst measures no change at all, a real
+change about what the run did. The figures reported stay the run's own. Its calls come
+after the test's first call, so a cost only the first call pays (an import, a cache
+filled once) cannot be rechecked: such a regression is taken back too, and
+``--energy-repeat`` or ``pytest-energy ab`` can tell it.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import replace
 
 from ..results import TestResult
 from ..units import percent
-from .rules import REGRESSION, Comparison
+from .rules import REGRESSION, Comparison, Rule, classify
 from .suite import FILE_TOTAL
+
+#: Unflagged tests of about a rechecked test's size rechecked beside it, to tell the
+#: machine's drift at the recheck (fewer when the run has fewer).
+REFERENCES = 4
+#: Fewest of them that tell a drift; with fewer the run's own drift stands.
+MIN_REFERENCES = 2
 
 
 def needs_recheck(c: Comparison) -> bool:
     """True for a regression a recheck can take back: a sampled meter's single call."""
     return c.verdict == REGRESSION and c.single and not c.exact and not c.nodeid.endswith(FILE_TOTAL)
+
+
+def references(comparisons: list[Comparison], suspect: str, count: int = REFERENCES) -> list[str]:
+    """Node ids of the ``count`` tests nearest in size (stored median) to ``suspect`` that
+    can tell the machine's drift beside its recheck: sampled single calls judged against
+    the run's drift, not flagged, not rechecked themselves. None when ``suspect`` was not
+    judged against a drift."""
+    by_id = {c.nodeid: c for c in comparisons}
+    target = by_id.get(suspect)
+    if target is None or target.drift is None or not target.baseline_median:
+        return []
+    size = math.log(target.baseline_median)
+    usable = [
+        c for c in comparisons
+        if c.nodeid != suspect and c.single and not c.exact and c.drift is not None and c.change is not None
+        and c.verdict != REGRESSION and (c.baseline_median or 0) > 0 and not c.nodeid.endswith(FILE_TOTAL)
+    ]
+    usable.sort(key=lambda c: (abs(math.log(c.baseline_median or 1.0) - size), c.nodeid))
+    return [c.nodeid for c in usable[:count]]
+
+
+def to_run_drift(
+    calls: list[float], suspect: Comparison, beside: dict[str, list[float]], comparisons: list[Comparison],
+) -> list[float]:
+    """``suspect``'s fresh ``calls`` scaled from the drift measured beside them (the median
+    ratio of the references' fresh calls, ``beside``, to their stored medians) to the drift
+    its run figure was judged against; ``calls`` as they are with fewer than
+    :data:`MIN_REFERENCES` references or no drift."""
+    stored = {c.nodeid: c.baseline_median for c in comparisons}
+    ratios = [statistics.median(values) / base for nodeid, values in beside.items()
+              if values and (base := stored.get(nodeid)) and base > 0 and statistics.median(values) > 0]
+    if len(ratios) < MIN_REFERENCES or suspect.drift is None:
+        return calls
+    scale = (1 + suspect.drift) / statistics.median(ratios)
+    return [value * scale for value in calls]
 
 
 def with_rechecks(results: list[TestResult], calls: dict[str, list[float]]) -> list[TestResult]:
@@ -39,14 +89,17 @@ def with_rechecks(results: list[TestResult], calls: dict[str, list[float]]) -> l
     ]
 
 
-def after_recheck(before: Comparison, again: Comparison, calls: int) -> Comparison:
+def after_recheck(before: Comparison, again: Comparison, calls: int, alpha: float = Rule.alpha) -> Comparison:
     """``before`` (the run's own figures) after the run was judged ``again`` with rechecks:
     a rechecked test's or a file total's regression takes the new verdict, every other
     verdict stays; what the rechecks measured is kept beside (``calls``: the test's fresh
-    calls, 0 for the rest)."""
+    calls, 0 for the rest). The new verdict is classified with its own p-value (``alpha``),
+    not one corrected again across the whole run: the recheck confirms a test the run
+    already singled out, and a burst measures no change there at all."""
     if before.verdict != REGRESSION or not (calls or before.nodeid.endswith(FILE_TOTAL)):
         return before
-    return replace(before, verdict=again.verdict, recheck_change=again.change, recheck_calls=calls or None)
+    verdict = classify(replace(again, p_adjusted=None), alpha).verdict
+    return replace(before, verdict=verdict, recheck_change=again.change, recheck_calls=calls or None)
 
 
 def taken_back_line(c: Comparison) -> str:

@@ -13,6 +13,7 @@ import pytest
 
 from ..judge.figures import JOULES
 from ..judge.gate import Gate
+from ..judge.recheck import references, to_run_drift
 from ..report.text import comparison_table, regression_line, table_size, verdict_counts
 from ..settings import ProtocolSettings
 from ..store import baseline as store
@@ -45,7 +46,8 @@ class BaselinePlugin:
         return result
 
     def _recheck(self, session: pytest.Session) -> None:
-        """Measure each single-call regression again in fresh calls (:mod:`..judge.recheck`)."""
+        """Measure each single-call regression again in fresh calls, each beside the tests
+        of its size that tell the drift then (:mod:`..judge.recheck`)."""
         suspects = set(self.gate.to_recheck())
         if not suspects or session.shouldfail or session.shouldstop or self.state.engine.between_rounds:
             return
@@ -53,12 +55,26 @@ class BaselinePlugin:
             self.gate.notes.append("regressions not rechecked: that needs one process, not pytest-xdist's -n")
             return
         settings, calls = self.state.settings, {}
-        protocol = ProtocolSettings(rounds=settings.recheck, warmup=0, max_time_s=settings.max_time_s)
-        for item in in_turn(session, [item for item in session.items if item.nodeid in suspects]):
+        protocol = ProtocolSettings(rounds=settings.recheck, warmup=0, min_round_s=settings.min_time_s,
+                                    max_time_s=settings.max_time_s)
+        comparisons = {c.nodeid: c for c in self.gate.comparisons}
+        items = {item.nodeid: item for item in session.items if item.nodeid in self.state.results}
+        plan = [(item, [n for n in references(self.gate.comparisons, item.nodeid) if n in items])
+                for item in session.items if item.nodeid in suspects]  # beside tests of its size
+        order = [i for item, beside in plan for i in (item, *(items[n] for n in beside))]
+        fresh: list[tuple[list[float], str]] = []
+        for item in in_turn(session, order):
             call = self.state.results[item.nodeid].call
             measured, failure = rerun(item, self.state.engine, protocol, call.seconds if call else None)
-            if measured is not None and measured.rounds:
-                calls[item.nodeid] = measured.joules_per_call
+            done = measured is not None and measured.rounds
+            fresh.append((measured.joules_per_call if done else [], failure))
+        for item, beside in plan:
+            (values, failure), nearby = fresh[0], fresh[1:1 + len(beside)]
+            del fresh[:1 + len(beside)]
+            if values:
+                drift_beside = {n: v for n, (v, _) in zip(beside, nearby, strict=True) if v}
+                calls[item.nodeid] = to_run_drift(values, comparisons[item.nodeid], drift_beside,
+                                                  self.gate.comparisons)
             else:
                 why = failure or f"one call does not fit in --energy-max-time={settings.max_time_s:g} s"
                 self.gate.notes.append(f"{item.nodeid}: not rechecked, its regression stands: {why}")
