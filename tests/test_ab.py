@@ -118,7 +118,7 @@ def test_heavier_test_fails_with_its_ratio_and_the_order_is_recorded(tmp_path: P
     document = json.loads((tmp_path / "ab.json").read_text())
     assert document["format"] == "pytest-energy-ab"
     assert document["base"]["commit"] == git(repo, "rev-parse", "HEAD~1").strip()
-    pairs = {"tests/test_work.py::test_loop": 20, "tests/test_work.py::test_small": 6}  # clear after 6
+    pairs = {"tests/test_work.py::test_loop": 20, "tests/test_work.py::test_small": 3}  # clear after 3
     for test in document["tests"]:
         order = test["lockstep"]
         assert len(order) == 2 * pairs[test["nodeid"]] and order.count("base") == pairs[test["nodeid"]]
