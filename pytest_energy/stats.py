@@ -7,6 +7,7 @@ import random
 import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 
 BOOTSTRAP_RESAMPLES = 2000
 
@@ -37,18 +38,87 @@ def _percentile_interval(values: list[float], confidence: float) -> tuple[float,
     return values[int(tail * last)], values[math.ceil((1 - tail) * last)]
 
 
+#: Up to this many samples the median's bootstrap distribution is computed exactly
+#: (:func:`median_bootstrap_distribution`); beyond, it is sampled (``resamples`` draws).
+EXACT_MEDIAN_MAX = 60
+
+
 def bootstrap_median_ci(
     samples: Sequence[float], confidence: float = 0.95, resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """Percentile bootstrap CI of the median; deterministic for a given ``seed``."""
+    """Percentile bootstrap CI of the median: from its exact bootstrap distribution (all
+    n**n resamples, weighed in closed form) up to :data:`EXACT_MEDIAN_MAX` samples, else
+    from ``resamples`` drawn with ``seed``; deterministic either way."""
     if len(samples) < 2:
         value = samples[0] if samples else math.nan
         return value, value
-    rng = random.Random(seed)
     n = len(samples)
+    if n <= EXACT_MEDIAN_MAX:
+        return _distribution_interval(median_bootstrap_distribution(samples), confidence)
+    rng = random.Random(seed)
     medians = [statistics.median(rng.choices(samples, k=n)) for _ in range(resamples)]
     return _percentile_interval(medians, confidence)
+
+
+def median_bootstrap_distribution(samples: Sequence[float]) -> list[tuple[float, int]]:
+    """The median of a resample (n draws with replacement from the n ``samples``) as
+    (value, weight) pairs, the weights counting resamples out of n**n, by value.
+
+    With x_1 <= ... <= x_n sorted and N_j the draws among x_1..x_j (binomial, j/n): the
+    k-th smallest draw is x_j exactly when N_(j-1) < k <= N_j. For an even n the median
+    averages the (n/2)-th and (n/2 + 1)-th smallest: a pair (a, b), a < b, has
+    N_(a-1) < n/2 = N_a = N_(b-1) < N_b, which inclusion-exclusion over
+    f(p, q) = #{N_p = N_q = n/2} = C(n, n/2) p**(n/2) (n-q)**(n/2) counts."""
+    x = sorted(samples)
+    n = len(x)
+
+    combs = [math.comb(n, i) for i in range(n + 1)]
+
+    def at_least(k: int, j: int) -> int:  # resamples with N_j >= k
+        return sum(combs[i] * j**i * (n - j) ** (n - i) for i in range(k, n + 1))
+
+    weights: dict[float, int] = {}
+    if n % 2:
+        k = (n + 1) // 2
+        tails = [at_least(k, j) for j in range(n + 1)]
+        for j in range(1, n + 1):
+            weights[x[j - 1]] = weights.get(x[j - 1], 0) + tails[j] - tails[j - 1]
+        return sorted(weights.items())
+    k = n // 2
+    comb = math.comb(n, k)
+    first = [at_least(k, j) for j in range(n + 1)]
+    second = [at_least(k + 1, j) for j in range(n + 1)]
+    # f(a, b-1) - f(a-1, b-1) - f(a, b) + f(a-1, b) = C(n, k) lower[a] upper[b]
+    lower = [0] + [a**k - (a - 1) ** k for a in range(1, n + 1)]
+    upper = [0] + [(n - b + 1) ** k - (n - b) ** k for b in range(1, n + 1)]
+    for a in range(1, n + 1):
+        both = second[a] - first[a - 1] + comb * (a - 1) ** k * (n - a) ** k  # both middle draws are x_a
+        weights[x[a - 1]] = weights.get(x[a - 1], 0) + both
+        scale, low = comb * lower[a], x[a - 1]
+        for b in range(a + 1, n + 1):
+            value = (low + x[b - 1]) / 2
+            weights[value] = weights.get(value, 0) + scale * upper[b]
+    return sorted(weights.items())
+
+
+def _distribution_interval(distribution: list[tuple[float, int]], confidence: float) -> tuple[float, float]:
+    """The central ``confidence`` interval of a discrete distribution of (value, weight)
+    pairs sorted by value: the values where its CDF first exceeds each tail, as
+    :func:`_percentile_interval` gives for ever more replicates."""
+    total = sum(weight for _, weight in distribution)
+    tail = Fraction((1 - confidence) / 2)
+    bounds, cumulative = [], 0
+    targets = iter((tail * total, (1 - tail) * total))  # exact: the weights are huge integers
+    target: Fraction | None = next(targets)
+    for value, weight in distribution:
+        cumulative += weight
+        while target is not None and cumulative > target:
+            bounds.append(value)
+            target = next(targets, None)
+    while len(bounds) < 2:
+        bounds.append(distribution[-1][0])
+    return bounds[0], bounds[1]
 
 
 def summarize(samples: Sequence[float]) -> Summary:
@@ -152,8 +222,10 @@ def geometric_mean_ratio(
     ratio = math.exp(statistics.fmean(logs))
     if len(logs) < 2:
         return ratio, ratio, ratio
-    rng = random.Random(seed)
-    means = [statistics.fmean(rng.choices(logs, k=len(logs))) for _ in range(resamples)]
+    n = len(logs)
+    # one draw of all resamples: the same random stream as one draw each, without the calls
+    drawn = random.Random(seed).choices(logs, k=n * resamples)
+    means = [math.fsum(drawn[i : i + n]) / n for i in range(0, n * resamples, n)]  # fmean's figures
     low, high = _percentile_interval(means, confidence)
     return ratio, math.exp(low), math.exp(high)
 

@@ -25,7 +25,10 @@ def test_a_quiet_unchanged_test_is_clear_at_the_first_look_only():
     base, head = _pairs(LOOKS[0], 1.0, 0.01)
     assert clear_early(base, head, 0.10)
     assert not clear_early(base[:-1], head[:-1], 0.10)  # not a look
-    assert not clear_early(base + [1.0], head + [1.0], 0.10)  # 7 pairs: not a look either
+    between = next(n for n in range(LOOKS[0], LOOKS[-1]) if n not in LOOKS)
+    more_base, more_head = _pairs(between, 1.0, 0.01)
+    assert not clear_early(more_base, more_head, 0.10)  # not a look either
+    assert LOOKS[0] == 3  # a quiet test stops after 3 pairs: 8 calls in all with the real ones
 
 
 @pytest.mark.parametrize(("ratio", "noise"), [
@@ -109,3 +112,33 @@ def test_paired_rounds_span_a_few_counter_steps_not_the_meters_minimum_window():
     engine.run(call, ProtocolSettings(rounds=2, warmup=1, min_round_s=None))
     assert PAIRED_STEPS * 0.001 < 0.5
     assert wanted == [3]  # 1.2 x 20 steps of 1 ms / 10 ms per call
+
+
+def test_a_process_ends_its_turns_once_though_told_twice(tmp_path):
+    """The lockstep plugin ends the turns when the tests are done (pytest_sessionfinish),
+    so both sides write their outputs at once, and again at pytest_unconfigure."""
+    import threading
+
+    from pytest_energy.ab.turns import END, Coordinator, TurnClient
+
+    address = str(tmp_path / "turns.sock")
+    coordinator = Coordinator(address, lambda turns, side, message: None, limit=0.10)
+    served = {}
+    server = threading.Thread(target=lambda: served.update(turns=coordinator.serve(lambda: {})))
+    server.start()
+
+    def side(name):
+        client = TurnClient(address, name)
+        client.hello()
+        client.collected(["t.py::test"], [])
+        client.end()
+        client.end()
+
+    sides = [threading.Thread(target=side, args=(name,)) for name in ("base", "head")]
+    for thread in sides:
+        thread.start()
+    for thread in [*sides, server]:
+        thread.join(timeout=10)
+    assert not server.is_alive()
+    ends = [side for side, event, _ in served["turns"].log if event == END]
+    assert sorted(ends) == ["base", "head"]

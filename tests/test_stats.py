@@ -191,3 +191,48 @@ def test_student_t_tail_stays_a_probability():
     # a p-value above 1 makes the results file invalid
     tails = [student_t_tail(t / 10, 40) for t in range(-2000, 2001)]
     assert all(0.0 <= p <= 1.0 for p in tails) and tails[0] == 1.0 and tails[-1] == pytest.approx(0.0, abs=1e-30)
+
+
+@pytest.mark.parametrize("n", range(2, 7))
+def test_median_bootstrap_distribution_is_every_resample_counted(n):
+    from itertools import product
+
+    from pytest_energy.stats import median_bootstrap_distribution
+
+    for samples in ([float(v) for v in random.Random(n).sample(range(100), n)], [1.0, 2.0, 2.0, 5.0, 5.0, 9.0][:n]):
+        counts: dict[float, int] = {}
+        for resample in product(samples, repeat=n):  # all n**n resamples
+            median = statistics.median(resample)
+            counts[median] = counts.get(median, 0) + 1
+        assert median_bootstrap_distribution(samples) == sorted(counts.items())
+
+
+@pytest.mark.parametrize("n", [5, 20])
+def test_exact_median_interval_is_the_limit_of_sampled_ones(n):
+    from pytest_energy.stats import _percentile_interval
+
+    rng = random.Random(n)
+    samples = [rng.gauss(1.0, 0.1) for _ in range(n)]
+    sampled = [statistics.median(rng.choices(samples, k=n)) for _ in range(40_000)]
+    low, high = _percentile_interval(sampled, 0.95)
+    ordered = sorted(samples)
+    exact_low, exact_high = bootstrap_median_ci(samples)
+    # at most one order statistic (or midpoint) apart from 40,000 sampled resamples
+    assert abs(exact_low - low) <= max(b - a for a, b in zip(ordered, ordered[1:], strict=False)) + 1e-12
+    assert abs(exact_high - high) <= max(b - a for a, b in zip(ordered, ordered[1:], strict=False)) + 1e-12
+    assert exact_low <= statistics.median(samples) <= exact_high
+    many = [rng.gauss(1.0, 0.1) for _ in range(80)]  # beyond the exact limit: sampled, same contract
+    assert min(many) <= bootstrap_median_ci(many)[0] <= statistics.median(many) <= bootstrap_median_ci(many)[1]
+
+
+def test_geometric_mean_ratio_draws_as_one_resample_at_a_time():
+    from pytest_energy.stats import geometric_mean_ratio
+
+    rng = random.Random(4)
+    base, head = [rng.uniform(1, 2) for _ in range(9)], [rng.uniform(1, 2) for _ in range(9)]
+    logs = [math.log(h / b) for b, h in zip(base, head, strict=True)]
+    draws = random.Random(0)
+    means = sorted(statistics.fmean(draws.choices(logs, k=9)) for _ in range(2000))
+    ratio, low, high = geometric_mean_ratio(base, head)
+    assert (low, high) == (math.exp(means[int(0.025 * 1999)]), math.exp(means[math.ceil(0.975 * 1999)]))
+    assert ratio == pytest.approx(math.exp(statistics.fmean(logs)))

@@ -160,6 +160,7 @@ class TurnClient:
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.connect(address)
         self._reader = self._sock.makefile("rb")
+        self._ended = False
 
     def _ask(self, event: str, **payload: Any) -> dict[str, Any]:
         try:
@@ -190,6 +191,10 @@ class TurnClient:
         return self._ask(PASS, test=test, **done)
 
     def end(self) -> None:
+        """This process takes no more turns (again: nothing)."""
+        if self._ended:
+            return
+        self._ended = True
         try:
             _send(self._sock, {"side": self.side, "event": END})
         except OSError:

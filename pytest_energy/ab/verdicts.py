@@ -23,7 +23,7 @@ FILE_ROUNDS = "{path} (file, summed rounds)"
 
 #: Paired rounds after which ab looks whether a test's verdict is already clear; a test
 #: that is not goes on to ``--energy-rounds`` (ab's default: 20).
-LOOKS = (6, 8, 10, 13, 16)
+LOOKS = (3, 4, 5, 6, 8, 10, 13, 16)
 
 
 def clear_early(base: list[float], head: list[float], limit: float) -> bool:

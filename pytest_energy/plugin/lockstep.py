@@ -5,7 +5,9 @@ Registered in ``pytest_configure`` only with ``--energy-lockstep=SIDE@SOCKET`` (
 before it measures idle power, reports its tests after collection, gives the turn up at
 each test both revisions have, before its first round (saying how many calls per round
 it wants) and after every warmup call and round of it (saying the round's joules): the
-coordinator answers with the calls per round both sides make and when to stop.
+coordinator answers with the calls per round both sides make and when to stop. Once the
+tests have run (``pytest_sessionfinish``), the turns end: both processes write their
+outputs at once, each on any CPU.
 
 Both processes run on the one CPU core the coordinator names: taking turns, they never
 need two, and on a shared machine one core can be slower than another for minutes, which
@@ -43,13 +45,24 @@ class LockstepPlugin:
         self.engine = engine
         engine.paired = True
         self.shared: set[str] = set()
+        #: The CPUs this process may use when it is not taking turns.
+        self.cpus: set[int] | None = None
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> Iterator[None]:
         cpu = self.client.hello()  # before idle power is measured
         if cpu is not None and hasattr(os, "sched_setaffinity"):
+            self.cpus = os.sched_getaffinity(0)
             os.sched_setaffinity(0, {cpu})
         return (yield)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Nothing is measured from here on: the turns end, and this process writes its
+        outputs on any CPU, while the other one writes its own."""
+        self.client.end()
+        if self.cpus is not None:
+            os.sched_setaffinity(0, self.cpus)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_collection_finish(self, session: pytest.Session) -> Iterator[None]:
