@@ -37,6 +37,9 @@ from types import CodeType, FrameType
 from typing import Any
 
 from .meters import Meter, Reading
+from .stacks import MAIN, OTHER, OUTSIDE, RUNNER, Raw, StackNames, frame_namer
+
+__all__ = ["RUNNER", "ProfileConflict", "Sampler", "frame_namer", "interval_for", "unavailable_reason"]
 
 #: Timer interval asked for by default: every tick (the kernel's tick bounds what it gives).
 INTERVAL_S = 0.001
@@ -49,20 +52,9 @@ HELPER_BACKOFF_S = 0.2
 CALIBRATION_S = 0.2
 #: A call's first sample weighs at most this many periods of CPU time before the call.
 MAX_HEAD_PERIODS = 2.0
-_THREADING = threading.__file__
-#: Frames that count for the function around them (comprehensions have frames of their own
-#: before Python 3.12, generator expressions always; threading's frames are a thread's start
-#: and its waits).
-_INLINE = frozenset({"<genexpr>", "<listcomp>", "<setcomp>", "<dictcomp>"})
-#: The frame of samples in the runner's own code during a call (outside the test function).
-RUNNER = "pytest:0 <runner>"
 #: Per-thread CPU clocks (Linux, BSDs); without them only the main thread is sampled,
 #: weighted by the process's CPU time.
 THREAD_CLOCKS = hasattr(time, "pthread_getcpuclockid")
-#: A raw stack: whose (the main thread's, or another's), then ``id()`` of each code object,
-#: innermost first (the main thread's up to the call's entry).
-_Raw = tuple[int, ...]
-_MAIN, _OTHER, _OUTSIDE = 0, 1, 2
 
 
 class ProfileConflict(Exception):
@@ -102,14 +94,12 @@ class Sampler:
         self, name: Callable[[CodeType], str], skip: Callable[[CodeType], bool] = lambda code: False,
         own: Callable[[CodeType], bool] = lambda code: False, interval_s: float = INTERVAL_S,
     ) -> None:
-        self._name, self._skip, self._own = name, skip, own
+        self._own = own
+        self._names = StackNames(name, skip, own)
         #: Timer interval for the next :meth:`start` (see :func:`interval_for`).
         self.interval_s = interval_s
         #: The timer's real period in CPU seconds (measured by :meth:`calibrate`).
         self.period_s = interval_s
-        self._keys: dict[CodeType, str | None] = {}
-        #: Code objects of the raw stacks, by id (kept alive, so ids stay theirs).
-        self._codes: dict[int, CodeType] = {}
         self._main = threading.main_thread().ident or 0
         self._main_cpu = time.thread_time if THREAD_CLOCKS else time.process_time
         self._lock = threading.Lock()
@@ -133,8 +123,8 @@ class Sampler:
 
     def reset(self) -> None:
         """Forget what was sampled (the timer's period is kept)."""
-        self._raw: dict[_Raw, float] = {}
-        self._raw_counts: dict[_Raw, int] = {}
+        self._raw: dict[Raw, float] = {}
+        self._raw_counts: dict[Raw, int] = {}
         self.samples = 0
         self.calls = 0
         self.errors = 0
@@ -142,12 +132,12 @@ class Sampler:
     @property
     def stacks(self) -> dict[tuple[str, ...], float]:
         """CPU seconds per stack sampled (frames ``path:line function``, root first)."""
-        return self._resolved()[0]
+        return self._names.resolve(self._raw, self._raw_counts)[0]
 
     @property
     def counts(self) -> dict[tuple[str, ...], int]:
         """Samples per stack (as :attr:`stacks`)."""
-        return self._resolved()[1]
+        return self._names.resolve(self._raw, self._raw_counts)[1]
 
     # -- the timer and the sampler thread -----------------------------------------------------
     def start(self) -> None:
@@ -317,7 +307,7 @@ class Sampler:
             key = self._main_stack(main_frame) if used > 0 else None
             if key is not None:
                 self._add(key, used)
-                found = key[0] == _MAIN
+                found = key[0] == MAIN
         if len(frames) > len(self._quiet):  # other threads than the main one and ours
             for ident, top in frames.items():
                 if ident in self._quiet or (ident not in self._theirs and self._mine(ident, top)):
@@ -328,26 +318,26 @@ class Sampler:
                 used = cpu - self._last.get(ident, 0.0)
                 self._last[ident] = cpu
                 if used > 0:
-                    self._add(self._raw_stack(_OTHER, top), used)
+                    self._add(self._names.raw(OTHER, top), used)
                     found = True
         if found:
             self.samples += 1  # samples of the runner alone do not make a profile
 
-    def _add(self, key: _Raw, used: float) -> None:
+    def _add(self, key: Raw, used: float) -> None:
         self._raw[key] = self._raw.get(key, 0.0) + used
         self._raw_counts[key] = self._raw_counts.get(key, 0) + 1
 
-    def _main_stack(self, frame: FrameType | None) -> _Raw | None:
-        """The main thread's raw stack up to the call's entry (``(_OUTSIDE,)`` when the
+    def _main_stack(self, frame: FrameType | None) -> Raw | None:
+        """The main thread's raw stack up to the call's entry (``(OUTSIDE,)`` when the
         entry is not on it; None outside :meth:`run`)."""
-        root, entry, codes = _RUN, self._entry, self._codes
+        root, entry, codes = _RUN, self._entry, self._names.codes
         while frame is not None and frame.f_code.co_filename == __file__ and frame.f_code is not root:
             frame = frame.f_back  # the main thread in this sampler's code: where it was
-        ids = [_MAIN]
+        ids = [MAIN]
         while frame is not None:
             code = frame.f_code
             if code is root:
-                return (_OUTSIDE,) if entry is not None else tuple(ids)
+                return (OUTSIDE,) if entry is not None else tuple(ids)
             ident = id(code)
             if ident not in codes:
                 codes[ident] = code
@@ -357,49 +347,6 @@ class Sampler:
             frame = frame.f_back
         return None
 
-    def _raw_stack(self, kind: int, frame: FrameType | None) -> _Raw:
-        codes = self._codes
-        ids = [kind]
-        while frame is not None:
-            code = frame.f_code
-            ident = id(code)
-            if ident not in codes:
-                codes[ident] = code
-            ids.append(ident)
-            frame = frame.f_back
-        return tuple(ids)
-
-    # -- names, after the run ------------------------------------------------------------------
-    def _resolved(self) -> tuple[dict[tuple[str, ...], float], dict[tuple[str, ...], int]]:
-        stacks: dict[tuple[str, ...], float] = {}
-        counts: dict[tuple[str, ...], int] = {}
-        for raw, weight in self._raw.items():
-            stack = self._names(raw)
-            if stack:
-                stacks[stack] = stacks.get(stack, 0.0) + weight
-                counts[stack] = counts.get(stack, 0) + self._raw_counts[raw]
-        return stacks, counts
-
-    def _names(self, raw: _Raw) -> tuple[str, ...]:
-        """A raw stack's frames, root first, without the runner's frames below the code
-        sampled; () for a thread running this package's code."""
-        if raw[0] == _OUTSIDE:
-            return (RUNNER,)
-        codes = [self._codes[ident] for ident in reversed(raw[1:])]
-        if raw[0] == _OTHER and any(self._own(code) for code in codes):
-            return ()
-        names = []
-        skipping = True
-        for code in codes:
-            key = self._keys.get(code, "")
-            if key == "":
-                skipped = code.co_filename == _THREADING or self._skip(code) or code.co_name in _INLINE
-                key = self._keys[code] = None if skipped else self._name(code).replace(";", ",")
-            if key is None and (skipping or code.co_name in _INLINE or code.co_filename == _THREADING):
-                continue  # the runner below the test; comprehensions, waits count for their caller
-            skipping = False
-            names.append(key or self._name(code).replace(";", ","))
-        return tuple(names)
 
 
 _RUN = Sampler.run.__code__
@@ -412,23 +359,3 @@ class NoMeter(Meter):
 
     def read(self) -> Reading:
         return {}
-
-
-def frame_namer(root: str) -> Callable[[CodeType], str]:
-    """``path:line function`` for a code object: the path relative to ``root`` inside it,
-    else from the ``site-packages`` or standard-library folder on; the function's first
-    line and qualified name."""
-    root = os.path.abspath(root) + os.sep
-    stdlib = os.path.dirname(os.__file__) + os.sep
-
-    def name(code: CodeType) -> str:
-        path = code.co_filename
-        if path.startswith(root):
-            path = path[len(root):]
-        elif "site-packages" + os.sep in path:
-            path = path.rpartition("site-packages" + os.sep)[2]
-        elif path.startswith(stdlib):
-            path = path[len(stdlib):]
-        return f"{path}:{code.co_firstlineno} {getattr(code, 'co_qualname', code.co_name)}"
-
-    return name
