@@ -48,6 +48,10 @@ MAX_INTERVAL_S = 0.02
 #: While the main thread's handler takes the samples, the sampler thread waits this long
 #: between looks.
 HELPER_BACKOFF_S = 0.2
+#: Signals in a row the main thread's handler takes before the sampler thread, once it
+#: took one, goes back to looking only now and then.
+ACTIVE_SIGNALS = 8
+SIGPROF = signal.SIGPROF.to_bytes(1, "little") if hasattr(signal, "SIGPROF") else b""
 #: CPU seconds at most spent finding the timer's real period (once per sampler).
 CALIBRATION_S = 0.2
 #: A call's first sample weighs at most this many periods of CPU time before the call.
@@ -176,24 +180,47 @@ class Sampler:
         signal.signal(signal.SIGPROF, self._previous if self._previous is not None else signal.SIG_DFL)
 
     def _loop(self) -> None:
+        """The sampler thread. Each of its wakes takes the GIL from the thread running
+        Python, whose wait then shifts the next signals (they come later in the calls), so
+        while the main thread's handler takes the samples it looks only every
+        :data:`HELPER_BACKOFF_S` (one wake, no read): did the main thread see about the
+        signals the CPU time used called for? Only when it did not (it waits in ``join()``,
+        or in C) does the thread wake at each signal, and take the samples the handler
+        does not, until the handler takes them again."""
         assert self._pipe is not None
         read = self._pipe[0]
+        active, handled, cpu = False, self._handled, time.process_time()
         while not self._stopping.is_set():
-            handled = self._handled
-            select.select([read], [], [], 1.0)
-            try:
-                data = os.read(read, 4096)
-            except BlockingIOError:
-                continue
-            if self._handled != handled:
-                # The main thread takes the samples: keep off the GIL, whose hand-overs at
-                # every signal would fall into step with the calls and skew the samples.
+            if not active:
                 self._stopping.wait(HELPER_BACKOFF_S)
-                with contextlib.suppress(BlockingIOError):
-                    os.read(read, 65536)  # signals of the wait: the main thread saw them
-            elif self._sampling and signal.SIGPROF in data:
+                now = time.process_time()
+                expected = (now - cpu) / max(self.period_s, self.interval_s)
+                active = self._sampling and self._handled - handled < expected / 2
+                handled, cpu, streak = self._handled, now, 0
+                if active:
+                    self._drain(read)
+                continue
+            before = self._handled
+            select.select([read], [], [], HELPER_BACKOFF_S)
+            if SIGPROF not in self._drain(read):
+                continue
+            if self._handled != before:  # the main thread's handler came
+                streak += 1
+                if streak >= ACTIVE_SIGNALS:  # it takes them again: back to looking
+                    active, handled, cpu = False, self._handled, time.process_time()
+            elif self._sampling:
+                streak = 0
                 with self._lock:  # the main thread's handler did not come: it waits, or is in C
                     self._guarded(None, None)
+
+    @staticmethod
+    def _drain(read: int) -> bytes:
+        """The signal numbers written to the wakeup fd since the last drain."""
+        data = b""
+        with contextlib.suppress(BlockingIOError):
+            while chunk := os.read(read, 65536):
+                data += chunk
+        return data
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         """The main thread's SIGPROF handler: outside calls it only notes the main thread's
