@@ -8,10 +8,10 @@
    least 9 of 10 trials). The same truth measured here, in this process, is printed too.
 2. Overhead, side by side in one run: blocks of calls of the same test function with no
    profiler, under the sampler (every tick, as for short tests), under cProfile, and with
-   no profiler again (the noise floor), interleaved (A B C D A B C D ...) so the machine's
-   drift hits all alike; process CPU seconds per call (the sampler's own thread included),
-   the median of each block's ratio to the plain block beside it (target for the sampler:
-   at most 1.03x).
+   no profiler again (the noise floor), interleaved (A B C D, then the four in another
+   order, ...) so the machine's drift hits all alike; process CPU seconds per call (the
+   sampler's own thread included), the median of each block's ratio to the plain block of
+   its round (target for the sampler: at most 1.03x).
 3. cProfile's own shares of the three functions, for comparison.
 
     python bench/profile_quality.py [--trials 10] [--blocks 30] [--calls 50]
@@ -24,6 +24,7 @@ import cProfile
 import json
 import os
 import pstats
+import random
 import statistics
 import subprocess
 import sys
@@ -135,8 +136,11 @@ def overhead(blocks: int, calls: int) -> dict[str, list[float]]:
     variants = {"no profiler": plain, "sampler (--energy-profile)": sampled, "cProfile": profiled,
                 "no profiler again": plain}
     seconds: dict[str, list[float]] = {name: [] for name in variants}
+    order = list(variants.items())
+    shuffle = random.Random(19).shuffle
     for _ in range(blocks):
-        for name, run in variants.items():
+        shuffle(order)  # no variant always right after another one
+        for name, run in order:
             start = time.process_time()
             run()
             seconds[name].append((time.process_time() - start) / calls)
@@ -177,7 +181,7 @@ def main() -> None:
     cprofile_shares = seconds.pop("_cprofile_shares")
     plain = seconds["no profiler"]
     print(f"\noverhead, {args.blocks} interleaved blocks of {args.calls} calls each (process CPU per call; "
-          "ratio: median of each block's ratio to the plain block beside it):")
+          "ratio: median of each block's ratio to the plain block of its round):")
     for name, values in seconds.items():
         paired = statistics.median(v / p for v, p in zip(values, plain, strict=True))
         median, low = statistics.median(values) * 1e3, min(values) * 1e3
