@@ -19,6 +19,7 @@ from test_baseline import GATE, make_suite
 from pytest_energy.cli import main
 from pytest_energy.measurement import profile as sampler
 from pytest_energy.measurement.profile import RUNNER
+from pytest_energy.plugin import profile as profile_plugin
 from pytest_energy.profiles import (
     MIN_SAMPLES,
     Profile,
@@ -154,6 +155,27 @@ def test_a_test_too_short_to_profile_gets_one_line(pytester: pytest.Pytester):
         f"test_short.py::test_empty: too short to profile: * samples in * of CPU over * calls (needs {MIN_SAMPLES})",
     ])
 
+
+
+def test_a_thin_profile_goes_on_past_the_max_time(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
+    # 50 ms of re-runs give a dozen signals at most: the rest comes from re-runs past it
+    monkeypatch.setattr(profile_plugin, "ENOUGH_SAMPLES", 2 * MIN_SAMPLES)
+    monkeypatch.setattr(profile_plugin, "PROFILE_OVERTIME", 400.0)  # no machine is that slow
+    pytester.makepyfile(test_two=TWO)
+    out = pytester.path / "energy.json"
+    pytester.runpytest("--energy-profile=1", "--energy-max-time=0.05", f"--energy-json={out}").assert_outcomes(passed=1)
+    [profile] = json.loads(out.read_text())["profiles"]
+    assert not profile["note"] and profile["samples"] >= 2 * MIN_SAMPLES
+    assert by_function(profile)["heavy"]["self_share"] > by_function(profile)["light"]["self_share"]
+
+
+def test_the_interval_fits_the_call():
+    tick = 0.004
+    assert sampler.interval_for(0.0, 600, tick) == sampler.INTERVAL_S  # counted, or unknown: every tick
+    assert sampler.interval_for(0.005, 600, tick) == sampler.INTERVAL_S  # short: every tick
+    assert sampler.interval_for(2.4, 600, tick) == sampler.INTERVAL_S  # 600 ticks in one call, no more
+    assert sampler.interval_for(6.0, 600, tick) == pytest.approx(0.01)  # about 600 samples in one call
+    assert sampler.interval_for(60.0, 600, tick) == sampler.MAX_INTERVAL_S
 
 OUTCOMES = """
     import signal

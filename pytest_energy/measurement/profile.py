@@ -335,18 +335,18 @@ class Sampler:
             if key is not None:
                 self._add(key, used)
                 found = key[0] == MAIN
-        if len(frames) > len(self._quiet):  # other threads than the main one and ours
-            for ident, top in frames.items():
-                if ident in self._quiet or (ident not in self._theirs and self._mine(ident, top)):
-                    continue
-                cpu = self._cpu(ident)
-                if cpu is None:
-                    continue
-                used = cpu - self._last.get(ident, 0.0)
-                self._last[ident] = cpu
-                if used > 0:
-                    self._add(self._names.raw(OTHER, top), used)
-                    found = True
+        for ident in frames.keys() - self._quiet:  # other threads than the main one and ours
+            top = frames[ident]
+            if ident not in self._theirs and self._mine(ident, top):
+                continue
+            cpu = self._cpu(ident)
+            if cpu is None:
+                continue
+            used = cpu - self._last.get(ident, 0.0)
+            self._last[ident] = cpu
+            if used > 0:
+                self._add(self._names.raw(OTHER, top), used)
+                found = True
         if found:
             self.samples += 1  # samples of the runner alone do not make a profile
 

@@ -218,12 +218,16 @@ class ProfilePlugin:
         while sampler.samples < TARGET_SAMPLES:
             spent = clock.perf_counter() - started
             pace = sampler.samples / spent if spent > 0 else 0.0
-            overtime = sampler.samples < ENOUGH_SAMPLES and pace * max_time * PROFILE_OVERTIME >= MIN_SAMPLES
-            left = max_time * (PROFILE_OVERTIME if overtime else 1.0) - spent
+            goal, cap = TARGET_SAMPLES, max_time
+            if spent >= max_time and sampler.calls:
+                if sampler.samples >= ENOUGH_SAMPLES or pace * max_time * PROFILE_OVERTIME < MIN_SAMPLES:
+                    break
+                goal, cap = ENOUGH_SAMPLES, max_time * PROFILE_OVERTIME
+            left = cap - spent
             if left <= 0:
                 break
             if pace:  # the batch that should bring the rest
-                batch_s = max(1.2 * (TARGET_SAMPLES - sampler.samples) / pace, 0.1)
+                batch_s = max(1.2 * (goal - sampler.samples) / pace, 0.05)
             budget = min(batch_s, left)
             long_call = seconds >= budget  # one call gives the batch
             protocol = ProtocolSettings(rounds=1 if long_call else PROFILE_ROUNDS, warmup=0,
