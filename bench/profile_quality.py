@@ -14,7 +14,7 @@
    its round (target for the sampler: at most 1.03x).
 3. cProfile's own shares of the three functions, for comparison.
 
-    python bench/profile_quality.py [--trials 10] [--blocks 30] [--calls 50]
+    python bench/profile_quality.py [--trials 10] [--blocks 60] [--calls 50]
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ def overhead(blocks: int, calls: int) -> dict[str, list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10)
-    parser.add_argument("--blocks", type=int, default=30)
+    parser.add_argument("--blocks", type=int, default=60)
     parser.add_argument("--calls", type=int, default=50, help="calls per overhead block")
     parser.add_argument("--tolerance", type=float, default=0.05)
     args = parser.parse_args()

@@ -11,7 +11,8 @@ between bytecodes, and the kernel hands the signal to whichever thread is runnin
 thread waiting in ``join()`` would never see the signals its workers earn. So the signal
 also writes a byte to the wakeup fd (``signal.set_wakeup_fd``), and a sampler thread woken
 by it takes the sample when the main thread's handler has not (the handler comes first
-whenever the main thread runs Python). Weighting matters: during a long C call that holds
+whenever the main thread runs Python; while it takes them, the thread only looks now and
+then). Weighting matters: during a long C call that holds
 the GIL, samples collapse into one, which then carries all the CPU time of the call
 (charged to the Python function that made it). The main thread's first sample in a call
 weighs the CPU time since the previous signal, wherever it fell (the runner's code before
@@ -182,23 +183,20 @@ class Sampler:
     def _loop(self) -> None:
         """The sampler thread. Each of its wakes takes the GIL from the thread running
         Python, whose wait then shifts the next signals (they come later in the calls), so
-        while the main thread's handler takes the samples it looks only every
-        :data:`HELPER_BACKOFF_S` (one wake, no read): did the main thread see about the
-        signals the CPU time used called for? Only when it did not (it waits in ``join()``,
-        or in C) does the thread wake at each signal, and take the samples the handler
-        does not, until the handler takes them again."""
+        once the main thread's handler took :data:`ACTIVE_SIGNALS` signals in a row, the
+        thread only looks every :data:`HELPER_BACKOFF_S`: did the handler see the signals
+        written to the wakeup fd since? When it missed some (it waits in ``join()``, or is
+        in C), the thread wakes at each signal again and takes the samples the handler
+        does not."""
         assert self._pipe is not None
         read = self._pipe[0]
-        active, handled, cpu = False, self._handled, time.process_time()
+        active, handled, streak = True, self._handled, 0  # until the handler shows it takes them
         while not self._stopping.is_set():
             if not active:
                 self._stopping.wait(HELPER_BACKOFF_S)
-                now = time.process_time()
-                expected = (now - cpu) / max(self.period_s, self.interval_s)
-                active = self._sampling and self._handled - handled < expected / 2
-                handled, cpu, streak = self._handled, now, 0
-                if active:
-                    self._drain(read)
+                signals = self._drain(read).count(SIGPROF)
+                missed = signals - (self._handled - handled)
+                active, handled, streak = missed > max(1, signals // 10), self._handled, 0
                 continue
             before = self._handled
             select.select([read], [], [], HELPER_BACKOFF_S)
@@ -207,7 +205,7 @@ class Sampler:
             if self._handled != before:  # the main thread's handler came
                 streak += 1
                 if streak >= ACTIVE_SIGNALS:  # it takes them again: back to looking
-                    active, handled, cpu = False, self._handled, time.process_time()
+                    active, handled = False, self._handled
             elif self._sampling:
                 streak = 0
                 with self._lock:  # the main thread's handler did not come: it waits, or is in C
