@@ -218,13 +218,14 @@ class ProfilePlugin:
         while sampler.samples < TARGET_SAMPLES:
             spent = clock.perf_counter() - started
             pace = sampler.samples / spent if spent > 0 else 0.0
-            goal, cap = TARGET_SAMPLES, max_time
-            if spent >= max_time and sampler.calls:
-                if sampler.samples >= ENOUGH_SAMPLES or pace * max_time * PROFILE_OVERTIME < MIN_SAMPLES:
-                    break
-                goal, cap = ENOUGH_SAMPLES, max_time * PROFILE_OVERTIME
-            left = cap - spent
-            if left <= 0:
+            thin = sampler.calls and sampler.samples < ENOUGH_SAMPLES
+            if max_time - spent > seconds:  # a call still fits in --energy-max-time
+                goal, left = TARGET_SAMPLES, max_time - spent
+            elif thin and pace * max_time * PROFILE_OVERTIME >= MIN_SAMPLES:
+                goal, left = ENOUGH_SAMPLES, max_time * PROFILE_OVERTIME - spent
+            else:
+                break
+            if left <= seconds:
                 break
             if pace:  # the batch that should bring the rest
                 batch_s = max(1.2 * (goal - sampler.samples) / pace, 0.05)
