@@ -47,8 +47,8 @@ INTERVAL_S = 0.001
 #: The longest interval :func:`interval_for` picks (long calls: fewer, cheaper samples).
 MAX_INTERVAL_S = 0.02
 #: While the main thread's handler takes the samples, the sampler thread waits this long
-#: between looks.
-HELPER_BACKOFF_S = 0.2
+#: before its first look, and its next ones.
+HELPER_LOOKS_S = (0.02, 0.2)
 #: Signals in a row the main thread's handler takes before the sampler thread, once it
 #: took one, goes back to looking only now and then.
 ACTIVE_SIGNALS = 8
@@ -182,30 +182,34 @@ class Sampler:
 
     def _loop(self) -> None:
         """The sampler thread. Each of its wakes takes the GIL from the thread running
-        Python, whose wait then shifts the next signals (they come later in the calls), so
-        once the main thread's handler took :data:`ACTIVE_SIGNALS` signals in a row, the
-        thread only looks every :data:`HELPER_BACKOFF_S`: did the handler see the signals
-        written to the wakeup fd since? When it missed some (it waits in ``join()``, or is
-        in C), the thread wakes at each signal again and takes the samples the handler
-        does not."""
+        Python, whose wait for it costs CPU time and shifts the next signals (they come
+        later in the calls), so while the main thread's handler takes the samples the
+        thread only looks now and then (:data:`HELPER_LOOKS_S`): did the handler see about
+        the signals the CPU time used called for? When it missed most (it waits in
+        ``join()``, or is in C), the thread wakes at each signal and takes the samples the
+        handler does not, until the handler takes :data:`ACTIVE_SIGNALS` in a row."""
         assert self._pipe is not None
         read = self._pipe[0]
-        active, handled, streak = True, self._handled, 0  # until the handler shows it takes them
+        active, handled, cpu, looks = False, self._handled, time.process_time(), 0
         while not self._stopping.is_set():
             if not active:
-                self._stopping.wait(HELPER_BACKOFF_S)
-                signals = self._drain(read).count(SIGPROF)
-                missed = signals - (self._handled - handled)
-                active, handled, streak = missed > max(1, signals // 10), self._handled, 0
+                self._stopping.wait(HELPER_LOOKS_S[min(looks, len(HELPER_LOOKS_S) - 1)])
+                looks += 1
+                now = time.process_time()
+                expected = (now - cpu) / max(self.period_s, self.interval_s)
+                active = self._handled - handled < expected / 2
+                handled, cpu, streak = self._handled, now, 0
+                if active:
+                    self._drain(read)
                 continue
             before = self._handled
-            select.select([read], [], [], HELPER_BACKOFF_S)
+            select.select([read], [], [], HELPER_LOOKS_S[-1])
             if SIGPROF not in self._drain(read):
                 continue
             if self._handled != before:  # the main thread's handler came
                 streak += 1
                 if streak >= ACTIVE_SIGNALS:  # it takes them again: back to looking
-                    active, handled = False, self._handled
+                    active, handled, cpu = False, self._handled, time.process_time()
             elif self._sampling:
                 streak = 0
                 with self._lock:  # the main thread's handler did not come: it waits, or is in C
