@@ -1,20 +1,23 @@
 """A SIGPROF sampler: where a call's CPU time goes, per Python function, in every thread.
 
-``setitimer(ITIMER_PROF)`` raises SIGPROF as the process burns CPU time (jiffy-limited:
-asking for 1 ms gives about 250 Hz on a 250 Hz kernel). At each signal the Python stack
-of every thread (``sys._current_frames()``) is walked and weighted by the CPU time that
-thread used since the previous sample. CPython runs Python handlers only in the main
-thread, between bytecodes, and the kernel hands the signal to whichever thread is
-running: a main thread waiting in ``join()`` would never see the signals its workers
-earn. So the signal also writes a byte to the wakeup fd (``signal.set_wakeup_fd``), and
-a sampler thread woken by it takes the sample when the main thread's handler has not
-(the handler comes first whenever the main thread runs Python: it runs before the main
-thread hands the GIL over). Weighting matters: during a long C call that holds the
-GIL, samples collapse into one, which then carries all the CPU time of the call (charged
-to the Python function that made it). The first sample of a call weighs at least one
-timer period, and the time after the last one is dropped: in expectation that is what
-falls between two samples, so calls shorter than the period are still counted in
-proportion to their length.
+``setitimer(ITIMER_PROF)`` raises SIGPROF as the process burns CPU time, checked at the
+kernel's tick: asking for 1 ms gives a signal at every tick the process runs through
+(about 250 Hz on a 250 Hz kernel), longer intervals skip ticks. At each signal the
+interrupted main-thread stack, and the stacks of the other threads
+(``sys._current_frames()``) when there are any, are kept as raw code objects and weighted
+by the CPU time that thread used since the previous signal; names are resolved once, when
+:attr:`Sampler.stacks` is read. CPython runs Python handlers only in the main thread,
+between bytecodes, and the kernel hands the signal to whichever thread is running: a main
+thread waiting in ``join()`` would never see the signals its workers earn. So the signal
+also writes a byte to the wakeup fd (``signal.set_wakeup_fd``), and a sampler thread woken
+by it takes the sample when the main thread's handler has not (the handler comes first
+whenever the main thread runs Python; while it takes them, the thread only looks now and
+then). Weighting matters: during a long C call that holds
+the GIL, samples collapse into one, which then carries all the CPU time of the call
+(charged to the Python function that made it). The main thread's first sample in a call
+weighs the CPU time since the previous signal, wherever it fell (the runner's code before
+the call), and the time after its last one is dropped: in expectation the two are equal,
+so calls shorter than a tick are still counted in proportion to their length.
 
 Signals need the main thread and ``signal.setitimer`` (not on Windows):
 :func:`unavailable_reason` says so in one line. No pytest here.
@@ -24,34 +27,36 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import select
 import signal
 import statistics
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any
 
 from .meters import Meter, Reading
+from .stacks import MAIN, OTHER, OUTSIDE, RUNNER, Raw, StackNames, frame_namer
 
-#: Timer interval asked for; the kernel's tick bounds what it gives.
+__all__ = ["RUNNER", "ProfileConflict", "Sampler", "frame_namer", "interval_for", "unavailable_reason"]
+
+#: Timer interval asked for by default: every tick (the kernel's tick bounds what it gives).
 INTERVAL_S = 0.001
+#: The longest interval :func:`interval_for` picks (long calls: fewer, cheaper samples).
+MAX_INTERVAL_S = 0.02
 #: While the main thread's handler takes the samples, the sampler thread waits this long
-#: between looks.
-HELPER_BACKOFF_S = 0.2
+#: before its first look, and its next ones.
+HELPER_LOOKS_S = (0.02, 0.2)
+#: Signals in a row the main thread's handler takes before the sampler thread, once it
+#: took one, goes back to looking only now and then.
+ACTIVE_SIGNALS = 8
+SIGPROF = signal.SIGPROF.to_bytes(1, "little") if hasattr(signal, "SIGPROF") else b""
 #: CPU seconds at most spent finding the timer's real period (once per sampler).
 CALIBRATION_S = 0.2
-_THREADING = threading.__file__
-#: Frames that count for the function around them (comprehensions have frames of their own
-#: before Python 3.12, generator expressions always; threading's frames are a thread's start
-#: and its waits).
-_INLINE = frozenset({"<genexpr>", "<listcomp>", "<setcomp>", "<dictcomp>"})
-#: The frame of samples in the runner's own code during a call (outside the test function).
-RUNNER = "pytest:0 <runner>"
+#: A call's first sample weighs at most this many periods of CPU time before the call.
+MAX_HEAD_PERIODS = 2.0
 #: Per-thread CPU clocks (Linux, BSDs); without them only the main thread is sampled,
 #: weighted by the process's CPU time.
 THREAD_CLOCKS = hasattr(time, "pthread_getcpuclockid")
@@ -73,6 +78,16 @@ def unavailable_reason() -> str | None:
     return None
 
 
+def interval_for(call_cpu_s: float, samples: int, tick_s: float = 0.004) -> float:
+    """The timer interval for calls of ``call_cpu_s`` CPU seconds: every tick (the
+    default) unless one call alone gives more than ``samples`` samples at that rate; then
+    about ``samples`` per call, at most :data:`MAX_INTERVAL_S` apart (fewer signals, less
+    cost, for long tests)."""
+    if call_cpu_s <= samples * tick_s:
+        return INTERVAL_S
+    return min(MAX_INTERVAL_S, max(INTERVAL_S, call_cpu_s / samples))
+
+
 class Sampler:
     """Samples the stacks of calls made through :meth:`run`, between :meth:`start` and
     :meth:`stop`. ``name(code)`` gives a frame's ``path:line function``; frames for which
@@ -84,36 +99,50 @@ class Sampler:
         self, name: Callable[[CodeType], str], skip: Callable[[CodeType], bool] = lambda code: False,
         own: Callable[[CodeType], bool] = lambda code: False, interval_s: float = INTERVAL_S,
     ) -> None:
-        self._name, self._skip, self._own = name, skip, own
+        self._own = own
+        self._names = StackNames(name, skip, own)
+        #: Timer interval for the next :meth:`start` (see :func:`interval_for`).
         self.interval_s = interval_s
         #: The timer's real period in CPU seconds (measured by :meth:`calibrate`).
         self.period_s = interval_s
-        self._keys: dict[CodeType, str | None] = {}
         self._main = threading.main_thread().ident or 0
+        self._main_cpu = time.thread_time if THREAD_CLOCKS else time.process_time
         self._lock = threading.Lock()
         self._sampling = False
+        #: The main thread's CPU time at the latest signal (in a call or not).
+        self._mark = 0.0
+        #: Other threads' CPU time at their previous sample, and their CPU clocks.
         self._last: dict[int, float] = {}
-        self._first = False
-        #: Process CPU times of the latest signals: their gaps are the timer's period now.
-        self._ticks: deque[float] = deque(maxlen=33)
+        self._clocks: dict[int, int] = {}
+        #: Threads not sampled (the main one is sampled apart; this sampler's, the meters').
+        self._quiet: set[int] = set()
+        self._theirs: set[int] = set()
         self._pipe: tuple[int, int] | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._previous: Any = None
         self._entry: CodeType | None = None
-        self._random = random.Random()
-        self._call_s = 0.0
         #: Signals the main thread's handler has seen.
         self._handled = 0
         self.reset()
 
     def reset(self) -> None:
         """Forget what was sampled (the timer's period is kept)."""
-        self.stacks: dict[tuple[str, ...], float] = {}
-        self.counts: dict[tuple[str, ...], int] = {}
+        self._raw: dict[Raw, float] = {}
+        self._raw_counts: dict[Raw, int] = {}
         self.samples = 0
         self.calls = 0
         self.errors = 0
+
+    @property
+    def stacks(self) -> dict[tuple[str, ...], float]:
+        """CPU seconds per stack sampled (frames ``path:line function``, root first)."""
+        return self._names.resolve(self._raw, self._raw_counts)[0]
+
+    @property
+    def counts(self) -> dict[tuple[str, ...], int]:
+        """Samples per stack (as :attr:`stacks`)."""
+        return self._names.resolve(self._raw, self._raw_counts)[1]
 
     # -- the timer and the sampler thread -----------------------------------------------------
     def start(self) -> None:
@@ -131,6 +160,7 @@ class Sampler:
                                   "signal handlers?)")
         self._pipe = (read, write)
         self._stopping.clear()
+        self._mark = self._main_cpu()
         self._previous = signal.signal(signal.SIGPROF, self._handle)
         self._thread = threading.Thread(target=self._loop, name="pytest-energy-sampler", daemon=True)
         self._thread.start()
@@ -151,41 +181,66 @@ class Sampler:
         signal.signal(signal.SIGPROF, self._previous if self._previous is not None else signal.SIG_DFL)
 
     def _loop(self) -> None:
+        """The sampler thread. Each of its wakes takes the GIL from the thread running
+        Python, whose wait for it costs CPU time and shifts the next signals (they come
+        later in the calls), so while the main thread's handler takes the samples the
+        thread only looks now and then (:data:`HELPER_LOOKS_S`): did the handler see about
+        the signals the CPU time used called for? When it missed most (it waits in
+        ``join()``, or is in C), the thread wakes at each signal and takes the samples the
+        handler does not, until the handler takes :data:`ACTIVE_SIGNALS` in a row."""
         assert self._pipe is not None
         read = self._pipe[0]
+        active, handled, cpu, looks = False, self._handled, time.process_time(), 0
         while not self._stopping.is_set():
-            handled = self._handled
-            select.select([read], [], [], 1.0)
-            try:
-                data = os.read(read, 4096)
-            except BlockingIOError:
+            if not active:
+                self._stopping.wait(HELPER_LOOKS_S[min(looks, len(HELPER_LOOKS_S) - 1)])
+                looks += 1
+                now = time.process_time()
+                expected = (now - cpu) / max(self.period_s, self.interval_s)
+                active = self._handled - handled < expected / 2
+                handled, cpu, streak = self._handled, now, 0
+                if active:
+                    self._drain(read)
                 continue
-            if self._handled != handled:
-                # The main thread takes the samples: keep off the GIL, whose hand-overs at
-                # every signal would fall into step with the calls and skew the samples.
-                self._stopping.wait(HELPER_BACKOFF_S)
-                with contextlib.suppress(BlockingIOError):
-                    os.read(read, 65536)  # signals of the wait: the main thread saw them
-            elif self._sampling and signal.SIGPROF in data:
+            before = self._handled
+            select.select([read], [], [], HELPER_LOOKS_S[-1])
+            if SIGPROF not in self._drain(read):
+                continue
+            if self._handled != before:  # the main thread's handler came
+                streak += 1
+                if streak >= ACTIVE_SIGNALS:  # it takes them again: back to looking
+                    active, handled, cpu = False, self._handled, time.process_time()
+            elif self._sampling:
+                streak = 0
                 with self._lock:  # the main thread's handler did not come: it waits, or is in C
-                    self._ticks.append(time.process_time())
-                    self._guarded(None)
+                    self._guarded(None, None)
+
+    @staticmethod
+    def _drain(read: int) -> bytes:
+        """The signal numbers written to the wakeup fd since the last drain."""
+        data = b""
+        with contextlib.suppress(BlockingIOError):
+            while chunk := os.read(read, 65536):
+                data += chunk
+        return data
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        """The main thread's SIGPROF handler (it never waits: a busy lock skips the sample)."""
+        """The main thread's SIGPROF handler: outside calls it only notes the main thread's
+        CPU time; it never waits (a busy lock skips the sample)."""
         self._handled += 1
-        self._ticks.append(time.process_time())
-        if self._sampling and self._lock.acquire(blocking=False):
+        if not self._sampling:
+            self._mark = self._main_cpu()
+        elif self._lock.acquire(blocking=False):
             try:
-                self._guarded(frame)
+                self._guarded(frame, self._main_cpu())
             finally:
                 self._lock.release()
 
-    def _guarded(self, frame: FrameType | None) -> None:
+    def _guarded(self, frame: FrameType | None, main_cpu: float | None) -> None:
         if not self._sampling:
             return
         try:
-            self._sample(frame)
+            self._sample(frame, main_cpu)
         except Exception:  # never into the profiled code
             self.errors += 1
 
@@ -205,13 +260,6 @@ class Sampler:
         self.period_s = max(statistics.median(gaps), self.interval_s) if len(gaps) >= 3 else self.interval_s
         return self.period_s
 
-    def current_period(self) -> float:
-        """The timer's period lately, in process CPU seconds (it stretches on a loaded
-        machine); the calibrated one until enough signals came."""
-        ticks = list(self._ticks)
-        gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False) if b > a]
-        return statistics.median(gaps) if len(gaps) >= 8 else self.period_s
-
     def check(self) -> None:
         """:class:`ProfileConflict` when SIGPROF, the timer or the wakeup fd is no longer ours."""
         interval = signal.getitimer(signal.ITIMER_PROF)[1]
@@ -228,105 +276,109 @@ class Sampler:
         without ``entry`` they start where this method calls. After it,
         :class:`ProfileConflict` if the call took SIGPROF or the timer for itself."""
         self._entry = entry
-        self._desynchronize()
         with self._lock:
-            self._last = {ident: cpu for ident in sys._current_frames()
-                          if (cpu := self._cpu(ident)) is not None}
-            self._first = True
+            self._threads()
+            # the first sample weighs from the previous signal (before the call, in expectation
+            # what falls after the last one), at most a few periods
+            head = MAX_HEAD_PERIODS * max(self.period_s, self.interval_s)
+            self._mark = max(self._mark, self._main_cpu() - head)
             self._sampling = True
-        started = time.thread_time()
         try:
             return call()
         finally:
             with self._lock:
                 self._sampling = False
-            self._call_s = time.thread_time() - started
             self.calls += 1
             self.check()
 
-    def _desynchronize(self) -> None:
-        """Sleep a random part of a period before some calls: the timer ticks on a fixed
-        grid, and calls repeated at a steady pace would otherwise meet it at the same
-        points each time. The sleeps cost wall time only, about a tenth of the calls'."""
-        wait = self._random.uniform(0, self.period_s)
-        if self._random.random() < 0.1 * self._call_s / max(wait, 1e-6):
-            time.sleep(wait)
+    def _threads(self) -> None:
+        """Sort the threads alive before a call: theirs (CPU time noted) and ours."""
+        sampler = self._thread.ident if self._thread is not None else None
+        self._quiet = {self._main} | ({sampler} if sampler else set())
+        self._theirs, self._last, self._clocks = set(), {}, {}
+        for ident, top in sys._current_frames().items():
+            if ident not in self._quiet and self._mine(ident, top) is False:
+                cpu = self._cpu(ident)
+                if cpu is not None:
+                    self._last[ident] = cpu
+
+    def _mine(self, ident: int, frame: FrameType | None) -> bool:
+        """Whether the thread runs this package's code (it is then quiet from now on)."""
+        while frame is not None:
+            if self._own(frame.f_code):
+                self._quiet.add(ident)
+                return True
+            frame = frame.f_back
+        self._theirs.add(ident)
+        return False
 
     def _cpu(self, ident: int) -> float | None:
         """CPU seconds the thread has used (None when it cannot be read)."""
         if not THREAD_CLOCKS:
             return time.process_time() if ident == self._main else None
         try:
-            return time.clock_gettime(time.pthread_getcpuclockid(ident))
+            clock = self._clocks.get(ident)
+            if clock is None:
+                clock = self._clocks[ident] = time.pthread_getcpuclockid(ident)
+            return time.clock_gettime(clock)
         except (OSError, OverflowError, ValueError):
             return None
 
-    def _sample(self, main_frame: FrameType | None) -> None:
-        """One sample of every thread (``main_frame``: where the main thread was interrupted)."""
-        found: list[tuple[tuple[str, ...], float]] = []
+    def _sample(self, main_frame: FrameType | None, main_cpu: float | None) -> None:
+        """One sample: the main thread (``main_frame``: where it was interrupted; None when
+        the sampler thread samples) and, when there are any, the other threads."""
         frames = sys._current_frames()
-        if main_frame is not None:
-            frames[self._main] = main_frame
-        sampler = self._thread.ident if self._thread is not None else None
-        for ident, top in frames.items():
-            if ident == sampler:
+        if main_cpu is None:
+            main_frame, main_cpu = frames.get(self._main), self._cpu(self._main)
+        found = False
+        if main_cpu is not None:
+            used, self._mark = main_cpu - self._mark, main_cpu
+            key = self._main_stack(main_frame) if used > 0 else None
+            if key is not None:
+                self._add(key, used)
+                found = key[0] == MAIN
+        for ident in frames.keys() - self._quiet:  # other threads than the main one and ours
+            top = frames[ident]
+            if ident not in self._theirs and self._mine(ident, top):
                 continue
             cpu = self._cpu(ident)
             if cpu is None:
                 continue
             used = cpu - self._last.get(ident, 0.0)
             self._last[ident] = cpu
-            if used <= 0:
-                continue
-            stack = self._stack(top, ident == self._main)
-            if stack:
-                found.append((stack, used))
-        if not found:
-            return
-        scale = 1.0
-        if self._first:  # the CPU time before a call's first sample is, in expectation, one period
-            self._first = False
-            scale = max(1.0, self.current_period() / sum(used for _, used in found))
-        if any(stack != (RUNNER,) for stack, _ in found):
+            if used > 0:
+                self._add(self._names.raw(OTHER, top), used)
+                found = True
+        if found:
             self.samples += 1  # samples of the runner alone do not make a profile
-        for stack, used in found:
-            self.stacks[stack] = self.stacks.get(stack, 0.0) + used * scale
-            self.counts[stack] = self.counts.get(stack, 0) + 1
 
-    def _stack(self, frame: FrameType | None, main: bool) -> tuple[str, ...]:
-        """The frame's stack, root first, without the runner's frames below the code
-        sampled (() for a thread not to sample, or a main thread outside :meth:`run`)."""
-        codes: list[CodeType] = []
-        root = Sampler.run.__code__
+    def _add(self, key: Raw, used: float) -> None:
+        self._raw[key] = self._raw.get(key, 0.0) + used
+        self._raw_counts[key] = self._raw_counts.get(key, 0) + 1
+
+    def _main_stack(self, frame: FrameType | None) -> Raw | None:
+        """The main thread's raw stack up to the call's entry (``(OUTSIDE,)`` when the
+        entry is not on it; None outside :meth:`run`)."""
+        root, entry, codes = _RUN, self._entry, self._names.codes
         while frame is not None and frame.f_code.co_filename == __file__ and frame.f_code is not root:
-            frame = frame.f_back  # the main thread in this sampler's handler: where it was
+            frame = frame.f_back  # the main thread in this sampler's code: where it was
+        ids = [MAIN]
         while frame is not None:
             code = frame.f_code
             if code is root:
-                break
-            if not main and self._own(code):
-                return ()
-            codes.append(code)
+                return (OUTSIDE,) if entry is not None else tuple(ids)
+            ident = id(code)
+            if ident not in codes:
+                codes[ident] = code
+            ids.append(ident)
+            if code is entry:
+                return tuple(ids)
             frame = frame.f_back
-        else:
-            if main:
-                return ()
-        if main and self._entry is not None:
-            if self._entry not in codes:
-                return (RUNNER,)
-            codes = codes[: codes.index(self._entry) + 1]
-        names = []
-        skipping = True
-        for code in reversed(codes):
-            key = self._keys.get(code, "")
-            if key == "":
-                skipped = code.co_filename == _THREADING or self._skip(code) or code.co_name in _INLINE
-                key = self._keys[code] = None if skipped else self._name(code).replace(";", ",")
-            if key is None and (skipping or code.co_name in _INLINE or code.co_filename == _THREADING):
-                continue  # the runner below the test; comprehensions, waits count for their caller
-            skipping = False
-            names.append(key or self._name(code).replace(";", ","))
-        return tuple(names)
+        return None
+
+
+
+_RUN = Sampler.run.__code__
 
 
 class NoMeter(Meter):
@@ -336,23 +388,3 @@ class NoMeter(Meter):
 
     def read(self) -> Reading:
         return {}
-
-
-def frame_namer(root: str) -> Callable[[CodeType], str]:
-    """``path:line function`` for a code object: the path relative to ``root`` inside it,
-    else from the ``site-packages`` or standard-library folder on; the function's first
-    line and qualified name."""
-    root = os.path.abspath(root) + os.sep
-    stdlib = os.path.dirname(os.__file__) + os.sep
-
-    def name(code: CodeType) -> str:
-        path = code.co_filename
-        if path.startswith(root):
-            path = path[len(root):]
-        elif "site-packages" + os.sep in path:
-            path = path.rpartition("site-packages" + os.sep)[2]
-        elif path.startswith(stdlib):
-            path = path[len(stdlib):]
-        return f"{path}:{code.co_firstlineno} {getattr(code, 'co_qualname', code.co_name)}"
-
-    return name

@@ -23,8 +23,15 @@ import pytest
 
 from ..measurement.engine import Engine
 from ..measurement.meters import MeterSet
-from ..measurement.profile import NoMeter, ProfileConflict, Sampler, frame_namer, unavailable_reason
-from ..profiles import Profile, ProfileDiff, build_profile
+from ..measurement.profile import (
+    NoMeter,
+    ProfileConflict,
+    Sampler,
+    frame_namer,
+    interval_for,
+    unavailable_reason,
+)
+from ..profiles import MIN_SAMPLES, Profile, ProfileDiff, build_profile
 from ..report.profiles import profile_diff_lines, profile_lines
 from ..results import TestResult
 from ..settings import ProtocolSettings
@@ -36,10 +43,18 @@ from .measuring import RunState
 from .rerun import in_turn, rerun
 from .rounds import ItemSource, one_line
 
-#: Seconds of calls a profile aims for (about 500 samples at 250 Hz: shares within a few
-#: hundredths; --energy-max-time caps it).
+#: Samples a profile aims for: a share s is then within about 2 sqrt(s (1 - s) / n), a few
+#: hundredths, of the truth (--energy-max-time caps the re-runs).
+TARGET_SAMPLES = 600
+#: Fewer samples than this and the re-runs go on past --energy-max-time, up to
+#: PROFILE_OVERTIME times it: a loaded machine gives fewer signals per second, so it gets
+#: more re-runs rather than a thinner profile.
+ENOUGH_SAMPLES = 5 * MIN_SAMPLES
+PROFILE_OVERTIME = 4.0
+#: Seconds of calls the first batch of re-runs aims for; the next ones are sized by the
+#: samples per second it gave.
 PROFILE_CALLS_S = 2.0
-#: Rounds the calls are split into when one call is shorter than that.
+#: Rounds each batch is split into when one call is shorter than the batch.
 PROFILE_ROUNDS = 5
 REGRESSION, OVER_BUDGET = "regression", "over budget"
 
@@ -174,26 +189,57 @@ class ProfilePlugin:
         seconds = result.call.seconds if result.call else result.seconds
         if self.state.meters.deterministic:  # counted under the simulator: its seconds say nothing
             seconds = 0.0
-        max_time = self.state.settings.max_time_s
-        long_call = seconds >= PROFILE_CALLS_S  # one call gives enough samples
-        protocol = ProtocolSettings(rounds=1 if long_call else PROFILE_ROUNDS, warmup=0,
-                                    min_round_s=0.0 if long_call else PROFILE_CALLS_S / PROFILE_ROUNDS,
-                                    max_time_s=max_time)
         sampler.reset()
-        note = ""
         if "energy" in getattr(item, "fixturenames", ()):
             note = "not profiled: it measures itself with the energy fixture"
         else:
-            _, failure = rerun(item, engine, protocol, seconds or None, lambda of: _Sampled(of, sampler),
-                               _sampling(sampler), told=(ProfileConflict,))
+            sampler.interval_s = interval_for(seconds, TARGET_SAMPLES, sampler.period_s)
+            failure = self._sample_until_enough(item, sampler, engine, seconds)
             note = f"not profiled: {failure}" if failure else ""
             if not note and not sampler.calls:
+                max_time = self.state.settings.max_time_s
                 note = f"not profiled: one call does not fit in --energy-max-time={max_time:g} s"
         profile = build_profile(item.nodeid, result.meter, result.joules, sampler.stacks, sampler.counts,
                                 sampler.samples, sampler.calls, why)
         if note:
             profile.note, profile.functions = note, []
         return profile
+
+    def _sample_until_enough(
+        self, item: pytest.Item, sampler: Sampler, engine: Engine, seconds: float,
+    ) -> str:
+        """Sampled re-runs in batches until :data:`TARGET_SAMPLES` samples or
+        --energy-max-time; past it, up to :data:`PROFILE_OVERTIME` times it, while fewer
+        than :data:`ENOUGH_SAMPLES` and the pace so far promises :data:`MIN_SAMPLES`.
+        Returns '' or why a re-run failed."""
+        clock, max_time = engine.clock, self.state.settings.max_time_s
+        started = clock.perf_counter()
+        batch_s = PROFILE_CALLS_S
+        while sampler.samples < TARGET_SAMPLES:
+            spent = clock.perf_counter() - started
+            pace = sampler.samples / spent if spent > 0 else 0.0
+            thin = sampler.calls and sampler.samples < ENOUGH_SAMPLES
+            if max_time - spent > seconds:  # a call still fits in --energy-max-time
+                goal, left = TARGET_SAMPLES, max_time - spent
+            elif thin and pace * max_time * PROFILE_OVERTIME >= MIN_SAMPLES:
+                goal, left = ENOUGH_SAMPLES, max_time * PROFILE_OVERTIME - spent
+            else:
+                break
+            if left <= seconds:
+                break
+            if pace:  # the batch that should bring the rest
+                batch_s = max(1.2 * (goal - sampler.samples) / pace, 0.05)
+            budget = min(batch_s, left)
+            long_call = seconds >= budget  # one call gives the batch
+            protocol = ProtocolSettings(rounds=1 if long_call else PROFILE_ROUNDS, warmup=0,
+                                        min_round_s=0.0 if long_call else budget / PROFILE_ROUNDS,
+                                        max_time_s=left if long_call else budget)
+            calls = sampler.calls
+            _, failure = rerun(item, engine, protocol, seconds or None, lambda of: _Sampled(of, sampler),
+                               _sampling(sampler), told=(ProfileConflict,))
+            if failure or sampler.calls == calls:
+                return failure
+        return ""
 
     # -- the baseline's profiles ----------------------------------------------------------------
     def _stored_path(self) -> str:
