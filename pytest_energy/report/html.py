@@ -21,6 +21,7 @@ from ..judge.suite import FILE_TOTAL
 from ..results import TestResult
 from ..runs import AbRecord, RunRecord
 from ..units import percent, si, si_range
+from .cells import ratio_ci_cell
 from .flame import profiles_section
 from .html_assets import SCRIPT, STYLE
 from .html_summary import row_id, summary_section
@@ -243,8 +244,7 @@ def ab_section(ab: AbRecord) -> str:
         pair = samples.get(c.nodeid)
         strip = strip_plot([(pair[0], BASE_COLOR), (pair[1], HEAD_COLOR)]) if pair else ""
         ratio = 1 + c.change if c.change is not None else None
-        ci = (f"{1 + c.change_ci_low:.3g}-{1 + c.change_ci_high:.3g}"
-              if c.change_ci_low is not None and c.change_ci_high is not None else "")
+        ci = ratio_ci_cell(c)
         rows.append(f'<tr id="{row_id("ab", c.nodeid)}">' + "".join([
             _name(c.nodeid, shown[c.nodeid]),
             _cell(si(c.current_median, unit) if c.current_median is not None else "", c.current_median, "j"),

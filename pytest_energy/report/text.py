@@ -94,6 +94,13 @@ def _with_column(rows: list[list[str]], column: int, cells: list[str]) -> list[l
     return [[*row[:column], cell, *row[column + 1:]] for cell, row in zip(cells, rows, strict=True)]
 
 
+def _without_column(
+    headers: list[str], rows: list[list[str]], name: str,
+) -> tuple[list[str], list[list[str]]]:
+    column = headers.index(name)
+    return [*headers[:column], *headers[column + 1:]], [[*row[:column], *row[column + 1:]] for row in rows]
+
+
 def fitted_table(
     rows: list[list[str]], headers: list[str], width: int | None, columns: tuple[int, ...],
     optional: Sequence[str] = (), readable: int = MIN_SHORTENED,
@@ -116,9 +123,7 @@ def fitted_table(
         if _excess(tabulate(narrowest, headers=headers, disable_numparse=True), width) <= 0:
             break
         if name in headers:
-            column = headers.index(name)
-            headers = [*headers[:column], *headers[column + 1:]]
-            rows = [[*row[:column], *row[column + 1:]] for row in rows]
+            headers, rows = _without_column(headers, rows, name)
     table = tabulate(rows, headers=headers, disable_numparse=True)
     # in turn, ids to ``readable`` and the other columns to MIN_NOTE, then ids to MIN_SHORTENED
     for id_floor in (readable, MIN_SHORTENED):
@@ -186,15 +191,13 @@ def tests_table(
     for name in ("notes", "95% CI"):  # empty columns take no width
         column = headers.index(name)
         if rows and not any(row[column] for row in rows):
-            headers = [*headers[:column], *headers[column + 1:]]
-            rows = [[*row[:column], *row[column + 1:]] for row in rows]
+            headers, rows = _without_column(headers, rows, name)
     said = []  # fitted to a terminal: a column with one value for every row is said once below
     for name in ("measured", "meter") if width and len(rows) > 1 else ():
         column = headers.index(name)
         if len({row[column] for row in rows}) == 1:
             said.append(f"{name}: {rows[0][column]}")
-            headers = [*headers[:column], *headers[column + 1:]]
-            rows = [[*row[:column], *row[column + 1:]] for row in rows]
+            headers, rows = _without_column(headers, rows, name)
     notes = (len(headers) - 1,) if headers[-1] == "notes" else ()
     # narrow terminals: the CI and time left out before an id gets shorter than READABLE_ID
     table = fitted_table(rows, headers, width, (0, *notes), ("95% CI", "s/call"), READABLE_ID)
