@@ -215,3 +215,18 @@ def test_a_recheck_is_judged_on_its_own_p_value_not_corrected_across_the_run_aga
     burst = replace(confirmed, change=0.02, change_ci_low=-0.3, change_ci_high=0.4, p_increase=0.45)
     assert after_recheck(before, burst, 5, alpha=0.01).verdict != REGRESSION
     assert after_recheck(before, confirmed, 5, alpha=0.001).verdict != REGRESSION  # its alpha
+
+
+def test_a_file_total_that_regressed_alone_has_all_its_tests_rechecked():
+    """Its tests, each too short to judge alone, are inconclusive: the file's total, flagged
+    from single calls (a burst of load in one of them), is only taken back if they are
+    measured again (toolz 1.0.0, unchanged, compared with 2 busy processes: 1 of 3 failed)."""
+    from pytest_energy.judge.recheck import suspects
+
+    file_total = Comparison("t.py (file total)", REGRESSION, change=6.3, single=True)
+    tests = [Comparison(f"t.py::test_{i}", INCONCLUSIVE, change=0.1, single=True) for i in range(3)]
+    other = Comparison("u.py::test_x", REGRESSION, change=2.0, single=True)
+    calm = Comparison("v.py::test_y", INCONCLUSIVE, change=0.1, single=True)
+    assert suspects([file_total, *tests, other, calm]) == [c.nodeid for c in (*tests, other)]
+    assert suspects([replace(file_total, single=False), *tests]) == []  # rounds: nothing to recheck
+    assert suspects([replace(file_total, exact=True), *tests]) == []  # a deterministic meter

@@ -13,7 +13,7 @@ from ..history import Baseline, machine_differences
 from ..results import TestResult
 from ..settings import Settings
 from .figures import NO_SCI, SCI, Figure, figure, labelled, results_as, rule_for, runs_as, totals_as
-from .recheck import after_recheck, needs_recheck, taken_back_line, with_rechecks
+from .recheck import after_recheck, suspects, taken_back_line, with_rechecks
 from .rules import REGRESSION, Comparison, Rule
 from .suite import RunVerdicts, drift_note, judge_run
 
@@ -105,7 +105,7 @@ class Gate:
 
     def to_recheck(self) -> list[str]:
         """Node ids of the regressions a recheck can take back (:mod:`.recheck`)."""
-        return [c.nodeid for c in self.comparisons if needs_recheck(c)]
+        return suspects(self.comparisons)
 
     def recheck(self, results: list[TestResult], calls: dict[str, list[float]]) -> None:
         """The run judged again with each rechecked test's fresh ``calls`` (joules per

@@ -45,6 +45,15 @@ def needs_recheck(c: Comparison) -> bool:
     return c.verdict == REGRESSION and c.single and not c.exact and not c.nodeid.endswith(FILE_TOTAL)
 
 
+def suspects(comparisons: list[Comparison]) -> list[str]:
+    """Node ids to recheck: each regression :func:`needs_recheck` takes, and every test of
+    a file whose single-call total regressed (its tests alone may be too short to judge)."""
+    files = {c.nodeid[:-len(FILE_TOTAL)] for c in comparisons
+             if c.nodeid.endswith(FILE_TOTAL) and c.verdict == REGRESSION and c.single and not c.exact}
+    return [c.nodeid for c in comparisons if needs_recheck(c) or (
+        not c.nodeid.endswith(FILE_TOTAL) and c.nodeid.split("::", 1)[0] in files)]
+
+
 def references(comparisons: list[Comparison], suspect: str, count: int = REFERENCES) -> list[str]:
     """Node ids of the ``count`` tests nearest in size (stored median) to ``suspect`` that
     can tell the machine's drift beside its recheck: sampled single calls judged against
