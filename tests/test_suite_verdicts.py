@@ -172,6 +172,9 @@ def test_a_recheck_only_takes_back_what_it_rechecked():
     assert (taken.verdict, taken.change, taken.recheck_change, taken.recheck_calls) == (UNCHANGED, 2.0, 0.01, 5)
     total = after_recheck(replace(regression, nodeid="t.py (file total)"), replace(calm, nodeid="t.py (file total)"), 0)
     assert (total.verdict, total.recheck_change, total.recheck_calls) == (UNCHANGED, 0.01, None)
+    lower = Comparison("t.py::a", IMPROVEMENT, change=-0.6, change_ci_low=-0.7, change_ci_high=-0.5,
+                       p_increase=1.0, p_decrease=1e-6)
+    assert after_recheck(regression, lower, 5).verdict == INCONCLUSIVE  # never an improvement
 
 
 def test_a_recheck_is_measured_beside_unflagged_tests_of_its_size():

@@ -30,7 +30,7 @@ from dataclasses import replace
 
 from ..results import TestResult
 from ..units import percent
-from .rules import REGRESSION, Comparison, Rule, classify
+from .rules import IMPROVEMENT, INCONCLUSIVE, REGRESSION, Comparison, Rule, classify
 from .suite import FILE_TOTAL
 
 #: Unflagged tests of about a rechecked test's size rechecked beside it, to tell the
@@ -104,10 +104,13 @@ def after_recheck(before: Comparison, again: Comparison, calls: int, alpha: floa
     verdict stays; what the rechecks measured is kept beside (``calls``: the test's fresh
     calls, 0 for the rest). The new verdict is classified with its own p-value (``alpha``),
     not one corrected again across the whole run: the recheck confirms a test the run
-    already singled out, and a burst measures no change there at all."""
+    already singled out, and a burst measures no change there at all. A recheck never makes
+    an improvement of a regression (inconclusive instead)."""
     if before.verdict != REGRESSION or not (calls or before.nodeid.endswith(FILE_TOTAL)):
         return before
     verdict = classify(replace(again, p_adjusted=None), alpha).verdict
+    if verdict == IMPROVEMENT:  # the run measured more, its recheck less: neither is the verdict
+        verdict = INCONCLUSIVE
     return replace(before, verdict=verdict, recheck_change=again.change, recheck_calls=calls or None)
 
 
