@@ -7,14 +7,14 @@
    one and the profiled re-runs), and writes the sums at exit (target: within +-0.05 in at
    least 9 of 10 trials). The same truth measured here, in this process, is printed too.
 2. Overhead, side by side in one run: blocks of calls of the same test function with no
-   profiler, under the sampler (every tick, as for short tests), under cProfile, and with
+   profiler, under the sampler (its default interval, as for short tests), under cProfile, and with
    no profiler again (the noise floor), interleaved (A B C D, then the four in another
    order, ...) so the machine's drift hits all alike; process CPU seconds per call (the
-   sampler's own thread included), the median of each block's ratio to the plain block of
-   its round (target for the sampler: at most 1.03x).
+   sampler's own thread included), the median of each block's ratio to the geometric mean
+   of its round's two plain blocks, with a 95% CI (target for the sampler: at most 1.03x).
 3. cProfile's own shares of the three functions, for comparison.
 
-    python bench/profile_quality.py [--trials 10] [--blocks 60] [--calls 50]
+    python bench/profile_quality.py [--trials 10] [--blocks 100] [--calls 50]
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import math
 import os
 import pstats
 import random
@@ -33,6 +34,7 @@ import time
 from pathlib import Path
 
 from pytest_energy.measurement.profile import Sampler, frame_namer
+from pytest_energy.stats import bootstrap_median_ci
 
 WORK = {"parse": 10_000, "check": 20_000, "render": 30_000}
 
@@ -155,8 +157,8 @@ def overhead(blocks: int, calls: int) -> dict[str, list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10)
-    parser.add_argument("--blocks", type=int, default=60)
-    parser.add_argument("--calls", type=int, default=50, help="calls per overhead block")
+    parser.add_argument("--blocks", type=int, default=100)
+    parser.add_argument("--calls", type=int, default=50, help="calls per block")
     parser.add_argument("--tolerance", type=float, default=0.05)
     args = parser.parse_args()
     here = true_shares()
@@ -179,13 +181,25 @@ def main() -> None:
     print(f"  within +-{args.tolerance:g} of the truth in {within} of {args.trials} runs (target: 9 of 10)")
     seconds = overhead(args.blocks, calls=args.calls)
     cprofile_shares = seconds.pop("_cprofile_shares")
-    plain = seconds["no profiler"]
-    print(f"\noverhead, {args.blocks} interleaved blocks of {args.calls} calls each (process CPU per call; "
-          "ratio: median of each block's ratio to the plain block of its round):")
+    first, again = seconds["no profiler"], seconds["no profiler again"]
+    print(f"\noverhead, {args.blocks} interleaved rounds of one block of {args.calls} calls per variant "
+          "(process CPU per call; ratio: median over the rounds of a block's ratio to the geometric "
+          "mean of its round's two plain blocks, with the median's 95% bootstrap CI; the plain "
+          "blocks' ratio to each other is the noise floor):")
     for name, values in seconds.items():
-        paired = statistics.median(v / p for v, p in zip(values, plain, strict=True))
-        median, low = statistics.median(values) * 1e3, min(values) * 1e3
-        print(f"  {name:28} median {median:7.3f} ms   min {low:7.3f} ms   ratio {paired:5.3f}x")
+        if name == "no profiler":
+            ratios = None
+        elif name == "no profiler again":
+            ratios = [b / a for a, b in zip(first, again, strict=True)]
+        else:
+            ratios = [v / math.sqrt(a * b) for v, a, b in zip(values, first, again, strict=True)]
+        median = statistics.median(values) * 1e3
+        shown = ""
+        if ratios:
+            low, high = bootstrap_median_ci(ratios)
+            shown = f"   ratio {statistics.median(ratios):5.3f}x (95% CI {low:.3f}-{high:.3f})"
+        label = "no profiler again (noise)" if name == "no profiler again" else name
+        print(f"  {label:28} median {median:7.3f} ms{shown}")
     print("\ncProfile's shares (self time): " + ", ".join(
         f"{n} {s:.3f}" for n, s in zip(FUNCTIONS, cprofile_shares, strict=True)))
 

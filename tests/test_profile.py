@@ -158,7 +158,7 @@ def test_a_test_too_short_to_profile_gets_one_line(pytester: pytest.Pytester):
 
 
 def test_a_thin_profile_goes_on_past_the_max_time(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
-    # 0.2 s of re-runs give 50 signals at most at 250 Hz: the rest comes from re-runs past it
+    # 0.2 s of re-runs give 25 signals at most (one every 8 ms): the rest comes from re-runs past it
     monkeypatch.setattr(profile_plugin, "ENOUGH_SAMPLES", 80)
     monkeypatch.setattr(profile_plugin, "PROFILE_OVERTIME", 500.0)  # no machine is that slow
     pytester.makepyfile(test_two=TWO)
@@ -171,9 +171,10 @@ def test_a_thin_profile_goes_on_past_the_max_time(pytester: pytest.Pytester, mon
 
 def test_the_interval_fits_the_call():
     tick = 0.004
-    assert sampler.interval_for(0.0, 600, tick) == sampler.INTERVAL_S  # counted, or unknown: every tick
-    assert sampler.interval_for(0.005, 600, tick) == sampler.INTERVAL_S  # short: every tick
-    assert sampler.interval_for(2.4, 600, tick) == sampler.INTERVAL_S  # 600 ticks in one call, no more
+    assert sampler.interval_for(0.0, 600, tick) == sampler.INTERVAL_S  # counted, or unknown: the default
+    assert sampler.interval_for(0.005, 600, tick) == sampler.INTERVAL_S  # short: the default
+    assert sampler.interval_for(4.8, 600, tick) == sampler.INTERVAL_S  # 600 signals in one call, no more
+    assert sampler.interval_for(0.005, 600, 0.01) == sampler.INTERVAL_S  # a coarser tick bounds it anyway
     assert sampler.interval_for(6.0, 600, tick) == pytest.approx(0.01)  # about 600 samples in one call
     assert sampler.interval_for(60.0, 600, tick) == sampler.MAX_INTERVAL_S
 
@@ -215,10 +216,32 @@ def test_outcomes_are_the_tests_own_and_refused_profiles_say_why(pytester: pytes
     notes = {p["nodeid"].split("::")[-1]: p["note"] for p in data["profiles"]}
     assert "test_fails" not in notes  # a failing test is never run again
     assert notes["test_once"].startswith("not profiled: its re-run failed (AssertionError: only the first call")
-    assert notes["test_timer"] == "not profiled: the test uses SIGPROF, setitimer(ITIMER_PROF) or the signal " \
-                                  "wakeup fd itself"
+    assert notes["test_timer"] == "not profiled: the test uses SIGPROF or setitimer(ITIMER_PROF) itself"
     result.stdout.fnmatch_lines(["test_outcomes.py::test_timer: not profiled: the test uses SIGPROF*"])
     assert signal.getsignal(signal.SIGPROF) in (signal.SIG_DFL, None)  # given back
+
+
+def test_a_wakeup_fd_in_use_does_not_stop_profiles(pytester: pytest.Pytester):
+    # an asyncio loop's signal handlers (here: a session fixture) hold the wakeup fd
+    pytester.makeconftest("""
+        import os, signal, pytest
+
+        @pytest.fixture(scope="session", autouse=True)
+        def wakeup():
+            read, write = os.pipe()
+            os.set_blocking(write, False)
+            old = signal.set_wakeup_fd(write)
+            yield write
+            assert signal.set_wakeup_fd(old) == write, "the wakeup fd was changed under the test"
+            os.close(read)
+            os.close(write)
+    """)
+    pytester.makepyfile(test_two=TWO)
+    out = pytester.path / "energy.json"
+    pytester.runpytest("--energy-profile=1", "--energy-max-time=1", f"--energy-json={out}").assert_outcomes(passed=1)
+    [profile] = json.loads(out.read_text())["profiles"]
+    assert not profile["note"] and profile["samples"] >= MIN_SAMPLES
+    assert by_function(profile)["heavy"]["self_share"] > by_function(profile)["light"]["self_share"]
 
 
 def test_profile_option_values(pytester: pytest.Pytester):

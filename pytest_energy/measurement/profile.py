@@ -1,18 +1,19 @@
 """A SIGPROF sampler: where a call's CPU time goes, per Python function, in every thread.
 
 ``setitimer(ITIMER_PROF)`` raises SIGPROF as the process burns CPU time, checked at the
-kernel's tick: asking for 1 ms gives a signal at every tick the process runs through
-(about 250 Hz on a 250 Hz kernel), longer intervals skip ticks. At each signal the
+kernel's tick: asking for 8 ms gives a signal at every other tick the process runs
+through on a 250 Hz kernel (every tick cost the sampled code about 5% here, every other
+one about 3%; :data:`INTERVAL_S`). At each signal the
 interrupted main-thread stack, and the stacks of the other threads
 (``sys._current_frames()``) when there are any, are kept as raw code objects and weighted
 by the CPU time that thread used since the previous signal; names are resolved once, when
 :attr:`Sampler.stacks` is read. CPython runs Python handlers only in the main thread,
 between bytecodes, and the kernel hands the signal to whichever thread is running: a main
-thread waiting in ``join()`` would never see the signals its workers earn. So the signal
-also writes a byte to the wakeup fd (``signal.set_wakeup_fd``), and a sampler thread woken
-by it takes the sample when the main thread's handler has not (the handler comes first
-whenever the main thread runs Python; while it takes them, the thread only looks now and
-then). Weighting matters: during a long C call that holds
+thread waiting in ``join()`` would never see the signals its workers earn. So a sampler
+thread looks now and then whether the handler saw the signals the process's CPU time
+called for; when it did not, the thread wakes every period and takes the samples the
+handler does not (no wakeup fd: a test's asyncio loop may have it). Weighting matters:
+during a long C call that holds
 the GIL, samples collapse into one, which then carries all the CPU time of the call
 (charged to the Python function that made it). The main thread's first sample in a call
 weighs the CPU time since the previous signal, wherever it fell (the runner's code before
@@ -25,9 +26,6 @@ Signals need the main thread and ``signal.setitimer`` (not on Windows):
 
 from __future__ import annotations
 
-import contextlib
-import os
-import select
 import signal
 import statistics
 import sys
@@ -42,8 +40,10 @@ from .stacks import MAIN, OTHER, OUTSIDE, RUNNER, Raw, StackNames, frame_namer
 
 __all__ = ["RUNNER", "ProfileConflict", "Sampler", "frame_namer", "interval_for", "unavailable_reason"]
 
-#: Timer interval asked for by default: every tick (the kernel's tick bounds what it gives).
-INTERVAL_S = 0.001
+#: Timer interval asked for by default (the kernel's tick bounds what it gives: every other
+#: tick on a 250 Hz kernel). Each signal costs the sampled code far more than the handler's
+#: own work (side by side on a 2-core VM: every 4 ms about 1.05x, every 8 ms about 1.03x).
+INTERVAL_S = 0.008
 #: The longest interval :func:`interval_for` picks (long calls: fewer, cheaper samples).
 MAX_INTERVAL_S = 0.02
 #: While the main thread's handler takes the samples, the sampler thread waits this long
@@ -52,7 +52,6 @@ HELPER_LOOKS_S = (0.02, 0.2)
 #: Signals in a row the main thread's handler takes before the sampler thread, once it
 #: took one, goes back to looking only now and then.
 ACTIVE_SIGNALS = 8
-SIGPROF = signal.SIGPROF.to_bytes(1, "little") if hasattr(signal, "SIGPROF") else b""
 #: CPU seconds at most spent finding the timer's real period (once per sampler).
 CALIBRATION_S = 0.2
 #: A call's first sample weighs at most this many periods of CPU time before the call.
@@ -63,7 +62,7 @@ THREAD_CLOCKS = hasattr(time, "pthread_getcpuclockid")
 
 
 class ProfileConflict(Exception):
-    """The profiled code took SIGPROF, the profiling timer or the wakeup fd for itself."""
+    """The profiled code took SIGPROF or the profiling timer for itself."""
 
 
 def unavailable_reason() -> str | None:
@@ -79,11 +78,11 @@ def unavailable_reason() -> str | None:
 
 
 def interval_for(call_cpu_s: float, samples: int, tick_s: float = 0.004) -> float:
-    """The timer interval for calls of ``call_cpu_s`` CPU seconds: every tick (the
-    default) unless one call alone gives more than ``samples`` samples at that rate; then
-    about ``samples`` per call, at most :data:`MAX_INTERVAL_S` apart (fewer signals, less
-    cost, for long tests)."""
-    if call_cpu_s <= samples * tick_s:
+    """The timer interval for calls of ``call_cpu_s`` CPU seconds: :data:`INTERVAL_S`
+    (or the tick ``tick_s``, if longer) unless one call alone gives more than ``samples``
+    samples at that rate; then about ``samples`` per call, at most :data:`MAX_INTERVAL_S`
+    apart (fewer signals, less cost, for long tests)."""
+    if call_cpu_s <= samples * max(tick_s, INTERVAL_S):
         return INTERVAL_S
     return min(MAX_INTERVAL_S, max(INTERVAL_S, call_cpu_s / samples))
 
@@ -117,7 +116,6 @@ class Sampler:
         #: Threads not sampled (the main one is sampled apart; this sampler's, the meters').
         self._quiet: set[int] = set()
         self._theirs: set[int] = set()
-        self._pipe: tuple[int, int] | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._previous: Any = None
@@ -146,19 +144,7 @@ class Sampler:
 
     # -- the timer and the sampler thread -----------------------------------------------------
     def start(self) -> None:
-        """Start the sampler thread and the timer (samples are taken only inside :meth:`run`);
-        :class:`ProfileConflict` when the wakeup fd is already in use."""
-        read, write = os.pipe()
-        os.set_blocking(read, False)
-        os.set_blocking(write, False)
-        old = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
-        if old != -1:
-            signal.set_wakeup_fd(old)
-            os.close(read)
-            os.close(write)
-            raise ProfileConflict("signal.set_wakeup_fd is in use in this process (an asyncio loop's "
-                                  "signal handlers?)")
-        self._pipe = (read, write)
+        """Start the sampler thread and the timer (samples are taken only inside :meth:`run`)."""
         self._stopping.clear()
         self._mark = self._main_cpu()
         self._previous = signal.signal(signal.SIGPROF, self._handle)
@@ -167,17 +153,12 @@ class Sampler:
         signal.setitimer(signal.ITIMER_PROF, self.interval_s, self.interval_s)
 
     def stop(self) -> None:
-        """Stop the timer and the sampler thread; SIGPROF and the wakeup fd as they were."""
+        """Stop the timer and the sampler thread; SIGPROF as it was."""
         signal.setitimer(signal.ITIMER_PROF, 0)
-        pipe, self._pipe = self._pipe, None
-        if pipe is not None:
-            signal.set_wakeup_fd(-1)
+        thread, self._thread = self._thread, None
+        if thread is not None:
             self._stopping.set()
-            os.write(pipe[1], b"\0")
-            if self._thread is not None:
-                self._thread.join()
-            for fd in pipe:
-                os.close(fd)
+            thread.join()
         signal.signal(signal.SIGPROF, self._previous if self._previous is not None else signal.SIG_DFL)
 
     def _loop(self) -> None:
@@ -186,26 +167,22 @@ class Sampler:
         later in the calls), so while the main thread's handler takes the samples the
         thread only looks now and then (:data:`HELPER_LOOKS_S`): did the handler see about
         the signals the CPU time used called for? When it missed most (it waits in
-        ``join()``, or is in C), the thread wakes at each signal and takes the samples the
-        handler does not, until the handler takes :data:`ACTIVE_SIGNALS` in a row."""
-        assert self._pipe is not None
-        read = self._pipe[0]
-        active, handled, cpu, looks = False, self._handled, time.process_time(), 0
+        ``join()``, or is in C), the thread wakes every period and takes a sample whenever
+        the handler took none since its last wake, until the handler takes
+        :data:`ACTIVE_SIGNALS` in a row."""
+        active, handled, cpu, looks, streak = False, self._handled, time.process_time(), 0, 0
+        period = max(self.period_s, self.interval_s)
         while not self._stopping.is_set():
             if not active:
                 self._stopping.wait(HELPER_LOOKS_S[min(looks, len(HELPER_LOOKS_S) - 1)])
                 looks += 1
                 now = time.process_time()
-                expected = (now - cpu) / max(self.period_s, self.interval_s)
-                active = self._handled - handled < expected / 2
+                active = self._handled - handled < (now - cpu) / period / 2
                 handled, cpu, streak = self._handled, now, 0
-                if active:
-                    self._drain(read)
                 continue
             before = self._handled
-            select.select([read], [], [], HELPER_LOOKS_S[-1])
-            if SIGPROF not in self._drain(read):
-                continue
+            if self._stopping.wait(period):
+                break
             if self._handled != before:  # the main thread's handler came
                 streak += 1
                 if streak >= ACTIVE_SIGNALS:  # it takes them again: back to looking
@@ -214,15 +191,6 @@ class Sampler:
                 streak = 0
                 with self._lock:  # the main thread's handler did not come: it waits, or is in C
                     self._guarded(None, None)
-
-    @staticmethod
-    def _drain(read: int) -> bytes:
-        """The signal numbers written to the wakeup fd since the last drain."""
-        data = b""
-        with contextlib.suppress(BlockingIOError):
-            while chunk := os.read(read, 65536):
-                data += chunk
-        return data
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         """The main thread's SIGPROF handler: outside calls it only notes the main thread's
@@ -261,13 +229,10 @@ class Sampler:
         return self.period_s
 
     def check(self) -> None:
-        """:class:`ProfileConflict` when SIGPROF, the timer or the wakeup fd is no longer ours."""
+        """:class:`ProfileConflict` when SIGPROF or the timer is no longer ours."""
         interval = signal.getitimer(signal.ITIMER_PROF)[1]
-        wakeup = signal.set_wakeup_fd(self._pipe[1], warn_on_full_buffer=False) if self._pipe else -1
-        if (signal.getsignal(signal.SIGPROF) != self._handle or abs(interval - self.interval_s) > 1e-6
-                or self._pipe is None or wakeup != self._pipe[1]):
-            raise ProfileConflict("the test uses SIGPROF, setitimer(ITIMER_PROF) or the signal wakeup fd "
-                                  "itself")
+        if signal.getsignal(signal.SIGPROF) != self._handle or abs(interval - self.interval_s) > 1e-6:
+            raise ProfileConflict("the test uses SIGPROF or setitimer(ITIMER_PROF) itself")
 
     # -- sampling ----------------------------------------------------------------------------
     def run(self, call: Callable[[], Any], entry: CodeType | None = None) -> Any:
