@@ -6,15 +6,19 @@
    test notes the thread CPU time of each of its three calls, in every call (the measured
    one and the profiled re-runs), and writes the sums at exit (target: within +-0.05 in at
    least 9 of 10 trials). The same truth measured here, in this process, is printed too.
-2. Overhead, side by side in one run: blocks of calls of the same test function with no
-   profiler, under the sampler (its default interval, as for short tests), under cProfile, and with
+2. Overhead, side by side: blocks of calls of the same test function with no profiler,
+   under the sampler (its default interval, as for short tests), under cProfile, and with
    no profiler again (the noise floor), interleaved (A B C D, then the four in another
    order, ...) so the machine's drift hits all alike; process CPU seconds per call (the
-   sampler's own thread included), the median of each block's ratio to the geometric mean
-   of its round's two plain blocks, with a 95% CI (target for the sampler: at most 1.03x).
+   sampler's own thread included); each block's ratio to the geometric mean of its round's
+   two plain blocks. This is done in ``--processes`` fresh processes: within one process
+   the ratio is steady (a tight CI), but it moves by a few percent from one process to the
+   next (memory layout: the same code path through another function runs 1-2% faster or
+   slower), so the figure is the median over the processes of their median ratios, with
+   their range (target for the sampler: at most 1.03x).
 3. cProfile's own shares of the three functions, for comparison.
 
-    python bench/profile_quality.py [--trials 10] [--blocks 100] [--calls 50]
+    python bench/profile_quality.py [--trials 10] [--processes 5] [--blocks 60] [--calls 30]
 """
 
 from __future__ import annotations
@@ -146,6 +150,7 @@ def overhead(blocks: int, calls: int) -> dict[str, list[float]]:
             start = time.process_time()
             run()
             seconds[name].append((time.process_time() - start) / calls)
+    sampler.close()
     stats = pstats.Stats(profiler)
     own = {name: stats.stats[key][2] for key in stats.stats for name in FUNCTIONS  # type: ignore[attr-defined]
            if key[2] == name and key[0] == __file__}
@@ -157,8 +162,9 @@ def overhead(blocks: int, calls: int) -> dict[str, list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10)
-    parser.add_argument("--blocks", type=int, default=100)
-    parser.add_argument("--calls", type=int, default=50, help="calls per block")
+    parser.add_argument("--processes", type=int, default=5, help="fresh processes for the overhead")
+    parser.add_argument("--blocks", type=int, default=60, help="rounds of blocks per process")
+    parser.add_argument("--calls", type=int, default=30, help="calls per block")
     parser.add_argument("--tolerance", type=float, default=0.05)
     args = parser.parse_args()
     here = true_shares()
@@ -179,30 +185,48 @@ def main() -> None:
         true_row = " ".join(f"{truth[n]:.3f}" for n in FUNCTIONS)
         print(f"  {i:>4}  {samples:>7}  {row}  {worst:+11.3f}  {true_row}")
     print(f"  within +-{args.tolerance:g} of the truth in {within} of {args.trials} runs (target: 9 of 10)")
-    seconds = overhead(args.blocks, calls=args.calls)
-    cprofile_shares = seconds.pop("_cprofile_shares")
-    first, again = seconds["no profiler"], seconds["no profiler again"]
-    print(f"\noverhead, {args.blocks} interleaved rounds of one block of {args.calls} calls per variant "
-          "(process CPU per call; ratio: median over the rounds of a block's ratio to the geometric "
-          "mean of its round's two plain blocks, with the median's 95% bootstrap CI; the plain "
-          "blocks' ratio to each other is the noise floor):")
-    for name, values in seconds.items():
+    print(f"\noverhead, in {args.processes} processes, each {args.blocks} interleaved rounds of one block of "
+          f"{args.calls} calls per variant (process CPU per call; a block's ratio is to the geometric mean "
+          "of its round's two plain blocks; per process the median ratio with its 95% bootstrap CI; the "
+          "plain blocks' ratio to each other is the noise floor):")
+    runs = [overhead_in_a_process(args.blocks, args.calls) for _ in range(args.processes)]
+    cprofile_shares = runs[-1].pop("_cprofile_shares")
+    for run in runs[:-1]:
+        run.pop("_cprofile_shares")
+    for name in runs[0]:
         if name == "no profiler":
-            ratios = None
-        elif name == "no profiler again":
-            ratios = [b / a for a, b in zip(first, again, strict=True)]
-        else:
-            ratios = [v / math.sqrt(a * b) for v, a, b in zip(values, first, again, strict=True)]
-        median = statistics.median(values) * 1e3
-        shown = ""
-        if ratios:
-            low, high = bootstrap_median_ci(ratios)
-            shown = f"   ratio {statistics.median(ratios):5.3f}x (95% CI {low:.3f}-{high:.3f})"
+            continue
+        medians = []
         label = "no profiler again (noise)" if name == "no profiler again" else name
-        print(f"  {label:28} median {median:7.3f} ms{shown}")
+        print(f"  {label}:")
+        for i, run in enumerate(runs, 1):
+            ratios = block_ratios(run, name)
+            low, high = bootstrap_median_ci(ratios)
+            medians.append(statistics.median(ratios))
+            print(f"    process {i}: {medians[-1]:5.3f}x (95% CI {low:.3f}-{high:.3f}), "
+                  f"{statistics.median(run[name]) * 1e3:.3f} ms per call")
+        print(f"    median over the processes {statistics.median(medians):5.3f}x "
+              f"(range {min(medians):.3f}-{max(medians):.3f})")
     print("\ncProfile's shares (self time): " + ", ".join(
         f"{n} {s:.3f}" for n, s in zip(FUNCTIONS, cprofile_shares, strict=True)))
 
+
+def block_ratios(seconds: dict[str, list[float]], name: str) -> list[float]:
+    """Each block of ``name`` against the geometric mean of its round's two plain blocks
+    (the second plain block against the first for ``no profiler again``)."""
+    first, again = seconds["no profiler"], seconds["no profiler again"]
+    if name == "no profiler again":
+        return [b / a for a, b in zip(first, again, strict=True)]
+    return [v / math.sqrt(a * b) for v, a, b in zip(seconds[name], first, again, strict=True)]
+
+
+def overhead_in_a_process(blocks: int, calls: int) -> dict[str, list[float]]:
+    """:func:`overhead` in a fresh Python process (its own memory layout)."""
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import profile_quality as bench; "
+            "print(json.dumps(bench.overhead(int(sys.argv[2]), int(sys.argv[3]))))")
+    done = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent), str(blocks), str(calls)],
+                          check=True, capture_output=True, text=True)
+    return json.loads(done.stdout)
 
 if __name__ == "__main__":
     main()

@@ -10,6 +10,7 @@ import json
 import re
 import signal
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -145,6 +146,37 @@ def test_every_thread_is_sampled(pytester: pytest.Pytester):
     stacks = parse_collapsed(profile["collapsed"])
     assert "test_threads.py:3 spin" in stacks  # the worker's stack: its target at the root
     assert not any("threading.py" in stack for stack in stacks)  # starts and waits count for their caller
+    assert "pytest-energy-sampler" not in {t.name for t in threading.enumerate()}  # closed with the run
+
+
+def spin_in_a_worker() -> None:
+    """Spin about 0.3 s of CPU in a worker thread while the caller waits in join()."""
+    def spin() -> None:
+        started = time.thread_time()
+        while time.thread_time() - started < 0.3:
+            sum(range(1000))
+    worker = threading.Thread(target=spin)
+    worker.start()
+    worker.join()
+
+
+def test_one_sampler_thread_serves_every_batch_until_closed():
+    taker = sampler.Sampler(sampler.frame_namer(str(Path(__file__).parent)))
+    idents, worker_samples = set(), []
+    try:
+        for _ in range(2):  # two batches: the second start wakes the same thread
+            taker.start()
+            try:
+                taker.run(spin_in_a_worker)
+            finally:
+                taker.stop()
+            idents |= {t.ident for t in threading.enumerate() if t.name == "pytest-energy-sampler"}
+            worker_samples.append(sum(n for stack, n in taker.counts.items() if stack[-1].endswith("spin")))
+    finally:
+        taker.close()
+    assert len(idents) == 1
+    assert 0 < worker_samples[0] < worker_samples[1]  # the main thread waited: the sampler thread took them
+    assert "pytest-energy-sampler" not in {t.name for t in threading.enumerate()}
 
 
 def test_a_test_too_short_to_profile_gets_one_line(pytester: pytest.Pytester):

@@ -2,8 +2,8 @@
 
 ``setitimer(ITIMER_PROF)`` raises SIGPROF as the process burns CPU time, checked at the
 kernel's tick: asking for 8 ms gives a signal at every other tick the process runs
-through on a 250 Hz kernel (every tick cost the sampled code about 5% here, every other
-one about 3%; :data:`INTERVAL_S`). At each signal the
+through on a 250 Hz kernel (every tick cost the sampled code about 5-7% here, every other
+one about 4-5%; :data:`INTERVAL_S`). At each signal the
 interrupted main-thread stack, and the stacks of the other threads
 (``sys._current_frames()``) when there are any, are kept as raw code objects and weighted
 by the CPU time that thread used since the previous signal; names are resolved once, when
@@ -42,7 +42,8 @@ __all__ = ["RUNNER", "ProfileConflict", "Sampler", "frame_namer", "interval_for"
 
 #: Timer interval asked for by default (the kernel's tick bounds what it gives: every other
 #: tick on a 250 Hz kernel). Each signal costs the sampled code far more than the handler's
-#: own work (side by side on a 2-core VM: every 4 ms about 1.05x, every 8 ms about 1.03x).
+#: own work (side by side on a 2-core VM: every 4 ms 1.05-1.07x, every 8 ms 1.04-1.06x,
+#: every 16 ms 1.01-1.04x; docs/benchmarks.md).
 INTERVAL_S = 0.008
 #: The longest interval :func:`interval_for` picks (long calls: fewer, cheaper samples).
 MAX_INTERVAL_S = 0.02
@@ -118,6 +119,8 @@ class Sampler:
         self._theirs: set[int] = set()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._resumed = threading.Event()
+        self._closing = False
         self._previous: Any = None
         self._entry: CodeType | None = None
         #: Signals the main thread's handler has seen.
@@ -144,35 +147,53 @@ class Sampler:
 
     # -- the timer and the sampler thread -----------------------------------------------------
     def start(self) -> None:
-        """Start the sampler thread and the timer (samples are taken only inside :meth:`run`)."""
-        self._stopping.clear()
+        """Start the timer (samples are taken only inside :meth:`run`) and, on the first
+        start, the sampler thread: it then waits from each :meth:`stop` to the next start,
+        until :meth:`close` (a thread started per batch of calls cost them about 2%)."""
         self._mark = self._main_cpu()
         self._previous = signal.signal(signal.SIGPROF, self._handle)
-        self._thread = threading.Thread(target=self._loop, name="pytest-energy-sampler", daemon=True)
-        self._thread.start()
+        self._stopping.clear()
+        if self._thread is None:
+            self._closing = False
+            self._thread = threading.Thread(target=self._loop, name="pytest-energy-sampler", daemon=True)
+            self._thread.start()
+        else:
+            self._resumed.set()
         signal.setitimer(signal.ITIMER_PROF, self.interval_s, self.interval_s)
 
     def stop(self) -> None:
-        """Stop the timer and the sampler thread; SIGPROF as it was."""
+        """Stop the timer; SIGPROF as it was (the sampler thread waits for the next start)."""
         signal.setitimer(signal.ITIMER_PROF, 0)
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            self._stopping.set()
-            thread.join()
+        self._stopping.set()
         signal.signal(signal.SIGPROF, self._previous if self._previous is not None else signal.SIG_DFL)
 
+    def close(self) -> None:
+        """End the sampler thread (after :meth:`stop`)."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._closing = True
+            self._stopping.set()
+            self._resumed.set()
+            thread.join()
+
     def _loop(self) -> None:
-        """The sampler thread. Each of its wakes takes the GIL from the thread running
-        Python, whose wait for it costs CPU time and shifts the next signals (they come
-        later in the calls), so while the main thread's handler takes the samples the
+        while not self._closing:
+            self._watch()
+            self._resumed.wait()
+            self._resumed.clear()
+
+    def _watch(self) -> None:
+        """The sampler thread, from a start to its stop. Each of its wakes takes the GIL
+        from the thread running Python, whose wait for it costs CPU time and shifts the next
+        signals (they come later in the calls), so while the main thread's handler takes the samples the
         thread only looks now and then (:data:`HELPER_LOOKS_S`): did the handler see about
         the signals the CPU time used called for? When it missed most (it waits in
         ``join()``, or is in C), the thread wakes every period and takes a sample whenever
         the handler took none since its last wake, until the handler takes
         :data:`ACTIVE_SIGNALS` in a row."""
         active, handled, cpu, looks, streak = False, self._handled, time.process_time(), 0, 0
-        period = max(self.period_s, self.interval_s)
         while not self._stopping.is_set():
+            period = max(self.period_s, self.interval_s)
             if not active:
                 self._stopping.wait(HELPER_LOOKS_S[min(looks, len(HELPER_LOOKS_S) - 1)])
                 looks += 1

@@ -177,9 +177,12 @@ class ProfilePlugin:
         )
         sampler.calibrate()
         engine = Engine(MeterSet([NoMeter()]), clock=self.state.engine.clock)
-        for item in in_turn(session, [item for item in session.items if item.nodeid in chosen]):
-            result = self.state.results[item.nodeid]
-            self.profiles.profiles.append(self._profile(item, result, chosen[item.nodeid], sampler, engine))
+        try:
+            for item in in_turn(session, [item for item in session.items if item.nodeid in chosen]):
+                result, why = self.state.results[item.nodeid], chosen[item.nodeid]
+                self.profiles.profiles.append(self._profile(item, result, why, sampler, engine))
+        finally:
+            sampler.close()
         self._compare_stored()
 
     def _profile(
