@@ -193,15 +193,33 @@ def test_a_recheck_is_measured_beside_unflagged_tests_of_its_size():
 
 
 def test_a_recheck_is_scaled_to_the_drift_its_run_figure_was_judged_against():
-    from pytest_energy.judge.recheck import to_run_drift
+    from pytest_energy.judge.recheck import FreshCalls, to_run_drift
 
     suspect = Comparison("a", REGRESSION, "m", 1.0, 3.0, 2.0, drift=0.2, single=True)
     stored = [suspect, Comparison("b", UNCHANGED, "m", 2.0), Comparison("c", UNCHANGED, "m", 4.0),
               Comparison("d", UNCHANGED, "m", 1.0)]
     beside = {"b": [1.0, 1.0, 5.0], "c": [2.0, 2.1, 1.9], "d": [0.5]}  # the machine at half its history
-    assert to_run_drift([1.5, 1.4], suspect, beside, stored) == pytest.approx([3.6, 3.36])  # x 1.2 / 0.5
-    assert to_run_drift([1.5], suspect, {"b": [1.0]}, stored) == [1.5]  # one reference tells no drift
-    assert to_run_drift([1.5], replace(suspect, drift=None), beside, stored) == [1.5]
+    fresh = FreshCalls([1.5, 1.4], [0.01, 0.02])
+    scaled = to_run_drift(fresh, suspect, beside, stored)  # x 1.2 / 0.5, the time too
+    assert (scaled.joules, scaled.seconds) == (pytest.approx([3.6, 3.36]), pytest.approx([0.024, 0.048]))
+    assert to_run_drift(fresh, suspect, {"b": [1.0]}, stored) == fresh  # one reference tells no drift
+    assert to_run_drift(fresh, replace(suspect, drift=None), beside, stored) == fresh
+
+
+def test_a_rechecked_sci_figure_comes_from_the_fresh_calls_time_too():
+    from pytest_energy.judge.figures import SCI, results_as
+    from pytest_energy.judge.recheck import FreshCalls, with_rechecks
+    from pytest_energy.measurement.sci import Sci
+
+    sci = Sci(energy_j=2.0, seconds=1.0, idle_watts=1.0, operational_g=0.0, embodied_g=0.0, meter="estimate",
+              modelled=True, g_per_j=0.001, embodied_g_per_s=0.5)
+    call = CallWindow(joules=2.0, gross_joules=3.0, seconds=1.0, window_s=1.0, below_resolution=False)
+    result = TestResult("t.py::a", "estimate", True, 1.0, call=call, sci=sci)
+    [rechecked] = with_rechecks([result], {"t.py::a": FreshCalls([1.0, 1.2, 5.0], [0.2, 0.3, 2.0])})
+    assert (rechecked.call.joules, rechecked.call.seconds) == (1.2, 0.3)  # the medians
+    [seen] = results_as([rechecked], SCI)
+    assert seen.call.joules == pytest.approx((1.2 + 1.0 * 0.3) * 0.001 + 0.3 * 0.5)  # not the first call's 1 s
+    assert with_rechecks([result], {"t.py::a": FreshCalls([], [])}) == [result]
 
 
 def test_a_recheck_is_judged_on_its_own_p_value_not_corrected_across_the_run_again():

@@ -13,7 +13,7 @@ from ..history import Baseline, machine_differences
 from ..results import TestResult
 from ..settings import Settings
 from .figures import NO_SCI, SCI, Figure, figure, labelled, results_as, rule_for, runs_as, totals_as
-from .recheck import after_recheck, suspects, taken_back_line, with_rechecks
+from .recheck import FreshCalls, after_recheck, suspects, taken_back_line, with_rechecks
 from .rules import REGRESSION, Comparison, Rule
 from .suite import RunVerdicts, drift_note, judge_run
 
@@ -107,14 +107,15 @@ class Gate:
         """Node ids of the regressions a recheck can take back (:mod:`.recheck`)."""
         return suspects(self.comparisons)
 
-    def recheck(self, results: list[TestResult], calls: dict[str, list[float]]) -> None:
-        """The run judged again with each rechecked test's fresh ``calls`` (joules per
-        call) in place of its call; a regression taken back is said in a note."""
+    def recheck(self, results: list[TestResult], calls: dict[str, FreshCalls]) -> None:
+        """The run judged again with each rechecked test's fresh ``calls`` in place of its
+        call; a regression taken back is said in a note."""
         if not calls or self.baseline is None:
             return
         again = self._judge_run(with_rechecks(results, calls))
         before = {c.nodeid: c for c in self.comparisons}
-        self.comparisons = [after_recheck(before[c.nodeid], c, len(calls.get(c.nodeid, ())), self.rule.alpha)
+        counts = {nodeid: len(fresh.joules) for nodeid, fresh in calls.items()}
+        self.comparisons = [after_recheck(before[c.nodeid], c, counts.get(c.nodeid, 0), self.rule.alpha)
                             for c in again.comparisons]
         self.notes += [taken_back_line(c) for c in self.comparisons
                        if before[c.nodeid].verdict == REGRESSION and c.verdict != REGRESSION]

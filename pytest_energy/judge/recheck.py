@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from ..results import TestResult
 from ..units import percent
@@ -38,6 +38,19 @@ from .suite import FILE_TOTAL
 REFERENCES = 4
 #: Fewest of them that tell a drift; with fewer the run's own drift stands.
 MIN_REFERENCES = 2
+
+
+@dataclass(frozen=True)
+class FreshCalls:
+    """A rechecked test's fresh calls: joules and seconds of each (SCI needs both)."""
+
+    joules: list[float]
+    seconds: list[float]
+
+    def scaled(self, factor: float) -> FreshCalls:
+        """Both figures times ``factor`` (the machine's drift moves the time and, with
+        it, the energy of the same work)."""
+        return FreshCalls([j * factor for j in self.joules], [s * factor for s in self.seconds])
 
 
 def needs_recheck(c: Comparison) -> bool:
@@ -74,26 +87,27 @@ def references(comparisons: list[Comparison], suspect: str, count: int = REFEREN
 
 
 def to_run_drift(
-    calls: list[float], suspect: Comparison, beside: dict[str, list[float]], comparisons: list[Comparison],
-) -> list[float]:
+    calls: FreshCalls, suspect: Comparison, beside: dict[str, list[float]], comparisons: list[Comparison],
+) -> FreshCalls:
     """``suspect``'s fresh ``calls`` scaled from the drift measured beside them (the median
-    ratio of the references' fresh calls, ``beside``, to their stored medians) to the drift
-    its run figure was judged against; ``calls`` as they are with fewer than
+    ratio of the references' fresh joules per call, ``beside``, to their stored medians) to
+    the drift its run figure was judged against; ``calls`` as they are with fewer than
     :data:`MIN_REFERENCES` references or no drift."""
     stored = {c.nodeid: c.baseline_median for c in comparisons}
     ratios = [statistics.median(values) / base for nodeid, values in beside.items()
               if values and (base := stored.get(nodeid)) and base > 0 and statistics.median(values) > 0]
     if len(ratios) < MIN_REFERENCES or suspect.drift is None:
         return calls
-    scale = (1 + suspect.drift) / statistics.median(ratios)
-    return [value * scale for value in calls]
+    return calls.scaled((1 + suspect.drift) / statistics.median(ratios))
 
 
-def with_rechecks(results: list[TestResult], calls: dict[str, list[float]]) -> list[TestResult]:
-    """``results`` with each rechecked test's call figure the median of its fresh calls."""
+def with_rechecks(results: list[TestResult], calls: dict[str, FreshCalls]) -> list[TestResult]:
+    """``results`` with each rechecked test's call the median of its fresh calls: its
+    joules and its seconds (an SCI figure is recomputed from both)."""
     return [
-        replace(r, call=replace(r.call, joules=statistics.median(calls[r.nodeid])))
-        if r.call is not None and calls.get(r.nodeid) else r
+        replace(r, call=replace(r.call, joules=statistics.median(fresh.joules),
+                                seconds=statistics.median(fresh.seconds)))
+        if r.call is not None and (fresh := calls.get(r.nodeid)) and fresh.joules else r
         for r in results
     ]
 

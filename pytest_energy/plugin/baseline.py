@@ -13,7 +13,7 @@ import pytest
 
 from ..judge.figures import JOULES
 from ..judge.gate import Gate
-from ..judge.recheck import references, to_run_drift
+from ..judge.recheck import FreshCalls, references, to_run_drift
 from ..report.text import comparison_table, regression_line, table_size, verdict_counts
 from ..settings import ProtocolSettings
 from ..store import baseline as store
@@ -62,17 +62,18 @@ class BaselinePlugin:
         plan = [(item, [n for n in references(self.gate.comparisons, item.nodeid) if n in items])
                 for item in session.items if item.nodeid in suspects]  # beside tests of its size
         order = [i for item, beside in plan for i in (item, *(items[n] for n in beside))]
-        fresh: list[tuple[list[float], str]] = []
+        fresh: list[tuple[FreshCalls, str]] = []
         for item in in_turn(session, order):
             call = self.state.results[item.nodeid].call
             measured, failure = rerun(item, self.state.engine, protocol, call.seconds if call else None)
             done = measured is not None and measured.rounds
-            fresh.append((measured.joules_per_call if done else [], failure))
+            fresh.append((FreshCalls(measured.joules_per_call, measured.seconds_per_call) if done
+                          else FreshCalls([], []), failure))
         for item, beside in plan:
             (values, failure), nearby = fresh[0], fresh[1:1 + len(beside)]
             del fresh[:1 + len(beside)]
-            if values:
-                drift_beside = {n: v for n, (v, _) in zip(beside, nearby, strict=True) if v}
+            if values.joules:
+                drift_beside = {n: v.joules for n, (v, _) in zip(beside, nearby, strict=True) if v.joules}
                 calls[item.nodeid] = to_run_drift(values, comparisons[item.nodeid], drift_beside,
                                                   self.gate.comparisons)
             else:
