@@ -61,6 +61,27 @@ def test_compare_passes_unchanged_and_fails_a_heavier_test_with_its_change(pytes
     assert "### :warning: Regressions" in text and "`test_suite.py::test_scaled`" in text
 
 
+def test_compare_judges_sci_when_asked_and_says_so(pytester, results):
+    share = "--energy-reserved-share=0.01"  # a small embodied share: the joules move the SCI
+    base, heavy = results("base.json", "1", share, "-k", "scaled"), results("heavy.json", "5", share, "-k", "scaled")
+    result = cli(pytester, "compare", base, heavy, "--judge", "sci", "--markdown", str(pytester.path / "pr.md"))
+    assert result.ret == 1
+    result.stdout.fnmatch_lines([
+        "test *baseline SCI g/call*current SCI g/call*",
+        "energy regression: test_suite.py::test_scaled (SCI, gCO2e): * µg -> * mg, +*",
+        "energy check FAILED (judged on SCI): *",
+    ])
+    assert "| test | baseline SCI g/call | current SCI g/call | change (95% CI) |" in (pytester.path / "pr.md").read_text()
+    data = json.loads(pytester.path.joinpath("base.json").read_text())
+    for test in data["tests"]:
+        test.pop("sci", None)
+    pytester.path.joinpath("old.json").write_text(json.dumps(data))
+    result = cli(pytester, "compare", str(pytester.path / "old.json"), heavy, "--judge", "sci")
+    assert result.ret == 2
+    assert result.stderr.lines == [f"pytest-energy compare: error: {pytester.path / 'old.json'}: no SCI figures to judge "
+                                   "(written by an older version): judge joules, or measure it again with this version"]
+
+
 def test_compare_warns_when_meters_differ(pytester, results):
     base, other = results("base.json"), results("other.json", meter="estimate")
     result = cli(pytester, "compare", base, other)

@@ -36,6 +36,9 @@ def _verdict_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--tolerance", type=float, default=default("energy_tolerance") * 100,
                          metavar="PERCENT",
                          help="simulated meter: change that counts as a regression (default 1)")
+    command.add_argument("--judge", choices=JUDGED, default=default("energy_judge"),
+                         help="what the verdicts judge per call: joules (default), or sci (Software Carbon "
+                         "Intensity, gCO2e: its embodied part follows time, so its ratio is not the joules')")
     command.add_argument("--markdown", metavar="PATH",
                          help="also write a pull-request summary here (and to $GITHUB_STEP_SUMMARY)")
     command.add_argument("--top", type=int, metavar="N",
@@ -85,9 +88,6 @@ def _main(argv: list[str]) -> int:
     ab_cmd.add_argument("--json", metavar="PATH", help="write both sides' rounds and the verdicts here")
     ab_cmd.add_argument("--profile", action="store_true",
                         help="profile each regressed test on both sides: which functions' joules grew")
-    ab_cmd.add_argument("--judge", choices=JUDGED, default="joules",
-                        help="what the verdicts judge per call: joules (default), or sci (Software Carbon "
-                        "Intensity, gCO2e: its embodied part follows time, so its ratio is not the joules')")
     _verdict_options(ab_cmd)
     merge_cmd = commands.add_parser("merge", help="results of sharded runs into one results file: "
                                     "pytest-energy merge -o OUT.json SHARD.json...")

@@ -8,9 +8,10 @@ import shutil
 
 from ..errors import InputError
 from ..history import machine_differences
+from ..judge.figures import SCI, figure, labelled, results_as, rule_for
 from ..judge.rules import REGRESSION, Rule
 from ..judge.suite import drift_note, judge_against
-from ..report.text import comparison_table, markdown_summary, regression_line, table_size, verdict_counts
+from ..report.text import check_line, comparison_table, markdown_summary, regression_line, table_size
 from ..runs import RunRecord
 from ..store.documents import load_results
 from ..store.files import markdown_outputs, summary_outputs, unwritable_output, write_markdown
@@ -44,8 +45,14 @@ def run(args: argparse.Namespace) -> int:
         notes.append(f"meters differ ({base.meter_label} -> {head.meter_label}): "
                      "tests are compared only with the same meter")
     rule = Rule(max_regression=args.max_regression / 100, alpha=args.alpha, tolerance=args.tolerance / 100)
-    verdicts = judge_against(base.tests, head.tests, rule)
-    comparisons = verdicts.comparisons
+    judged = figure(args.judge)
+    seen = {path: results_as(run.tests, judged) for path, run in ((args.base, base), (args.head, head))}
+    for path, tests in seen.items():
+        if judged is SCI and not tests:
+            raise InputError(f"{path}: no SCI figures to judge (written by an older version): judge joules, "
+                             "or measure it again with this version")
+    verdicts = judge_against(seen[args.base], seen[args.head], rule_for(rule, judged, head.tests))
+    comparisons = labelled(verdicts.comparisons, judged)
     note = drift_note(verdicts.drift, args.base)
     if note:
         notes.append(note)
@@ -56,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     regressions = [c for c in comparisons if c.verdict == REGRESSION]
     for regression in regressions:
         print(regression_line(regression))
-    print(f"energy check {'FAILED' if regressions else 'passed'}: {verdict_counts(comparisons)}")
+    print(check_line(bool(regressions), comparisons, judged))
     summary = markdown_summary(head.tests, comparisons, head.meter_label, head.intensity, notes,
                                sci=head.sci())
     write_summaries("--markdown", args.markdown, summary)

@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 
-from ..judge.figures import JOULES
 from ..judge.gate import Gate
 from ..judge.recheck import FreshCalls, references, to_run_drift
-from ..report.text import comparison_table, regression_line, table_size, verdict_counts
+from ..report.text import check_line, comparison_table, regression_line, table_size
 from ..settings import ProtocolSettings
 from ..store import baseline as store
 from .compat import terminal_width, verbosity
@@ -110,9 +109,7 @@ class BaselinePlugin:
         for regression in gate.regressions:
             write(regression_line(regression), red=gate.fails_build)
         if self.state.settings.compare and gate.baseline is not None:
-            outcome = "FAILED" if gate.fails_build else "passed"
-            on = "" if gate.judged is JOULES else f" ({gate.judged.judged_on})"
-            write(f"energy check {outcome}{on}: {verdict_counts(gate.comparisons)}",
+            write(check_line(gate.fails_build, gate.comparisons, gate.judged),
                   red=gate.fails_build, green=not gate.fails_build)
         if gate.saved:
             write(f"energy: baseline saved to {gate.path}")

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..judge.figures import JOULES, of
+from ..judge.figures import JOULES, Figure, of
 from ..judge.rules import Comparison, Verdict
 from ..measurement.carbon import Intensity
 from ..results import CUT, NOT_REPEATABLE, TestResult
@@ -314,6 +314,12 @@ def moved_text(c: Comparison) -> str:
     if not c.counts_change:
         return ""
     return " (" + ", ".join(f"{kind} {percent(change)}" for kind, change in c.counts_change.items()) + ")"
+
+
+def check_line(failed: bool, comparisons: Iterable[Comparison], judged: Figure = JOULES) -> str:
+    """E.g. ``energy check FAILED (judged on SCI): 1 regression, 4 unchanged``."""
+    on = "" if judged is JOULES else f" ({judged.judged_on})"
+    return f"energy check {'FAILED' if failed else 'passed'}{on}: {verdict_counts(comparisons)}"
 
 
 def verdict_counts(comparisons: Iterable[Comparison]) -> str:
