@@ -36,7 +36,7 @@ def _verdict_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--tolerance", type=float, default=default("energy_tolerance") * 100,
                          metavar="PERCENT",
                          help="simulated meter: change that counts as a regression (default 1)")
-    command.add_argument("--judge", choices=JUDGED, default=default("energy_judge"),
+    command.add_argument("--judge", choices=JUDGED, type=str.lower, default=default("energy_judge"),
                          help="what the verdicts judge per call: joules (default), or sci (Software Carbon "
                          "Intensity, gCO2e: its embodied part follows time, so its ratio is not the joules')")
     command.add_argument("--markdown", metavar="PATH",
