@@ -157,6 +157,19 @@ def test_unchanged_code_passes_and_the_working_tree_is_head(tmp_path: Path, run_
     assert "| `tests/test_added.py::test_added` |  |" in summary and "no energy regression" in summary
 
 
+def test_a_long_tmpdir_gets_its_turns_socket_in_a_short_place(tmp_path: Path, run_ab, monkeypatch) -> None:
+    repo = make_repo(tmp_path / "repo", {"tests/test_a.py": "def test_a():\n    pass\n"})
+    long = tmp_path / ("t" * 60) / ("m" * 60)  # too long for a Unix socket's address
+    long.mkdir(parents=True)
+    monkeypatch.setenv("TMPDIR", str(long))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    before = set(Path("/tmp").glob("pe-ab-*"))
+    status, out, err = run_ab(repo, "HEAD", *FAST)
+    assert status == 0, out + err
+    assert "energy ab passed" in out
+    assert list(long.iterdir()) == [] and set(Path("/tmp").glob("pe-ab-*")) == before  # all removed
+
+
 def test_tests_added_and_removed_are_listed(tmp_path: Path, run_ab) -> None:
     repo = make_repo(tmp_path / "repo", {"tests/test_work.py": WORK.format(n=5000),
                                          "tests/test_old.py": "def test_old():\n    pass\n"})

@@ -82,6 +82,19 @@ def test_compare_judges_sci_when_asked_and_says_so(pytester, results):
                                    "(written by an older version): judge joules, or measure it again with this version"]
 
 
+def test_an_os_error_in_a_command_is_one_line(monkeypatch, capsys):
+    import errno
+
+    from pytest_energy.cli import compare, main
+
+    def full(args):
+        raise OSError(errno.ENOSPC, "No space left on device", "/work/out.md")
+
+    monkeypatch.setattr(compare, "run", full)
+    assert main(["compare", "a.json", "b.json"]) == 2
+    assert capsys.readouterr().err == "pytest-energy compare: error: No space left on device: /work/out.md\n"
+
+
 def test_compare_warns_when_meters_differ(pytester, results):
     base, other = results("base.json"), results("other.json", meter="estimate")
     result = cli(pytester, "compare", base, other)

@@ -102,7 +102,7 @@ def run_sides(
 ) -> tuple[Turns, dict[str, str]]:
     """Both pytest processes, in turns (a test's rounds stop early once its verdict is
     clear of ``limit``); returns the turn log and each side's results file."""
-    address = os.path.join(workspace.root, "turns.sock")
+    address = workspace.socket_path("turns.sock")
     results = {side.name: os.path.join(workspace.root, f"{side.name}.json") for side in sides}
     logs = {side.name: os.path.join(workspace.root, f"{side.name}.log") for side in sides}
     announce = Announcer()

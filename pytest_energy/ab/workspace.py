@@ -29,6 +29,9 @@ from ..errors import InputError
 PREFIX = "pytest-energy-ab-"
 #: The file in a workspace naming its owner: ``pid start-time host``.
 OWNER = "owner"
+#: The longest Unix socket path taken everywhere (``sun_path``: 108 bytes on Linux, 104 on
+#: macOS, the terminating NUL included).
+MAX_SOCKET_PATH = 100
 
 
 def git(repo: str, *args: str) -> str:
@@ -104,6 +107,18 @@ class Workspace:
         #: Where the commands it runs keep their temporary files.
         self.scratch = os.path.join(self.root, "tmp")
         os.mkdir(self.scratch)
+        self._socket_dir: str | None = None
+
+    def socket_path(self, name: str) -> str:
+        """Where a Unix socket called ``name`` goes: in the workspace, or, when that path is
+        too long for a socket address (a long TMPDIR), in a private directory under /tmp,
+        removed with the workspace."""
+        path = os.path.join(self.root, name)
+        if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
+            return path
+        if self._socket_dir is None:
+            self._socket_dir = tempfile.mkdtemp(prefix="pe-ab-", dir="/tmp")
+        return os.path.join(self._socket_dir, name)
 
     def checkout(self, name: str, commit: str) -> str:
         path = os.path.join(self.root, name)
@@ -188,6 +203,8 @@ class Workspace:
                 git_quiet(self.repo, "worktree", "remove", "--force", path)
             git_quiet(self.repo, "worktree", "prune")
             shutil.rmtree(self.root, ignore_errors=True)
+            if self._socket_dir is not None:
+                shutil.rmtree(self._socket_dir, ignore_errors=True)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 

@@ -133,3 +133,9 @@ def _main(argv: list[str]) -> int:
     except InputError as exc:
         print(f"pytest-energy {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # the machine's, not the input's: a full disk, a path too long
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"pytest-energy {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
