@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -163,11 +164,14 @@ def test_a_long_tmpdir_gets_its_turns_socket_in_a_short_place(tmp_path: Path, ru
     long.mkdir(parents=True)
     monkeypatch.setenv("TMPDIR", str(long))
     monkeypatch.setattr("tempfile.tempdir", None)
-    before = set(Path("/tmp").glob("pe-ab-*"))
+    made, mkdtemp = [], tempfile.mkdtemp
+    monkeypatch.setattr("tempfile.mkdtemp", lambda *a, **kw: made.append(mkdtemp(*a, **kw)) or made[-1])
     status, out, err = run_ab(repo, "HEAD", *FAST)
     assert status == 0, out + err
     assert "energy ab passed" in out
-    assert list(long.iterdir()) == [] and set(Path("/tmp").glob("pe-ab-*")) == before  # all removed
+    short = [path for path in made if os.path.basename(path).startswith("pe-ab-")]
+    assert [os.path.dirname(path) for path in short] == ["/tmp"]  # the socket's place
+    assert list(long.iterdir()) == [] and not os.path.exists(short[0])  # all removed
 
 
 def test_tests_added_and_removed_are_listed(tmp_path: Path, run_ab) -> None:
@@ -445,11 +449,13 @@ def test_the_trees_of_a_killed_run_are_removed_by_the_next(tmp_path: Path, run_a
     slow = ("import os, time\n\ndef test_slow():\n"
             f"    open({str(tmp_path / 'pids')!r}, 'a').write(f'{{os.getpid()}}\\n')\n    time.sleep(0.05)\n")
     repo = make_repo(tmp_path / "repo", {"tests/test_slow.py": slow})
+    long = tmp_path / ("t" * 60) / ("m" * 60)  # its turns socket goes to a directory of its own
+    long.mkdir(parents=True)
     process = subprocess.Popen(
         # a limit of 0.0001%: no test is clear early, so the run lasts until it is interrupted
         [sys.executable, "-m", "pytest_energy", "ab", "HEAD", "--max-regression=0.0001", "--", "-q",
          "--energy-rounds=1000"],
-        cwd=repo, env={**os.environ, "TMPDIR": str(tmp_path / "tmp")}, stderr=subprocess.DEVNULL,
+        cwd=repo, env={**os.environ, "TMPDIR": str(long)}, stderr=subprocess.DEVNULL,
     )
     pids = tmp_path / "pids"
     _wait_for(lambda: pids.exists() and len(set(pids.read_text().split())) == 2)  # both sides run
@@ -458,6 +464,9 @@ def test_the_trees_of_a_killed_run_are_removed_by_the_next(tmp_path: Path, run_a
     orphans = {int(p) for p in pids.read_text().split()}
     try:
         assert len(worktrees(repo)) == 2  # base's worktree, left registered (head is a copy)
+        [stale] = [line for line in worktrees(repo) if line != f"worktree {repo}"]
+        socket_dir = Path((Path(stale[len("worktree "):]).parent / "socket-dir").read_text())
+        assert socket_dir.parent == Path("/tmp") and socket_dir.is_dir()
         status, out, err = run_ab(repo, "HEAD", *FAST)
     finally:
         for pid in orphans:  # the killed run's pytest processes, if still there
@@ -466,6 +475,7 @@ def test_the_trees_of_a_killed_run_are_removed_by_the_next(tmp_path: Path, run_a
     assert status == 0, out + err
     assert "a tree an earlier run left behind when it was killed" in err
     assert worktrees(repo) == [f"worktree {repo}"]
+    assert not socket_dir.exists() and list(long.iterdir()) == []
 
 
 def test_a_step_summary_that_cannot_be_written_stops_ab_before_it_measures(tmp_path: Path, run_ab,

@@ -32,6 +32,9 @@ OWNER = "owner"
 #: The longest Unix socket path taken everywhere (``sun_path``: 108 bytes on Linux, 104 on
 #: macOS, the terminating NUL included).
 MAX_SOCKET_PATH = 100
+#: Where sockets go when the workspace's path is too long for them (a directory each run,
+#: named in the workspace's file :data:`SOCKET_DIR`, so that a killed run's is removed too).
+SOCKET_PARENT, SOCKET_PREFIX, SOCKET_DIR = "/tmp", "pe-ab-", "socket-dir"
 
 
 def git(repo: str, *args: str) -> str:
@@ -87,6 +90,7 @@ def remove_stale(repo: str) -> list[str]:
         if not os.path.basename(root).startswith(PREFIX) or _owner_alive(root):
             continue
         git_quiet(repo, "worktree", "remove", "--force", path)
+        _remove_socket_dir(root)
         shutil.rmtree(root, ignore_errors=True)
         removed.append(path)
     git_quiet(repo, "worktree", "prune")
@@ -117,7 +121,9 @@ class Workspace:
         if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
             return path
         if self._socket_dir is None:
-            self._socket_dir = tempfile.mkdtemp(prefix="pe-ab-", dir="/tmp")
+            self._socket_dir = tempfile.mkdtemp(prefix=SOCKET_PREFIX, dir=SOCKET_PARENT)
+            with open(os.path.join(self.root, SOCKET_DIR), "w", encoding="utf-8") as handle:
+                handle.write(self._socket_dir)
         return os.path.join(self._socket_dir, name)
 
     def checkout(self, name: str, commit: str) -> str:
@@ -202,9 +208,8 @@ class Workspace:
             for path in self.worktrees:
                 git_quiet(self.repo, "worktree", "remove", "--force", path)
             git_quiet(self.repo, "worktree", "prune")
+            _remove_socket_dir(self.root)
             shutil.rmtree(self.root, ignore_errors=True)
-            if self._socket_dir is not None:
-                shutil.rmtree(self._socket_dir, ignore_errors=True)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
@@ -249,6 +254,17 @@ def same_layout() -> Callable[[], None] | None:
             personality(current | ADDR_NO_RANDOMIZE)
 
     return turn_off
+
+
+def _remove_socket_dir(root: str) -> None:
+    """Remove the socket directory workspace ``root`` names, if it names one of ours."""
+    try:
+        with open(os.path.join(root, SOCKET_DIR), encoding="utf-8") as handle:
+            path = handle.read().strip()
+    except OSError:
+        return
+    if os.path.dirname(path) == SOCKET_PARENT and os.path.basename(path).startswith(SOCKET_PREFIX):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _kill_group(process: subprocess.Popen[bytes], signum: int) -> None:
