@@ -190,9 +190,7 @@ def main() -> None:
           "of its round's two plain blocks; per process the median ratio with its 95% bootstrap CI; the "
           "plain blocks' ratio to each other is the noise floor):")
     runs = [overhead_in_a_process(args.blocks, args.calls) for _ in range(args.processes)]
-    cprofile_shares = runs[-1].pop("_cprofile_shares")
-    for run in runs[:-1]:
-        run.pop("_cprofile_shares")
+    cprofile_shares = [run.pop("_cprofile_shares") for run in runs][-1]
     for name in runs[0]:
         if name == "no profiler":
             continue
@@ -227,6 +225,7 @@ def overhead_in_a_process(blocks: int, calls: int) -> dict[str, list[float]]:
     done = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent), str(blocks), str(calls)],
                           check=True, capture_output=True, text=True)
     return json.loads(done.stdout)
+
 
 if __name__ == "__main__":
     main()

@@ -46,12 +46,12 @@ def run(args: argparse.Namespace) -> int:
                      "tests are compared only with the same meter")
     rule = Rule(max_regression=args.max_regression / 100, alpha=args.alpha, tolerance=args.tolerance / 100)
     judged = figure(args.judge)
-    seen = {path: results_as(run.tests, judged) for path, run in ((args.base, base), (args.head, head))}
-    for path, tests in seen.items():
+    base_tests, head_tests = results_as(base.tests, judged), results_as(head.tests, judged)
+    for path, tests in ((args.base, base_tests), (args.head, head_tests)):
         if judged is SCI and not tests:
             raise InputError(f"{path}: no SCI figures to judge (written by an older version): judge joules, "
                              "or measure it again with this version")
-    verdicts = judge_against(seen[args.base], seen[args.head], rule_for(rule, judged, head.tests))
+    verdicts = judge_against(base_tests, head_tests, rule_for(rule, judged, head.tests))
     comparisons = labelled(verdicts.comparisons, judged)
     note = drift_note(verdicts.drift, args.base)
     if note:

@@ -185,8 +185,8 @@ class Sampler:
     def _watch(self) -> None:
         """The sampler thread, from a start to its stop. Each of its wakes takes the GIL
         from the thread running Python, whose wait for it costs CPU time and shifts the next
-        signals (they come later in the calls), so while the main thread's handler takes the samples the
-        thread only looks now and then (:data:`HELPER_LOOKS_S`): did the handler see about
+        signals (they come later in the calls), so while the main thread's handler takes the
+        samples the thread only looks now and then (:data:`HELPER_LOOKS_S`): did the handler see about
         the signals the CPU time used called for? When it missed most (it waits in
         ``join()``, or is in C), the thread wakes every period and takes a sample whenever
         the handler took none since its last wake, until the handler takes
