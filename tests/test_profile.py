@@ -253,6 +253,36 @@ def test_outcomes_are_the_tests_own_and_refused_profiles_say_why(pytester: pytes
     assert signal.getsignal(signal.SIGPROF) in (signal.SIG_DFL, None)  # given back
 
 
+FREED = """
+    import weakref
+
+    class Box:
+        pass
+
+    def helper():
+        box = Box()
+        s = 0
+        for i in range(300000):  # long enough for signals to land here
+            s += i * i % 7
+        return weakref.ref(box)
+
+    def test_freed_on_return():
+        assert helper()() is None, "the box outlived its function"
+"""
+
+
+def test_a_sampled_function_frees_its_locals_on_return(pytester: pytest.Pytester):
+    """Objects die when their function returns, as without the sampler: a test that
+    checks it (weakrefs, __del__, ResourceWarning) passes its profiled re-runs too."""
+    pytester.makepyfile(test_freed=FREED)
+    out = pytester.path / "energy.json"
+    result = pytester.runpytest("--energy-profile=1", "--energy-max-time=1", f"--energy-json={out}")
+    result.assert_outcomes(passed=1)
+    [profile] = json.loads(out.read_text())["profiles"]
+    assert profile["note"] == ""
+    assert "helper" in by_function(profile)
+
+
 def test_a_wakeup_fd_in_use_does_not_stop_profiles(pytester: pytest.Pytester):
     # an asyncio loop's signal handlers (here: a session fixture) hold the wakeup fd
     pytester.makeconftest("""

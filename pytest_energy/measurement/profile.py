@@ -282,11 +282,21 @@ class Sampler:
         sampler = self._thread.ident if self._thread is not None else None
         self._quiet = {self._main} | ({sampler} if sampler else set())
         self._theirs, self._last, self._clocks = set(), {}, {}
-        for ident, top in sys._current_frames().items():
+        for ident, top in self._other_frames().items():
             if ident not in self._quiet and self._mine(ident, top) is False:
                 cpu = self._cpu(ident)
                 if cpu is not None:
                     self._last[ident] = cpu
+
+    def _other_frames(self) -> dict[int, FrameType]:
+        """``sys._current_frames()`` less the calling thread's own frame. Kept in a local,
+        that frame would hold itself: a cycle through which the frames it was called from,
+        the sampled test's among them, outlive their calls with their locals until the
+        garbage collector runs (a test checking that an object dies with its function
+        would then fail)."""
+        frames = sys._current_frames()
+        frames.pop(threading.get_ident(), None)
+        return frames
 
     def _mine(self, ident: int, frame: FrameType | None) -> bool:
         """Whether the thread runs this package's code (it is then quiet from now on)."""
@@ -313,9 +323,9 @@ class Sampler:
     def _sample(self, main_frame: FrameType | None, main_cpu: float | None) -> None:
         """One sample: the main thread (``main_frame``: where it was interrupted; None when
         the sampler thread samples) and, when there are any, the other threads."""
-        frames = sys._current_frames()
+        frames = self._other_frames()
         if main_cpu is None:
-            main_frame, main_cpu = frames.get(self._main), self._cpu(self._main)
+            main_frame, main_cpu = frames.pop(self._main, None), self._cpu(self._main)
         found = False
         if main_cpu is not None:
             used, self._mark = main_cpu - self._mark, main_cpu
