@@ -160,6 +160,40 @@ def spin_in_a_worker() -> None:
     worker.join()
 
 
+def busy(seconds: float = 0.1) -> None:
+    started = time.thread_time()
+    while time.thread_time() - started < seconds:
+        sum(range(1000))
+
+
+def test_a_thread_started_between_calls_is_charged_only_what_it_uses_in_them():
+    """A thread started between two calls (by a fixture, say) is looked for at the next
+    call, so the CPU time it used before that call is not charged to it."""
+    taker = sampler.Sampler(sampler.frame_namer(str(Path(__file__).parent)))
+    done, release = threading.Event(), threading.Event()
+
+    def spin_then_wait() -> None:
+        busy(0.3)
+        done.set()
+        release.wait()
+
+    worker = threading.Thread(target=spin_then_wait)
+    taker.start()
+    try:
+        taker.run(busy)
+        worker.start()
+        done.wait()
+        taker.run(busy)
+    finally:
+        taker.stop()
+        taker.close()
+        release.set()
+        worker.join()
+    seconds = {stack: cpu for stack, cpu in taker.stacks.items()}
+    in_worker = sum(cpu for stack, cpu in seconds.items() if any("spin_then_wait" in f for f in stack))
+    assert sum(seconds.values()) > 0.1 > 0.05 > in_worker
+
+
 def test_one_sampler_thread_serves_every_batch_until_closed():
     taker = sampler.Sampler(sampler.frame_namer(str(Path(__file__).parent)))
     idents, worker_samples = set(), []
@@ -177,6 +211,35 @@ def test_one_sampler_thread_serves_every_batch_until_closed():
     assert len(idents) == 1
     assert 0 < worker_samples[0] < worker_samples[1]  # the main thread waited: the sampler thread took them
     assert "pytest-energy-sampler" not in {t.name for t in threading.enumerate()}
+
+
+def test_a_call_that_takes_sigprof_is_told_at_once():
+    """Right after the call, not at the batch's end: a test that put SIG_DFL back, with
+    the timer still running, would have the next signal end pytest."""
+    taker = sampler.Sampler(sampler.frame_namer(str(Path(__file__).parent)))
+    taker.start()
+    try:
+        with pytest.raises(sampler.ProfileConflict, match="uses SIGPROF or setitimer"):
+            taker.run(lambda: signal.signal(signal.SIGPROF, signal.SIG_IGN))
+        assert taker.calls == 1
+    finally:
+        taker.stop()
+        taker.close()
+    assert signal.getsignal(signal.SIGPROF) in (signal.SIG_DFL, None)
+    assert signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0)
+
+
+def test_a_call_that_sets_the_timer_is_told_at_the_batchs_end():
+    taker = sampler.Sampler(sampler.frame_namer(str(Path(__file__).parent)))
+    taker.start()
+    try:
+        taker.run(lambda: signal.setitimer(signal.ITIMER_PROF, 0.05, 0.05))
+    finally:
+        with pytest.raises(sampler.ProfileConflict, match="uses SIGPROF or setitimer"):
+            taker.stop()
+        taker.close()
+    assert signal.getsignal(signal.SIGPROF) in (signal.SIG_DFL, None)
+    assert signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0)
 
 
 def test_a_test_too_short_to_profile_gets_one_line(pytester: pytest.Pytester):

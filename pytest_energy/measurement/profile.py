@@ -26,6 +26,8 @@ Signals need the main thread and ``signal.setitimer`` (not on Windows):
 
 from __future__ import annotations
 
+import _signal
+import _thread
 import signal
 import statistics
 import sys
@@ -57,13 +59,23 @@ ACTIVE_SIGNALS = 8
 CALIBRATION_S = 0.2
 #: A call's first sample weighs at most this many periods of CPU time before the call.
 MAX_HEAD_PERIODS = 2.0
+#: With no other thread known, the other threads are looked for at every this many signals.
+OTHERS_EVERY = 8
 #: Per-thread CPU clocks (Linux, BSDs); without them only the main thread is sampled,
 #: weighted by the process's CPU time.
 THREAD_CLOCKS = hasattr(time, "pthread_getcpuclockid")
 
 
+#: Threads started through ``threading`` or ``_thread`` and alive (-2 where the
+#: interpreter does not say: every call then looks at every thread).
+_thread_count: Callable[[], int] = getattr(_thread, "_count", lambda: -2)
+
+
 class ProfileConflict(Exception):
     """The profiled code took SIGPROF or the profiling timer for itself."""
+
+
+CONFLICT = "the test uses SIGPROF or setitimer(ITIMER_PROF) itself"
 
 
 def unavailable_reason() -> str | None:
@@ -117,6 +129,8 @@ class Sampler:
         #: Threads not sampled (the main one is sampled apart; this sampler's, the meters').
         self._quiet: set[int] = set()
         self._theirs: set[int] = set()
+        #: ``_thread._count()`` at the latest look at every thread (-1: none yet).
+        self._counted = -1
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._resumed = threading.Event()
@@ -125,6 +139,8 @@ class Sampler:
         self._entry: CodeType | None = None
         #: Signals the main thread's handler has seen.
         self._handled = 0
+        #: The handler, bound once: SIGPROF's is checked to be this very object.
+        self._handler = self._handle
         self.reset()
 
     def reset(self) -> None:
@@ -151,7 +167,7 @@ class Sampler:
         start, the sampler thread: it then waits from each :meth:`stop` to the next start,
         until :meth:`close` (a thread started per batch of calls cost them about 2%)."""
         self._mark = self._main_cpu()
-        self._previous = signal.signal(signal.SIGPROF, self._handle)
+        self._previous = signal.signal(signal.SIGPROF, self._handler)
         self._stopping.clear()
         if self._thread is None:
             self._closing = False
@@ -162,10 +178,13 @@ class Sampler:
         signal.setitimer(signal.ITIMER_PROF, self.interval_s, self.interval_s)
 
     def stop(self) -> None:
-        """Stop the timer; SIGPROF as it was (the sampler thread waits for the next start)."""
-        signal.setitimer(signal.ITIMER_PROF, 0)
+        """Stop the timer; SIGPROF as it was (the sampler thread waits for the next start).
+        Then :class:`ProfileConflict` if a call set the timer itself."""
+        interval = signal.setitimer(signal.ITIMER_PROF, 0)[1]
         self._stopping.set()
         signal.signal(signal.SIGPROF, self._previous if self._previous is not None else signal.SIG_DFL)
+        if abs(interval - self.interval_s) > 1e-6:
+            raise ProfileConflict(CONFLICT)
 
     def close(self) -> None:
         """End the sampler thread (after :meth:`stop`)."""
@@ -250,17 +269,19 @@ class Sampler:
         return self.period_s
 
     def check(self) -> None:
-        """:class:`ProfileConflict` when SIGPROF or the timer is no longer ours."""
-        interval = signal.getitimer(signal.ITIMER_PROF)[1]
-        if signal.getsignal(signal.SIGPROF) != self._handle or abs(interval - self.interval_s) > 1e-6:
-            raise ProfileConflict("the test uses SIGPROF or setitimer(ITIMER_PROF) itself")
+        """:class:`ProfileConflict` when SIGPROF's handler is no longer ours: after each
+        call, as a test that put SIG_DFL back would have the next signal end the process
+        (the timer is checked at :meth:`stop`). ``_signal.getsignal``: ``signal.getsignal``
+        first tries the handler as an enum member, through a caught ValueError (6 us)."""
+        if _signal.getsignal(signal.SIGPROF) is not self._handler:
+            raise ProfileConflict(CONFLICT)
 
     # -- sampling ----------------------------------------------------------------------------
     def run(self, call: Callable[[], Any], entry: CodeType | None = None) -> Any:
         """``call()``, sampled. Its main-thread stacks start at the frame of ``entry`` (the
         test function), those that never reach it are the runner's own (:data:`RUNNER`);
         without ``entry`` they start where this method calls. After it,
-        :class:`ProfileConflict` if the call took SIGPROF or the timer for itself."""
+        :class:`ProfileConflict` if the call took SIGPROF's handler for itself."""
         self._entry = entry
         with self._lock:
             self._threads()
@@ -272,13 +293,19 @@ class Sampler:
         try:
             return call()
         finally:
-            with self._lock:
-                self._sampling = False
+            self._sampling = False  # a sample under way in the sampler thread ends as it was
             self.calls += 1
             self.check()
 
     def _threads(self) -> None:
-        """Sort the threads alive before a call: theirs (CPU time noted) and ours."""
+        """Sort the threads alive before a call: theirs (CPU time noted) and ours. Skipped
+        while no other thread was found and none started or ended since: between calls the
+        caches go cold, and a look at every thread's frame then costs tens of microseconds
+        (docs/benchmarks.md)."""
+        count = _thread_count()
+        if count == self._counted >= 0 and not self._theirs:
+            return
+        self._counted = count
         sampler = self._thread.ident if self._thread is not None else None
         self._quiet = {self._main} | ({sampler} if sampler else set())
         self._theirs, self._last, self._clocks = set(), {}, {}
@@ -323,7 +350,10 @@ class Sampler:
     def _sample(self, main_frame: FrameType | None, main_cpu: float | None) -> None:
         """One sample: the main thread (``main_frame``: where it was interrupted; None when
         the sampler thread samples) and, when there are any, the other threads."""
-        frames = self._other_frames()
+        # the other threads: at every signal while there are any (or some started), else at
+        # every OTHERS_EVERY-th, for threads started from C (a look costs tens of us, cold)
+        look = main_cpu is None or self._theirs or self._counted != _thread_count()
+        frames = self._other_frames() if look or not self._handled % OTHERS_EVERY else {}
         if main_cpu is None:
             main_frame, main_cpu = frames.pop(self._main, None), self._cpu(self._main)
         found = False
@@ -340,8 +370,10 @@ class Sampler:
             cpu = self._cpu(ident)
             if cpu is None:
                 continue
-            used = cpu - self._last.get(ident, 0.0)
-            self._last[ident] = cpu
+            last = self._last.get(ident)
+            if last is None and self._counted == _thread_count():  # not started by this call: from
+                last = cpu  # C, running before it (no scan saw it); its CPU time counts from now
+            used, self._last[ident] = cpu - (last or 0.0), cpu
             if used > 0:
                 self._add(self._names.raw(OTHER, top), used)
                 found = True
