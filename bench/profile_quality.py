@@ -18,7 +18,11 @@
    their range (target for the sampler: at most 1.03x).
 3. cProfile's own shares of the three functions, for comparison.
 
+With ``--work-scale 0.1`` the overhead is measured on calls ten times shorter (about
+0.5 ms: the sampler's cost per call then shows), with ``--calls`` to match (300).
+
     python bench/profile_quality.py [--trials 10] [--processes 5] [--blocks 60] [--calls 30]
+                                    [--work-scale 1]
 """
 
 from __future__ import annotations
@@ -166,6 +170,7 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=60, help="rounds of blocks per process")
     parser.add_argument("--calls", type=int, default=30, help="calls per block")
     parser.add_argument("--tolerance", type=float, default=0.05)
+    parser.add_argument("--work-scale", type=float, default=1.0, help="the overhead's calls' work, times")
     args = parser.parse_args()
     here = true_shares()
     shares = ", ".join(f"{n} {s:.3f}" for n, s in here.items())
@@ -189,7 +194,7 @@ def main() -> None:
           f"{args.calls} calls per variant (process CPU per call; a block's ratio is to the geometric mean "
           "of its round's two plain blocks; per process the median ratio with its 95% bootstrap CI; the "
           "plain blocks' ratio to each other is the noise floor):")
-    runs = [overhead_in_a_process(args.blocks, args.calls) for _ in range(args.processes)]
+    runs = [overhead_in_a_process(args.blocks, args.calls, args.work_scale) for _ in range(args.processes)]
     cprofile_shares = [run.pop("_cprofile_shares") for run in runs][-1]
     for name in runs[0]:
         if name == "no profiler":
@@ -218,12 +223,14 @@ def block_ratios(seconds: dict[str, list[float]], name: str) -> list[float]:
     return [v / math.sqrt(a * b) for v, a, b in zip(seconds[name], first, again, strict=True)]
 
 
-def overhead_in_a_process(blocks: int, calls: int) -> dict[str, list[float]]:
-    """:func:`overhead` in a fresh Python process (its own memory layout)."""
+def overhead_in_a_process(blocks: int, calls: int, work_scale: float = 1.0) -> dict[str, list[float]]:
+    """:func:`overhead` in a fresh Python process (its own memory layout), the three
+    functions' work times ``work_scale``."""
     code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import profile_quality as bench; "
+            "bench.WORK.update((k, round(v * float(sys.argv[4]))) for k, v in bench.WORK.items()); "
             "print(json.dumps(bench.overhead(int(sys.argv[2]), int(sys.argv[3]))))")
-    done = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent), str(blocks), str(calls)],
-                          check=True, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent), str(blocks), str(calls),
+                           str(work_scale)], check=True, capture_output=True, text=True)
     return json.loads(done.stdout)
 
 
