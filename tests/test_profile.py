@@ -242,6 +242,17 @@ def test_a_call_that_sets_the_timer_is_told_at_the_batchs_end():
     assert signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0)
 
 
+def test_under_q_the_profiles_are_one_line(pytester: pytest.Pytester):
+    pytester.makepyfile(test_two=TWO)
+    out = pytester.path / "energy.json"
+    result = pytester.runpytest("-q", "--energy-profile=50", "--energy-max-time=1", f"--energy-json={out}")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["energy profile: 1 of 1 test profiled (without -q: their functions)"])
+    result.stdout.no_fnmatch_line("*energy per function*")
+    [profile] = json.loads(out.read_text())["profiles"]
+    assert profile["why"] == "top 1"  # not "top 50": there is one test
+
+
 def test_a_test_too_short_to_profile_gets_one_line(pytester: pytest.Pytester):
     pytester.makepyfile(test_short="def test_empty():\n    pass\n")
     result = pytester.runpytest("--energy", "--energy-profile", "--energy-max-time=0.5")

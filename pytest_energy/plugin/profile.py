@@ -151,7 +151,7 @@ class ProfilePlugin:
             if r.budget is not None and r.budget.status == "over":
                 chosen.setdefault(r.nodeid, OVER_BUDGET)
         for r in sorted(passed, key=lambda r: -r.joules)[: self.count]:
-            chosen.setdefault(r.nodeid, f"top {self.count}")
+            chosen.setdefault(r.nodeid, f"top {min(self.count, len(passed))}")
         return chosen
 
     def _profile_run(self, session: pytest.Session) -> None:
@@ -278,14 +278,18 @@ class ProfilePlugin:
     # -- the terminal --------------------------------------------------------------------------
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        found = self.profiles
-        if verbosity(self.config) < 0 or not (found.profiles or found.notes):
-            return
-        terminalreporter.write_sep("-", "energy per function (--energy-profile)")
-        if found.profiles:
-            terminalreporter.write_line(profile_lines(found.profiles))
-        for diff in found.diffs:
-            terminalreporter.write_line(profile_diff_lines(diff, ("stored profile", "this run")))
+        found, level = self.profiles, verbosity(self.config)
+        if level >= 0 and (found.profiles or found.notes):
+            terminalreporter.write_sep("-", "energy per function (--energy-profile)")
+            if found.profiles:
+                terminalreporter.write_line(profile_lines(found.profiles))
+            for diff in found.diffs:
+                terminalreporter.write_line(profile_diff_lines(diff, ("stored profile", "this run")))
+        elif level == -1 and found.profiles:
+            taken = sum(1 for p in found.profiles if not p.note)
+            chosen = len(found.profiles)
+            terminalreporter.write_line(f"energy profile: {taken} of {chosen} test{'s' * (chosen != 1)} "
+                                        "profiled (without -q: their functions)")
         for note in found.notes:
             terminalreporter.write_line(f"energy profile: {note}", yellow=True)
 
