@@ -352,7 +352,8 @@ class Sampler:
         the sampler thread samples) and, when there are any, the other threads."""
         # the other threads: at every signal while there are any (or some started), else at
         # every OTHERS_EVERY-th, for threads started from C (a look costs tens of us, cold)
-        look = main_cpu is None or self._theirs or self._counted != _thread_count()
+        started = self._counted != _thread_count()  # threads started (or ended) since the look
+        look = main_cpu is None or self._theirs or started
         frames = self._other_frames() if look or not self._handled % OTHERS_EVERY else {}
         if main_cpu is None:
             main_frame, main_cpu = frames.pop(self._main, None), self._cpu(self._main)
@@ -371,7 +372,7 @@ class Sampler:
             if cpu is None:
                 continue
             last = self._last.get(ident)
-            if last is None and self._counted == _thread_count():  # not started by this call: from
+            if last is None and not started:  # not started by this call: from
                 last = cpu  # C, running before it (no scan saw it); its CPU time counts from now
             used, self._last[ident] = cpu - (last or 0.0), cpu
             if used > 0:
