@@ -230,7 +230,11 @@ class Sampler:
             elif self._sampling:
                 streak = 0
                 with self._lock:  # the main thread's handler did not come: it waits, or is in C
-                    self._guarded(None, None)
+                    if self._sampling:
+                        try:
+                            self._sample(None, None)
+                        except Exception:  # a sample's fault costs the sample only
+                            self.errors += 1
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         """The main thread's SIGPROF handler: outside calls it only notes the main thread's
@@ -240,17 +244,11 @@ class Sampler:
             self._mark = self._main_cpu()
         elif self._lock.acquire(blocking=False):
             try:
-                self._guarded(frame, self._main_cpu())
+                self._sample(frame, self._main_cpu())
+            except Exception:  # never into the profiled code
+                self.errors += 1
             finally:
                 self._lock.release()
-
-    def _guarded(self, frame: FrameType | None, main_cpu: float | None) -> None:
-        if not self._sampling:
-            return
-        try:
-            self._sample(frame, main_cpu)
-        except Exception:  # never into the profiled code
-            self.errors += 1
 
     def calibrate(self) -> float:
         """Measure the timer's real period: CPU seconds between signals in a busy loop."""
@@ -268,14 +266,6 @@ class Sampler:
         self.period_s = max(statistics.median(gaps), self.interval_s) if len(gaps) >= 3 else self.interval_s
         return self.period_s
 
-    def check(self) -> None:
-        """:class:`ProfileConflict` when SIGPROF's handler is no longer ours: after each
-        call, as a test that put SIG_DFL back would have the next signal end the process
-        (the timer is checked at :meth:`stop`). ``_signal.getsignal``: ``signal.getsignal``
-        first tries the handler as an enum member, through a caught ValueError (6 us)."""
-        if _signal.getsignal(signal.SIGPROF) is not self._handler:
-            raise ProfileConflict(CONFLICT)
-
     # -- sampling ----------------------------------------------------------------------------
     def run(self, call: Callable[[], Any], entry: CodeType | None = None) -> Any:
         """``call()``, sampled. Its main-thread stacks start at the frame of ``entry`` (the
@@ -284,7 +274,8 @@ class Sampler:
         :class:`ProfileConflict` if the call took SIGPROF's handler for itself."""
         self._entry = entry
         with self._lock:
-            self._threads()
+            if self._theirs or _thread_count() != self._counted or self._counted < 0:
+                self._threads()
             # the first sample weighs from the previous signal (before the call, in expectation
             # what falls after the last one), at most a few periods
             head = MAX_HEAD_PERIODS * max(self.period_s, self.interval_s)
@@ -295,17 +286,18 @@ class Sampler:
         finally:
             self._sampling = False  # a sample under way in the sampler thread ends as it was
             self.calls += 1
-            self.check()
+            # after each call: a test that put SIG_DFL back would have the next signal end the
+            # process (the timer is checked at stop()); ``signal.getsignal`` would first try the
+            # handler as an enum member, through a caught ValueError (6 us)
+            if _signal.getsignal(signal.SIGPROF) is not self._handler:
+                raise ProfileConflict(CONFLICT)
 
     def _threads(self) -> None:
-        """Sort the threads alive before a call: theirs (CPU time noted) and ours. Skipped
-        while no other thread was found and none started or ended since: between calls the
-        caches go cold, and a look at every thread's frame then costs tens of microseconds
-        (docs/benchmarks.md)."""
-        count = _thread_count()
-        if count == self._counted >= 0 and not self._theirs:
-            return
-        self._counted = count
+        """Sort the threads alive before a call: theirs (CPU time noted) and ours. :meth:`run`
+        skips it while no other thread was found and none started or ended since: between
+        calls the caches go cold, and a look at every thread's frame then costs tens of
+        microseconds (docs/benchmarks.md)."""
+        self._counted = _thread_count()
         sampler = self._thread.ident if self._thread is not None else None
         self._quiet = {self._main} | ({sampler} if sampler else set())
         self._theirs, self._last, self._clocks = set(), {}, {}
@@ -364,7 +356,14 @@ class Sampler:
             if key is not None:
                 self._add(key, used)
                 found = key[0] == MAIN
-        for ident in frames.keys() - self._quiet:  # other threads than the main one and ours
+        if (frames and self._others(frames, started)) or found:
+            self.samples += 1  # samples of the runner alone do not make a profile
+
+    def _others(self, frames: dict[int, FrameType], started: bool) -> bool:
+        """Sample the threads of ``frames`` other than the main one and ours; whether any
+        had used CPU time since its previous sample."""
+        found = False
+        for ident in frames.keys() - self._quiet:
             top = frames[ident]
             if ident not in self._theirs and self._mine(ident, top):
                 continue
@@ -378,8 +377,7 @@ class Sampler:
             if used > 0:
                 self._add(self._names.raw(OTHER, top), used)
                 found = True
-        if found:
-            self.samples += 1  # samples of the runner alone do not make a profile
+        return found
 
     def _add(self, key: Raw, used: float) -> None:
         self._raw[key] = self._raw.get(key, 0.0) + used
